@@ -1,0 +1,39 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::weights::{self, GeneratorLayout};
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// PyTorch checkpoint (.pt / .pth, zip or legacy format) or safetensors.
+    pub input: PathBuf,
+    /// Output .safetensors file.
+    pub output: PathBuf,
+}
+
+pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
+    let keys = match a.input.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => weights::read_safetensors(&a.input)?.tensors.into_keys().collect(),
+        _ => weights::list_torch_keys(&a.input)?,
+    };
+    let (store, what) = match GeneratorLayout::detect(keys.iter()) {
+        Some(_) => {
+            let (store, layout) = weights::read_generator_checkpoint(&a.input)?;
+            // Validate that the tensors really form a generator before writing.
+            crate::model::GeneratorConfig::from_store(&store)?;
+            let avg = if store.contains("latent_avg") { " + latent_avg" } else { "" };
+            (store, format!("StyleGAN2 generator ({}{avg})", layout.name()))
+        }
+        None => (weights::read_checkpoint(&a.input)?, "tensors (no known model layout; copied as is)".to_string()),
+    };
+    weights::write_safetensors(&store, &a.output)?;
+    println!(
+        "{} → {}: {} {} tensors",
+        a.input.display(),
+        a.output.display(),
+        store.tensors.len(),
+        what
+    );
+    Ok(())
+}

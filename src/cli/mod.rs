@@ -1,0 +1,42 @@
+//! The headless command line: every GUI action as a subcommand.
+
+mod bench;
+mod convert;
+mod render;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::device::DeviceChoice;
+
+#[derive(Parser, Debug)]
+#[command(name = "facestyle", version, about = "Face editor: Feature-Style encoder inversion, semantic edits and pivotal tuning on StyleGAN2")]
+pub struct Cli {
+    /// Compute backend: auto (GPU if a hardware adapter exists, else CPU), gpu, cpu.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, global = true)]
+    pub device: DeviceChoice,
+    /// A photo to open in the editor (when no subcommand is given).
+    pub photo: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Render images from seeds or from a latents file (w+ or z), with feature tap/injection.
+    Render(render::RenderArgs),
+    /// Convert a PyTorch checkpoint (.pt/.pth) to safetensors without running Python.
+    Convert(convert::ConvertArgs),
+    /// Print timing figures.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs a subcommand; the error is printed by `main` as one line.
+pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
+    match command {
+        Command::Render(a) => render::run(a, device),
+        Command::Convert(a) => convert::run(a),
+        Command::Bench(a) => bench::run(a, device),
+    }
+}

@@ -1,0 +1,7 @@
+//! The engine: a worker thread that owns the device and the models.
+
+mod messages;
+mod worker;
+
+pub use messages::{Event, Frame, RenderParams, Request};
+pub use worker::Engine;

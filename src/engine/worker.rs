@@ -1,0 +1,125 @@
+//! The background worker: owns the compute device and the models; the UI only sends
+//! [`Request`]s and receives [`Event`]s, so it never waits on the model.
+
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::messages::{Event, Frame, RenderParams, Request};
+use crate::device::{ComputeDevice, DeviceChoice};
+use crate::imaging::tensor_to_rgb_images;
+use crate::model::{Generator, NoiseMode};
+use crate::model_source::load_generator;
+
+/// Handle of a running engine thread.
+pub struct Engine {
+    pub requests: Sender<Request>,
+    pub events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the worker; `wake` is called after each event (e.g. to repaint the UI).
+    pub fn spawn(choice: DeviceChoice, wake: impl Fn() + Send + 'static) -> Self {
+        let (req_tx, req_rx) = crossbeam_channel::unbounded();
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("facestyle-engine".into())
+            .spawn(move || {
+                let send = |e: Event| {
+                    let _ = ev_tx.send(e);
+                    wake();
+                };
+                Worker::start(choice, &send).run(&req_rx, &send);
+            })
+            .expect("spawning the engine thread");
+        Self {
+            requests: req_tx,
+            events: ev_rx,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.requests.send(Request::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    device: ComputeDevice,
+    generator: Option<Generator>,
+}
+
+impl Worker {
+    fn start(choice: DeviceChoice, send: &dyn Fn(Event)) -> Self {
+        let device = ComputeDevice::select(choice);
+        let mut w = Self {
+            device,
+            generator: None,
+        };
+        w.load(None, send);
+        w
+    }
+
+    fn load(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
+        match load_generator(path, &self.device.device) {
+            Ok((g, origin)) => {
+                send(Event::Ready {
+                    device: self.device.to_string(),
+                    origin,
+                    config: g.config.clone(),
+                });
+                self.generator = Some(g);
+            }
+            Err(e) => send(Event::Error(e.to_string())),
+        }
+    }
+
+    /// Handles requests in order; of the renders waiting at one time only the newest is
+    /// drawn (slider drags coalesce instead of queueing up).
+    fn run(mut self, rx: &Receiver<Request>, send: &dyn Fn(Event)) {
+        while let Ok(first) = rx.recv() {
+            let mut pending = vec![first];
+            pending.extend(rx.try_iter());
+            let newest_render = pending.iter().rposition(|r| matches!(r, Request::Render { .. }));
+            for (i, req) in pending.into_iter().enumerate() {
+                match req {
+                    Request::Shutdown => return,
+                    Request::LoadGenerator(path) => self.load(Some(&path), send),
+                    Request::Render { .. } if Some(i) != newest_render => {}
+                    Request::Render { params, id } => match self.render(params, id) {
+                        Ok(frame) => send(Event::Frame(frame)),
+                        Err(e) => send(Event::Error(e)),
+                    },
+                }
+            }
+        }
+    }
+
+    fn render(&self, params: RenderParams, id: u64) -> Result<Frame, String> {
+        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
+        let start = Instant::now();
+        let avg = g.truncation_latent();
+        let w = g.truncate(g.map(g.seeded_z(params.seed, 1)), params.truncation, &avg);
+        let out = g
+            .synthesize(g.broadcast(w), &NoiseMode::Stored, None, &[])
+            .map_err(|e| e.to_string())?;
+        let img = tensor_to_rgb_images(out.image).remove(0);
+        let (width, height) = (img.width() as usize, img.height() as usize);
+        let rgba = image::DynamicImage::ImageRgb8(img).into_rgba8().into_raw();
+        Ok(Frame {
+            id,
+            params,
+            width,
+            height,
+            rgba,
+            millis: start.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+}

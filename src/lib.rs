@@ -1,0 +1,15 @@
+//! facestyle: a desktop face editor on StyleGAN2 with the Feature-Style encoder and
+//! Pivotal Tuning Inversion.
+//!
+//! Layers, from the bottom: [`weights`] (checkpoint I/O, no maths), [`model`] (burn maths, no
+//! I/O), [`engine`] (the worker thread owning device and models), [`app`] (egui UI, talks to
+//! the engine through channels), [`cli`] (every action headless).
+
+pub mod app;
+pub mod cli;
+pub mod device;
+pub mod engine;
+pub mod imaging;
+pub mod model;
+pub mod model_source;
+pub mod weights;

@@ -1,0 +1,25 @@
+//! Model maths in burn: no I/O, every call batched, any backend (the device decides).
+
+pub mod equal_linear;
+pub mod generator;
+pub mod generator_config;
+pub mod loader;
+pub mod mapping;
+pub mod modulated_conv;
+pub mod noise;
+pub mod styled_conv;
+pub mod to_rgb;
+pub mod upfirdn;
+
+pub use generator::{FeatureInjection, Generator, Synthesis};
+pub use generator_config::GeneratorConfig;
+pub use noise::NoiseMode;
+
+/// A model call with inputs that do not fit the model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    #[error("invalid layer: {0}")]
+    Layer(String),
+}

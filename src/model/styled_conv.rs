@@ -1,0 +1,55 @@
+//! A synthesis layer: modulated 3×3 convolution → noise injection → bias + leaky ReLU ×√2.
+
+use burn::module::{Module, Param};
+use burn::tensor::Tensor;
+use burn::tensor::activation::leaky_relu;
+
+use super::loader::Loader;
+use super::modulated_conv::{Demodulation, ModulatedConv2d, Sampling};
+use crate::weights::WeightsError;
+
+/// Adds `strength · noise`, one noise map per sample broadcast over channels.
+#[derive(Module, Debug)]
+pub struct NoiseInjection {
+    /// Learned strength, `[1]`.
+    pub weight: Param<Tensor<1>>,
+}
+
+impl NoiseInjection {
+    pub fn forward(&self, x: Tensor<4>, noise: Tensor<4>) -> Tensor<4> {
+        x + noise * self.weight.val().reshape([1, 1, 1, 1])
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct StyledConv {
+    pub conv: ModulatedConv2d,
+    pub noise: NoiseInjection,
+    /// `FusedLeakyReLU` bias, `[out]` (key `activate.bias`).
+    pub activate_bias: Param<Tensor<1>>,
+}
+
+impl StyledConv {
+    pub fn load(
+        l: &Loader,
+        in_ch: usize,
+        out_ch: usize,
+        style_dim: usize,
+        sampling: Sampling,
+    ) -> Result<Self, WeightsError> {
+        Ok(Self {
+            conv: ModulatedConv2d::load(&l.at("conv"), in_ch, out_ch, 3, style_dim, sampling, Demodulation::On)?,
+            noise: NoiseInjection {
+                weight: l.at("noise").param("weight", [1])?,
+            },
+            activate_bias: l.at("activate").param("bias", [out_ch])?,
+        })
+    }
+
+    pub fn forward(&self, x: Tensor<4>, w: Tensor<2>, noise: Tensor<4>) -> Tensor<4> {
+        let out = self.noise.forward(self.conv.forward(x, w), noise);
+        let c = self.activate_bias.dims()[0];
+        leaky_relu(out + self.activate_bias.val().reshape([1, c, 1, 1]), 0.2)
+            .mul_scalar(std::f64::consts::SQRT_2)
+    }
+}

@@ -1,0 +1,78 @@
+//! Which generator the app and CLI run: a file the user names, the bundled default model in
+//! `weights/`, or — until the bundled model is trained — a seeded random-weight stand-in of
+//! the bundled size, clearly labelled as such.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use crate::model::{Generator, GeneratorConfig};
+use crate::weights::{self, WeightsError};
+
+/// File name of the bundled generator inside `weights/`.
+pub const BUNDLED_GENERATOR: &str = "generator.safetensors";
+
+/// Where the running generator came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelOrigin {
+    File(PathBuf),
+    Bundled(PathBuf),
+    /// Seeded random weights (no trained model available).
+    RandomInterim { seed: u64 },
+}
+
+impl fmt::Display for ModelOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelOrigin::File(p) => write!(f, "{}", p.display()),
+            ModelOrigin::Bundled(p) => write!(f, "bundled model ({})", p.display()),
+            ModelOrigin::RandomInterim { seed } => write!(
+                f,
+                "INTERIM random-weight generator (seed {seed}, untrained: images are not faces)"
+            ),
+        }
+    }
+}
+
+/// The architecture of the interim stand-in: the bundled model's planned size.
+pub fn interim_config() -> GeneratorConfig {
+    GeneratorConfig {
+        size: 128,
+        style_dim: 256,
+        n_mlp: 8,
+        lr_mlp: 0.01,
+        channels: vec![256, 256, 256, 256, 128, 64],
+    }
+}
+
+/// `weights/` next to the executable's crate (development) or the working directory.
+pub fn bundled_weights_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("FACESTYLE_WEIGHTS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")),
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|p| p.join("weights"))),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d| d.join(BUNDLED_GENERATOR).exists())
+}
+
+/// Loads the named generator file, else the bundled one, else the interim random model.
+pub fn load_generator(path: Option<&Path>, device: &Device) -> Result<(Generator, ModelOrigin), WeightsError> {
+    if let Some(path) = path {
+        let (store, _) = weights::read_generator_checkpoint(path)?;
+        return Ok((Generator::load(&store, device)?, ModelOrigin::File(path.to_path_buf())));
+    }
+    if let Some(dir) = bundled_weights_dir() {
+        let path = dir.join(BUNDLED_GENERATOR);
+        let (store, _) = weights::read_generator_checkpoint(&path)?;
+        return Ok((Generator::load(&store, device)?, ModelOrigin::Bundled(path)));
+    }
+    let seed = 0;
+    let store = weights::random_init::random_generator_store(&interim_config(), seed);
+    Ok((Generator::load(&store, device)?, ModelOrigin::RandomInterim { seed }))
+}

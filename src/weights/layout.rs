@@ -1,0 +1,72 @@
+//! Which model a checkpoint holds, and where: rosinality training/converted files keep the
+//! generator under `g_ema.`, pSp/FSE files under `decoder.` (or `state_dict.decoder.`), our
+//! own safetensors at the top level; `latent_avg` sits beside them.
+
+use super::{TensorStore, WeightsError};
+
+/// The recognized arrangement of a StyleGAN2 generator inside a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratorLayout {
+    /// Keys at the top level (our safetensors, a bare state dict).
+    Plain,
+    /// rosinality: `{'g_ema': state_dict, 'latent_avg': …}` (+ `g`, `d`, optimizers).
+    Rosinality,
+    /// pSp / FSE: `decoder.`-prefixed keys (optionally under `state_dict.`) + `latent_avg`.
+    Psp { prefix: &'static str },
+}
+
+impl GeneratorLayout {
+    pub fn detect(keys: impl Iterator<Item = impl AsRef<str>> + Clone) -> Option<Self> {
+        let has = |k: &str| keys.clone().any(|x| x.as_ref() == k);
+        if has("g_ema.style.1.weight") {
+            Some(Self::Rosinality)
+        } else if has("state_dict.decoder.style.1.weight") {
+            Some(Self::Psp { prefix: "state_dict.decoder." })
+        } else if has("decoder.style.1.weight") {
+            Some(Self::Psp { prefix: "decoder." })
+        } else if has("style.1.weight") {
+            Some(Self::Plain)
+        } else {
+            None
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Plain => "",
+            Self::Rosinality => "g_ema.",
+            Self::Psp { prefix } => prefix,
+        }
+    }
+
+    /// Whether `key` (a full checkpoint key) is part of the generator or its `latent_avg`.
+    pub fn wants(self, key: &str) -> bool {
+        key == "latent_avg" || key == "state_dict.latent_avg" || key.starts_with(self.prefix())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "plain state dict",
+            Self::Rosinality => "rosinality g_ema",
+            Self::Psp { .. } => "pSp/FSE decoder",
+        }
+    }
+}
+
+/// The generator's tensors, prefix removed, with `latent_avg` kept when present.
+pub fn extract_generator(store: &TensorStore) -> Result<(TensorStore, GeneratorLayout), WeightsError> {
+    let layout = GeneratorLayout::detect(store.tensors.keys()).ok_or_else(|| {
+        store.layout_error(
+            "no StyleGAN2 generator found (expected `style.1.weight` at the top level, under `g_ema.` or under `decoder.`)",
+        )
+    })?;
+    let mut out = store.strip_prefix(layout.prefix());
+    if layout != GeneratorLayout::Plain {
+        for key in ["latent_avg", "state_dict.latent_avg"] {
+            if let Some(t) = store.tensors.get(key) {
+                out.insert("latent_avg", t.clone());
+            }
+        }
+    }
+    Ok((out, layout))
+}

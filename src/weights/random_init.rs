@@ -1,0 +1,82 @@
+//! A seeded random-weight generator state dict with StyleGAN2's initialization, under the
+//! reference key names: the interim stand-in model and benchmark input.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::TensorStore;
+use crate::model::GeneratorConfig;
+
+fn normal(rng: &mut StdRng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| { let v: f32 = StandardNormal.sample(rng); scale * v }).collect::<Vec<f32>>()
+}
+
+/// Random weights for `config` as a `g_ema`-style store (with `config` metadata).
+pub fn random_generator_store(config: &GeneratorConfig, seed: u64) -> TensorStore {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut st = TensorStore::new(format!("<random generator, seed {seed}>"));
+    let s = config.style_dim;
+    for i in 1..=config.n_mlp {
+        st.insert_f32(format!("style.{i}.weight"), vec![s, s], &normal(&mut rng, s * s, (1.0 / config.lr_mlp) as f32));
+        st.insert_f32(format!("style.{i}.bias"), vec![s], &vec![0.0; s]);
+    }
+    let c4 = config.channels_at(2);
+    st.insert_f32("input.input", vec![1, c4, 4, 4], &normal(&mut rng, c4 * 16, 1.0));
+    let blur = crate::model::upfirdn::make_kernel(&[1.0, 3.0, 3.0, 1.0], 4.0);
+    let mut g = Init { st: &mut st, rng: &mut rng, style_dim: s, blur: &blur };
+    g.styled("conv1", c4, c4, false);
+    g.to_rgb("to_rgb1", c4, false);
+    for log_res in 3..=config.log_size() {
+        let j = log_res - 3;
+        let (cin, cout) = (config.channels_at(log_res - 1), config.channels_at(log_res));
+        g.styled(&format!("convs.{}", 2 * j), cin, cout, true);
+        g.styled(&format!("convs.{}", 2 * j + 1), cout, cout, false);
+        g.to_rgb(&format!("to_rgbs.{j}"), cout, true);
+    }
+    drop(g);
+    for j in 0..config.num_layers() {
+        let r = config.noise_resolution(j);
+        st.insert_f32(format!("noises.noise_{j}"), vec![1, 1, r, r], &normal(&mut rng, r * r, 1.0));
+    }
+    st.metadata.insert(
+        "config".into(),
+        serde_json::to_string(config).expect("config serializes"),
+    );
+    st
+}
+
+struct Init<'a> {
+    st: &'a mut TensorStore,
+    rng: &'a mut StdRng,
+    style_dim: usize,
+    blur: &'a [f32],
+}
+
+impl Init<'_> {
+    fn modconv(&mut self, p: &str, cin: usize, cout: usize, k: usize) {
+        let s = self.style_dim;
+        let w = normal(self.rng, cout * cin * k * k, 1.0);
+        self.st.insert_f32(format!("{p}.weight"), vec![1, cout, cin, k, k], &w);
+        let m = normal(self.rng, cin * s, 1.0);
+        self.st.insert_f32(format!("{p}.modulation.weight"), vec![cin, s], &m);
+        self.st.insert_f32(format!("{p}.modulation.bias"), vec![cin], &vec![1.0; cin]);
+    }
+
+    fn styled(&mut self, p: &str, cin: usize, cout: usize, upsample: bool) {
+        self.modconv(&format!("{p}.conv"), cin, cout, 3);
+        if upsample {
+            self.st.insert_f32(format!("{p}.conv.blur.kernel"), vec![4, 4], self.blur);
+        }
+        self.st.insert_f32(format!("{p}.noise.weight"), vec![1], &[0.0]);
+        self.st.insert_f32(format!("{p}.activate.bias"), vec![cout], &vec![0.0; cout]);
+    }
+
+    fn to_rgb(&mut self, p: &str, cin: usize, upsample: bool) {
+        self.modconv(&format!("{p}.conv"), cin, 3, 1);
+        self.st.insert_f32(format!("{p}.bias"), vec![1, 3, 1, 1], &[0.0; 3]);
+        if upsample {
+            self.st.insert_f32(format!("{p}.upsample.kernel"), vec![4, 4], self.blur);
+        }
+    }
+}

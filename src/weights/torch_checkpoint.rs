@@ -1,0 +1,307 @@
+//! PyTorch checkpoints (`.pt`, `.pth`) read without Python: the zip layout of torch ≥ 1.6
+//! and the older "legacy" layout (a chain of pickles followed by raw storages, as in the
+//! LPIPS head files, with CUDA-tagged storages). Nested dicts are flattened into dotted keys
+//! (`g_ema.style.1.weight`); only tensors are kept.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use super::pickle::{PersistentLoad, PickleError, StorageRef, TensorRef, Value, storage_from_pid, unpickle};
+use super::{StoredTensor, TensorStore, WeightsError};
+
+const FORMAT: &str = "PyTorch checkpoint";
+const LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+/// Reads every tensor of a PyTorch checkpoint into a [`TensorStore`] with dotted keys.
+pub fn read_torch(path: &Path) -> Result<TensorStore, WeightsError> {
+    read_torch_filtered(path, |_| true)
+}
+
+/// The dotted keys of every tensor in a PyTorch checkpoint (no storage is copied).
+pub fn list_torch_keys(path: &Path) -> Result<Vec<String>, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
+    let parsed = parse(&bytes).map_err(|e| e.into_weights_error(path))?;
+    Ok(parsed.entries.into_iter().map(|(k, _)| k).collect())
+}
+
+/// Like [`read_torch`] but only materializes the tensors whose key passes `keep`
+/// (so optimizer and discriminator states of training checkpoints are never copied).
+pub fn read_torch_filtered(path: &Path, keep: impl Fn(&str) -> bool) -> Result<TensorStore, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
+    let mut parsed = parse(&bytes).map_err(|e| e.into_weights_error(path))?;
+    if parsed.entries.is_empty() {
+        return Err(ParseError::Other("it holds no tensors".into()).into_weights_error(path));
+    }
+    let mut store = TensorStore::new(path);
+    let entries = std::mem::take(&mut parsed.entries);
+    for (key, t) in entries.into_iter().filter(|(k, _)| keep(k)) {
+        let tensor = parsed
+            .storage(&t.storage.key)
+            .and_then(|data| {
+                gather(&t, data).ok_or_else(|| {
+                    ParseError::Other(format!(
+                        "tensor `{key}`: shape {:?} / stride {:?} / offset {} run past its storage of {} bytes (truncated file?)",
+                        t.shape,
+                        t.stride,
+                        t.offset,
+                        data.len()
+                    ))
+                })
+            })
+            .map_err(|e| e.into_weights_error(path))?;
+        store.insert(key, tensor);
+    }
+    Ok(store)
+}
+
+enum ParseError {
+    Pickle(PickleError),
+    Other(String),
+}
+
+impl From<PickleError> for ParseError {
+    fn from(e: PickleError) -> Self {
+        ParseError::Pickle(e)
+    }
+}
+
+impl ParseError {
+    fn into_weights_error(self, path: &Path) -> WeightsError {
+        match self {
+            ParseError::Pickle(PickleError::Forbidden(global)) => WeightsError::UnsafePickle {
+                path: path.to_path_buf(),
+                global,
+            },
+            ParseError::Pickle(other) => WeightsError::Format {
+                path: path.to_path_buf(),
+                format: FORMAT,
+                reason: other.to_string(),
+            },
+            ParseError::Other(reason) => WeightsError::Format {
+                path: path.to_path_buf(),
+                format: FORMAT,
+                reason,
+            },
+        }
+    }
+}
+
+/// Collects the storages that persistent ids name.
+#[derive(Default)]
+struct StorageIds {
+    seen: HashMap<String, StorageRef>,
+}
+
+impl PersistentLoad for StorageIds {
+    fn load(&mut self, pid: Value) -> Result<Value, PickleError> {
+        let (mut storage, view) = storage_from_pid(pid)?;
+        self.seen.entry(storage.key.clone()).or_insert_with(|| storage.clone());
+        if let Some((_, offset)) = view {
+            storage.view_offset = offset;
+        }
+        Ok(Value::Storage(storage))
+    }
+}
+
+/// A parsed checkpoint: its tensors by key, and where their storages' bytes are.
+struct Parsed<'a> {
+    entries: Vec<(String, TensorRef)>,
+    storages: Storages<'a>,
+    loaded: HashMap<String, Vec<u8>>,
+}
+
+enum Storages<'a> {
+    /// One archive member per storage, `<prefix>data/<key>`.
+    Zip {
+        archive: zip::ZipArchive<std::io::Cursor<&'a [u8]>>,
+        prefix: String,
+    },
+    /// Byte ranges inside the file.
+    Legacy(HashMap<String, &'a [u8]>),
+}
+
+impl Parsed<'_> {
+    fn storage(&mut self, key: &str) -> Result<&[u8], ParseError> {
+        match &mut self.storages {
+            Storages::Legacy(map) => map
+                .get(key)
+                .copied()
+                .ok_or_else(|| ParseError::Other(format!("storage {key} is missing"))),
+            Storages::Zip { archive, prefix } => {
+                if !self.loaded.contains_key(key) {
+                    let name = format!("{prefix}data/{key}");
+                    let mut data = Vec::new();
+                    archive
+                        .by_name(&name)
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut f| f.read_to_end(&mut data).map_err(|e| e.to_string()))
+                        .map_err(|e| ParseError::Other(format!("storage {name}: {e}")))?;
+                    self.loaded.insert(key.to_string(), data);
+                }
+                Ok(&self.loaded[key])
+            }
+        }
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ParseError> {
+    let (root, storages) = if bytes.starts_with(b"PK\x03\x04") {
+        parse_zip(bytes)?
+    } else {
+        parse_legacy(bytes)?
+    };
+    let mut entries = Vec::new();
+    flatten(&root, String::new(), &mut entries);
+    Ok(Parsed {
+        entries,
+        storages,
+        loaded: HashMap::new(),
+    })
+}
+
+fn parse_zip(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ParseError::Other(format!("broken zip archive: {e}")))?;
+    let pkl_name = archive
+        .file_names()
+        .find(|n| n.ends_with("data.pkl"))
+        .map(str::to_string)
+        .ok_or_else(|| ParseError::Other("zip archive without data.pkl".into()))?;
+    let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
+    let mut pkl = Vec::new();
+    archive
+        .by_name(&pkl_name)
+        .map_err(|e| e.to_string())
+        .and_then(|mut f| f.read_to_end(&mut pkl).map_err(|e| e.to_string()))
+        .map_err(|e| ParseError::Other(format!("reading {pkl_name}: {e}")))?;
+    let (root, _) = unpickle(&pkl, 0, &mut StorageIds::default())?;
+    Ok((root, Storages::Zip { archive, prefix }))
+}
+
+/// Persistent ids are not expected in the legacy header pickles.
+struct NoStorage;
+impl PersistentLoad for NoStorage {
+    fn load(&mut self, _pid: Value) -> Result<Value, PickleError> {
+        Err(PickleError::Malformed("unexpected persistent id in a header pickle".into()))
+    }
+}
+
+fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
+    let not_torch = || ParseError::Other("neither a zip checkpoint nor a legacy PyTorch file".into());
+    let (magic, pos) = unpickle(bytes, 0, &mut NoStorage).map_err(|_| not_torch())?;
+    if magic != Value::BigInt(LEGACY_MAGIC.to_vec()) {
+        return Err(not_torch());
+    }
+    let (_protocol, pos) = unpickle(bytes, pos, &mut NoStorage)?;
+    let (_sys_info, pos) = unpickle(bytes, pos, &mut NoStorage)?;
+    let mut ids = StorageIds::default();
+    let (root, pos) = unpickle(bytes, pos, &mut ids)?;
+    let (keys, mut pos) = unpickle(bytes, pos, &mut NoStorage)?;
+    let Value::List(keys) = keys else {
+        return Err(ParseError::Other("legacy storage key list missing".into()));
+    };
+    let mut storages = HashMap::new();
+    let truncated = |key: &str| ParseError::Other(format!("storage {key}: file truncated"));
+    for key in keys {
+        let Value::Str(key) = key else {
+            return Err(ParseError::Other("legacy storage key is not a string".into()));
+        };
+        let elem = ids
+            .seen
+            .get(&key)
+            .map(|s| s.dtype.size())
+            .ok_or_else(|| ParseError::Other(format!("storage {key} has no type")))?;
+        let numel = bytes
+            .get(pos..pos + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+            .ok_or_else(|| truncated(&key))?;
+        pos += 8;
+        let end = numel
+            .checked_mul(elem)
+            .and_then(|len| pos.checked_add(len))
+            .ok_or_else(|| truncated(&key))?;
+        let data = bytes.get(pos..end).ok_or_else(|| truncated(&key))?;
+        storages.insert(key, data);
+        pos = end;
+    }
+    Ok((root, Storages::Legacy(storages)))
+}
+
+fn flatten(v: &Value, prefix: String, out: &mut Vec<(String, TensorRef)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        Value::Tensor(t) => out.push((prefix, t.clone())),
+        Value::Dict(items) => {
+            for (k, v) in items {
+                let key = match k {
+                    Value::Str(s) => s.clone(),
+                    Value::Int(i) => i.to_string(),
+                    _ => continue,
+                };
+                flatten(v, join(&key), out);
+            }
+        }
+        Value::List(items) | Value::Tuple(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(v, join(&i.to_string()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Copies a strided view out of its storage into contiguous row-major bytes.
+fn gather(t: &TensorRef, storage: &[u8]) -> Option<StoredTensor> {
+    let elem = t.storage.dtype.size();
+    let numel: usize = t.shape.iter().product();
+    if t.stride.len() != t.shape.len() {
+        return None;
+    }
+    if is_contiguous(&t.shape, &t.stride) {
+        let bytes = storage.get(t.offset * elem..(t.offset + numel) * elem)?.to_vec();
+        return Some(StoredTensor {
+            dtype: t.storage.dtype,
+            shape: t.shape.clone(),
+            bytes,
+        });
+    }
+    let mut bytes = Vec::with_capacity(numel * elem);
+    if numel > 0 {
+        let mut index = vec![0usize; t.shape.len()];
+        for _ in 0..numel {
+            let offset = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+            bytes.extend_from_slice(storage.get(offset * elem..(offset + 1) * elem)?);
+            for d in (0..index.len()).rev() {
+                index[d] += 1;
+                if index[d] < t.shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+    }
+    Some(StoredTensor {
+        dtype: t.storage.dtype,
+        shape: t.shape.clone(),
+        bytes,
+    })
+}
+
+
+fn is_contiguous(shape: &[usize], stride: &[usize]) -> bool {
+    let mut expected = 1;
+    for (&n, &st) in shape.iter().zip(stride).rev() {
+        if n != 1 && st != expected {
+            return false;
+        }
+        expected *= n;
+    }
+    true
+}

@@ -1,0 +1,47 @@
+//! Shared helpers of the integration tests: fixture paths, tensors from stores, tolerances.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor};
+use facestyle::model::loader::{tensor_from_vec, tensor_to_vec};
+use facestyle::weights::{self, TensorStore};
+
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+}
+
+pub fn store(rel: &str) -> TensorStore {
+    weights::read_safetensors(&fixture(rel)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn device() -> Device {
+    Device::flex()
+}
+
+pub fn tensor<const D: usize>(s: &TensorStore, key: &str) -> Tensor<D> {
+    let shape: [usize; D] = s.shape(key).unwrap().to_vec().try_into().unwrap();
+    tensor_from_vec(s.f32(key, &shape).unwrap(), shape, &device())
+}
+
+/// Asserts `|a − b| ≤ atol + rtol·|b|` elementwise (the fixtures' suggested check) and
+/// returns the max absolute error.
+pub fn assert_close<const D: usize>(what: &str, actual: Tensor<D>, expected: Tensor<D>, atol: f32, rtol: f32) -> f32 {
+    assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
+    let a = tensor_to_vec(actual);
+    let b = tensor_to_vec(expected);
+    let mut max_err = 0f32;
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let err = (x - y).abs();
+        max_err = max_err.max(err);
+        assert!(
+            err <= atol + rtol * y.abs(),
+            "{what}: element {i}: {x} vs expected {y} (|err| {err})"
+        );
+    }
+    max_err
+}
+
+/// The forward-pass tolerance of the fixture READMEs for a float32 CPU port.
+pub const ATOL: f32 = 1e-4;
+pub const RTOL: f32 = 1e-4;

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use burn::tensor::{Device, DeviceKind};
-use eframe::wgpu;
 
 /// What the user asked for with `--device`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

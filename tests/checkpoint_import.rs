@@ -68,8 +68,11 @@ fn cli_convert_then_render_matches_the_fixture() {
     let expected = store("stylegan2_64/case_z_out.safetensors");
     assert_close("image", tensor::<4>(&got, "image"), tensor(&expected, "image"), ATOL, RTOL);
     assert_close("w", tensor::<2>(&got, "w"), tensor(&expected, "w"), ATOL, RTOL);
-    let img = image::open(&png).unwrap();
-    assert_eq!((img.width(), img.height()), (64, 64));
+    // Two images: each beside the requested name, the contact sheet under it.
+    let first = image::open(png.with_file_name("cli_000.png")).unwrap();
+    assert_eq!((first.width(), first.height()), (64, 64));
+    let sheet = image::open(&png).unwrap();
+    assert_eq!((sheet.width(), sheet.height()), (128, 64));
 
     // Tap and inject through the CLI.
     let out = std::process::Command::new(exe)

@@ -141,22 +141,34 @@ pub fn run(a: RenderArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     save_pngs(&tensor_to_rgb_images(out.image), &a.out)
 }
 
-/// One image → that file; several → `out` is a directory of `NNN.png` plus `grid.png`.
+/// One image → `out` (a .png); several → `out` is the contact sheet and each image goes
+/// beside it as `<stem>_NNN.png`; a directory `out` gets `NNN.png` plus `grid.png`.
 fn save_pngs(images: &[image::RgbImage], out: &Path) -> anyhow::Result<()> {
+    let save = |img: &image::RgbImage, p: &Path| img.save(p).with_context(|| format!("writing {}", p.display()));
     let is_png = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if images.len() == 1 && is_png {
-        images[0].save(out).with_context(|| format!("writing {}", out.display()))?;
-        println!("image → {}", out.display());
+    let columns = (images.len() as f64).sqrt().ceil() as usize;
+    if is_png {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        if images.len() == 1 {
+            save(&images[0], out)?;
+            println!("image → {}", out.display());
+            return Ok(());
+        }
+        let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        for (i, img) in images.iter().enumerate() {
+            save(img, &out.with_file_name(format!("{stem}_{i:03}.png")))?;
+        }
+        save(&grid(images, columns), out)?;
+        println!("{} images → {stem}_NNN.png, grid → {}", images.len(), out.display());
         return Ok(());
     }
-    let dir = if is_png { out.with_extension("") } else { out.to_path_buf() };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for (i, img) in images.iter().enumerate() {
-        let p = dir.join(format!("{i:03}.png"));
-        img.save(&p).with_context(|| format!("writing {}", p.display()))?;
+        save(img, &out.join(format!("{i:03}.png")))?;
     }
-    let columns = (images.len() as f64).sqrt().ceil() as usize;
-    grid(images, columns).save(dir.join("grid.png"))?;
-    println!("{} images + grid.png → {}", images.len(), dir.display());
+    save(&grid(images, columns), &out.join("grid.png"))?;
+    println!("{} images + grid.png → {}", images.len(), out.display());
     Ok(())
 }

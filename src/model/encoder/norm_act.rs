@@ -1,0 +1,57 @@
+//! Inference-mode BatchNorm (running statistics) and per-channel PReLU of the IResNet trunk.
+
+use burn::module::{Module, Param};
+use burn::tensor::Tensor;
+
+use crate::model::loader::Loader;
+use crate::weights::WeightsError;
+
+/// `(x − mean) / sqrt(var + eps) · γ + β` per channel, with the stored running statistics.
+#[derive(Module, Debug)]
+pub struct BatchNorm {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+    pub running_mean: Tensor<1>,
+    pub running_var: Tensor<1>,
+    #[module(skip)]
+    pub eps: f64,
+}
+
+impl BatchNorm {
+    pub fn load(l: &Loader, channels: usize, eps: f64) -> Result<Self, WeightsError> {
+        Ok(Self {
+            weight: l.param("weight", [channels])?,
+            bias: l.param("bias", [channels])?,
+            running_mean: l.tensor("running_mean", [channels])?,
+            running_var: l.tensor("running_var", [channels])?,
+            eps,
+        })
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let c = self.running_mean.dims()[0];
+        let scale = self.weight.val() / self.running_var.clone().add_scalar(self.eps).sqrt();
+        let shift = self.bias.val() - self.running_mean.clone() * scale.clone();
+        x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
+    }
+}
+
+/// `max(0, x) + a_c · min(0, x)`.
+#[derive(Module, Debug)]
+pub struct PRelu {
+    pub weight: Param<Tensor<1>>,
+}
+
+impl PRelu {
+    pub fn load(l: &Loader, channels: usize) -> Result<Self, WeightsError> {
+        Ok(Self {
+            weight: l.param("weight", [channels])?,
+        })
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let c = self.weight.dims()[0];
+        let neg = x.clone().clamp_max(0.0) * self.weight.val().reshape([1, c, 1, 1]);
+        x.clamp_min(0.0) + neg
+    }
+}

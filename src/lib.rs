@@ -8,8 +8,10 @@
 pub mod app;
 pub mod cli;
 pub mod device;
+pub mod edit;
 pub mod engine;
 pub mod imaging;
+pub mod metrics;
 pub mod model;
 pub mod model_source;
 pub mod weights;

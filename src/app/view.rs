@@ -72,7 +72,7 @@ impl EditorApp {
             ui.label("Seed");
             ui.horizontal(|ui| {
                 ui.add(egui::DragValue::new(&mut self.state.params.seed).speed(1.0));
-                if ui.button("🎲 Random").clicked() {
+                if ui.button("Random seed").clicked() {
                     self.state.params.seed = rand::random::<u32>() as u64;
                 }
             });

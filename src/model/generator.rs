@@ -50,6 +50,9 @@ pub struct Generator {
     pub latent_avg: Option<Tensor<1>>,
     #[module(skip)]
     pub config: GeneratorConfig,
+    /// Digest of the weights it was loaded from (see [`TensorStore::content_hash`]).
+    #[module(skip)]
+    pub identity: String,
 }
 
 impl Generator {
@@ -96,6 +99,7 @@ impl Generator {
             noises,
             latent_avg,
             config,
+            identity: store.content_hash(),
         })
     }
 

@@ -184,6 +184,26 @@ impl TensorStore {
         }
     }
 
+    /// A stable 64-bit FNV-1a digest of every key, dtype, shape and byte (hex): identifies a
+    /// model's weights, e.g. so codes are never applied to another generator.
+    pub fn content_hash(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for &b in bytes {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for (k, t) in &self.tensors {
+            feed(k.as_bytes());
+            feed(t.dtype.name().as_bytes());
+            for d in &t.shape {
+                feed(&(*d as u64).to_le_bytes());
+            }
+            feed(&t.bytes);
+        }
+        format!("{h:016x}")
+    }
+
     pub fn insert(&mut self, key: impl Into<String>, tensor: StoredTensor) {
         self.tensors.insert(key.into(), tensor);
     }

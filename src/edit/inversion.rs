@@ -1,0 +1,73 @@
+//! FSE inversion: photo tensor → encoder input → (w+ = encoder output + latent_avg, F) →
+//! G(w+, F injected at K).
+
+use burn::tensor::Tensor;
+use burn::tensor::module::{avg_pool2d, interpolate};
+use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
+
+use super::codes::Codes;
+use crate::model::encoder::FeatureStyleEncoder;
+use crate::model::{FeatureInjection, Generator, ModelError, NoiseMode};
+
+/// Bilinear ×0.5 with `align_corners = false` at an exact factor of two: the mean of each
+/// top-left-aligned 2×2 block (a trailing odd row/column is dropped, as in PyTorch).
+pub fn downscale_half(x: Tensor<4>) -> Tensor<4> {
+    avg_pool2d(x, AvgPoolOptions::new([2, 2]))
+}
+
+/// Brings `[B,3,R,R]` images in [-1,1] to the encoder's input side: halvings while the image
+/// is at least twice as large (how FSE brings 1024² to 256²), then one bilinear resize if the
+/// side still differs.
+pub fn encoder_input(mut x: Tensor<4>, side: usize) -> Tensor<4> {
+    while x.dims()[2] >= 2 * side {
+        x = downscale_half(x);
+    }
+    let [_, _, h, w] = x.dims();
+    if h != side || w != side {
+        x = interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([side, side]));
+    }
+    x
+}
+
+/// Whether `encoder` was built for `generator` (number of w+ entries, style dim, F's shape).
+pub fn check_pair(generator: &Generator, encoder: &FeatureStyleEncoder) -> Result<(), ModelError> {
+    let (g, e) = (&generator.config, &encoder.config);
+    let [c, side] = g.feature_shape(e.k);
+    if e.n_styles != g.n_latent() || e.style_dim != g.style_dim || e.fmaps != c || e.feature_side() != side {
+        return Err(ModelError::Shape(format!(
+            "the encoder (w+ {}×{}, F {}×{side_e}×{side_e} at K={}) does not fit the generator (w+ {}×{}, layer {} is {c}×{side}×{side})",
+            e.n_styles,
+            e.style_dim,
+            e.fmaps,
+            e.k,
+            g.n_latent(),
+            g.style_dim,
+            e.k,
+            side_e = e.feature_side(),
+        )));
+    }
+    Ok(())
+}
+
+/// Encodes images already at the encoder's input side into codes.
+pub fn encode(generator: &Generator, encoder: &FeatureStyleEncoder, encoder_images: Tensor<4>) -> Result<Codes, ModelError> {
+    check_pair(generator, encoder)?;
+    let enc = encoder.encode(encoder_images);
+    let s = generator.config.style_dim;
+    let wplus = enc.wplus_delta + generator.truncation_latent().reshape([1, 1, s]);
+    Ok(Codes {
+        wplus,
+        feature: enc.feature,
+        k: encoder.config.k,
+    })
+}
+
+/// `G(w+, F at K)`.
+pub fn reconstruct(generator: &Generator, codes: &Codes, noise: &NoiseMode) -> Result<Tensor<4>, ModelError> {
+    let injection = FeatureInjection {
+        layer: codes.k,
+        feature: codes.feature.clone(),
+        scale: 1.0,
+    };
+    Ok(generator.synthesize(codes.wplus.clone(), noise, Some(&injection), &[])?.image)
+}

@@ -1,0 +1,148 @@
+//! The Feature-Style encoder (FSE, `fs_encoder_v2`): an IResNet trunk with four stages; the
+//! latent branch pools each stage to 3×3, concatenates and maps the flat vector through one
+//! linear head per w+ entry; the feature branch turns the third stage's output into the
+//! feature code F that replaces the generator's activation at layer K.
+
+mod config;
+mod ir_block;
+mod norm_act;
+
+pub use config::EncoderConfig;
+
+use burn::module::{Module, Param};
+use burn::tensor::module::adaptive_avg_pool2d;
+use burn::tensor::{Device, Tensor};
+
+use self::ir_block::{IrBlock, PlainConv};
+use self::norm_act::{BatchNorm, PRelu};
+use super::loader::Loader;
+use crate::weights::{TensorStore, WeightsError};
+
+/// What the encoder produces for a batch of images.
+#[derive(Debug, Clone)]
+pub struct Encoding {
+    /// The latent branch output before `latent_avg` is added, `[B, n_styles, style_dim]`.
+    pub wplus_delta: Tensor<3>,
+    /// The feature code F, `[B, fmaps, h, w]`.
+    pub feature: Tensor<4>,
+}
+
+/// One `styles.i` head: `nn.Linear(9·Σwidths → style_dim)`.
+#[derive(Module, Debug)]
+pub struct StyleHead {
+    /// `[style_dim, in]` (PyTorch layout).
+    pub weight: Param<Tensor<2>>,
+    pub bias: Param<Tensor<1>>,
+}
+
+/// `content_layer`: BN → conv3×3 → BN → PReLU → conv3×3 (stride) → BN.
+#[derive(Module, Debug)]
+pub struct ContentLayer {
+    pub bn0: BatchNorm,
+    pub conv1: PlainConv,
+    pub bn2: BatchNorm,
+    pub prelu3: PRelu,
+    pub conv4: PlainConv,
+    pub bn5: BatchNorm,
+}
+
+impl ContentLayer {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.conv1.forward(self.bn0.forward(x));
+        let y = self.conv4.forward(self.prelu3.forward(self.bn2.forward(y)));
+        self.bn5.forward(y)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct FeatureStyleEncoder {
+    pub stem_conv: PlainConv,
+    pub stem_bn: BatchNorm,
+    pub stem_prelu: PRelu,
+    /// `block_1 … block_4`.
+    pub stages: Vec<Vec<IrBlock>>,
+    pub content_layer: ContentLayer,
+    pub styles: Vec<StyleHead>,
+    #[module(skip)]
+    pub config: EncoderConfig,
+}
+
+/// Side of the adaptive pooling of each stage.
+const POOL: usize = 3;
+
+impl FeatureStyleEncoder {
+    /// Builds the encoder from its state dict (the released `143_enc.pth` key names).
+    pub fn load(store: &TensorStore, device: &Device) -> Result<Self, WeightsError> {
+        let config = EncoderConfig::from_store(store)?;
+        let l = Loader::new(store, device);
+        let eps = config.bn_eps;
+        let w = &config.widths;
+        let mut stages = Vec::new();
+        let mut cin = w[0];
+        for (s, (&planes, &count)) in w.iter().zip(&config.layers).enumerate() {
+            let stage = (0..count)
+                .map(|n| {
+                    let block_in = if n == 0 { cin } else { planes };
+                    let stride = if n == 0 { 2 } else { 1 };
+                    IrBlock::load(&l.at(format!("block_{}.{n}", s + 1)), block_in, planes, stride, eps)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            stages.push(stage);
+            cin = planes;
+        }
+        let c = l.at("content_layer");
+        let fm = config.fmaps;
+        let content_layer = ContentLayer {
+            bn0: BatchNorm::load(&c.at("0"), w[2], eps)?,
+            conv1: PlainConv::load(&c.at("1"), w[2], fm, 3, 1)?,
+            bn2: BatchNorm::load(&c.at("2"), fm, eps)?,
+            prelu3: PRelu::load(&c.at("3"), fm)?,
+            conv4: PlainConv::load(&c.at("4"), fm, fm, 3, config.content_stride)?,
+            bn5: BatchNorm::load(&c.at("5"), fm, eps)?,
+        };
+        let pooled = POOL * POOL * w.iter().sum::<usize>();
+        let styles = (0..config.n_styles)
+            .map(|i| {
+                let h = l.at(format!("styles.{i}"));
+                Ok(StyleHead {
+                    weight: h.param("weight", [config.style_dim, pooled])?,
+                    bias: h.param("bias", [config.style_dim])?,
+                })
+            })
+            .collect::<Result<Vec<_>, WeightsError>>()?;
+        Ok(Self {
+            stem_conv: PlainConv::load(&l.at("conv.0"), 3, w[0], 3, 1)?,
+            stem_bn: BatchNorm::load(&l.at("conv.1"), w[0], eps)?,
+            stem_prelu: PRelu::load(&l.at("conv.2"), w[0])?,
+            stages,
+            content_layer,
+            styles,
+            config,
+        })
+    }
+
+    /// Encodes images `[B, 3, R, R]` in [-1, 1] at the encoder's input resolution.
+    pub fn encode(&self, images: Tensor<4>) -> Encoding {
+        let [b, _, _, _] = images.dims();
+        let mut x = self.stem_prelu.forward(self.stem_bn.forward(self.stem_conv.forward(images)));
+        let mut pooled = Vec::with_capacity(4);
+        let mut feature = None;
+        for (s, stage) in self.stages.iter().enumerate() {
+            x = stage.iter().fold(x, |x, block| block.forward(x));
+            pooled.push(adaptive_avg_pool2d(x.clone(), [POOL, POOL]));
+            if s == 2 {
+                feature = Some(self.content_layer.forward(x.clone()));
+            }
+        }
+        let flat = Tensor::cat(pooled, 1).reshape([b as i32, -1]);
+        let styles = self
+            .styles
+            .iter()
+            .map(|h| flat.clone().matmul(h.weight.val().transpose()) + h.bias.val().unsqueeze_dim(0))
+            .collect();
+        Encoding {
+            wplus_delta: Tensor::stack(styles, 1),
+            feature: feature.expect("the encoder has four stages"),
+        }
+    }
+}

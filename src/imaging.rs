@@ -51,9 +51,10 @@ pub enum PhotoError {
 /// on white; huge images are first reduced so their long side is at most [`MAX_SIDE`].
 pub fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, PhotoError> {
     let name = path.display().to_string();
+    // Decoder messages may span lines; the report is one line.
     let unreadable = |reason: String| PhotoError::Unreadable {
         path: name.clone(),
-        reason,
+        reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
     };
     let reader = image::ImageReader::open(path)
         .map_err(|e| unreadable(e.to_string()))?

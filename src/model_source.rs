@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
+use crate::model::encoder::{EncoderConfig, FeatureStyleEncoder};
 use crate::model::{Generator, GeneratorConfig};
 use crate::weights::{self, WeightsError};
 
 /// File name of the bundled generator inside `weights/`.
 pub const BUNDLED_GENERATOR: &str = "generator.safetensors";
+/// File name of the bundled Feature-Style encoder inside `weights/`.
+pub const BUNDLED_ENCODER: &str = "encoder.safetensors";
 
 /// Where the running generator came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +32,7 @@ impl fmt::Display for ModelOrigin {
             ModelOrigin::Bundled(p) => write!(f, "bundled model ({})", p.display()),
             ModelOrigin::RandomInterim { seed } => write!(
                 f,
-                "INTERIM random-weight generator (seed {seed}, untrained: images are not faces)"
+                "INTERIM random weights (seed {seed}, untrained: outputs are not faces)"
             ),
         }
     }
@@ -43,6 +46,22 @@ pub fn interim_config() -> GeneratorConfig {
         n_mlp: 8,
         lr_mlp: 0.01,
         channels: vec![256, 256, 256, 256, 128, 64],
+    }
+}
+
+/// The interim encoder's architecture, sized for [`interim_config`] (F = 256×16×16 at K = 5
+/// from 128² inputs).
+pub fn interim_encoder_config() -> EncoderConfig {
+    EncoderConfig {
+        widths: vec![32, 48, 64, 96],
+        layers: vec![1, 1, 1, 1],
+        fmaps: 256,
+        style_dim: 256,
+        n_styles: 12,
+        content_stride: 1,
+        input_resolution: 128,
+        k: 5,
+        bn_eps: 1e-5,
     }
 }
 
@@ -75,4 +94,32 @@ pub fn load_generator(path: Option<&Path>, device: &Device) -> Result<(Generator
     let seed = 0;
     let store = weights::random_init::random_generator_store(&interim_config(), seed);
     Ok((Generator::load(&store, device)?, ModelOrigin::RandomInterim { seed }))
+}
+
+/// Loads the named encoder, else the bundled one, else — only beside the interim generator —
+/// the interim random-weight encoder. An official `.pth` loads as well as safetensors.
+pub fn load_encoder(
+    path: Option<&Path>,
+    generator_origin: &ModelOrigin,
+    device: &Device,
+) -> Result<(FeatureStyleEncoder, ModelOrigin), WeightsError> {
+    if let Some(path) = path {
+        let store = weights::read_checkpoint(path)?;
+        return Ok((FeatureStyleEncoder::load(&store, device)?, ModelOrigin::File(path.to_path_buf())));
+    }
+    if let Some(dir) = bundled_weights_dir().filter(|d| d.join(BUNDLED_ENCODER).exists()) {
+        let path = dir.join(BUNDLED_ENCODER);
+        let store = weights::read_safetensors(&path)?;
+        return Ok((FeatureStyleEncoder::load(&store, device)?, ModelOrigin::Bundled(path)));
+    }
+    match generator_origin {
+        ModelOrigin::RandomInterim { seed } => {
+            let store = weights::random_init::random_encoder_store(&interim_encoder_config(), *seed);
+            Ok((FeatureStyleEncoder::load(&store, device)?, ModelOrigin::RandomInterim { seed: *seed }))
+        }
+        _ => Err(WeightsError::Layout {
+            path: PathBuf::from("--encoder"),
+            reason: "no Feature-Style encoder for this generator: pass --encoder E.safetensors (or .pth)".into(),
+        }),
+    }
 }

@@ -111,3 +111,42 @@ fn mismatched_encoder_is_refused() {
     let err = inversion::check_pair(&g, &enc64()).unwrap_err();
     assert!(err.to_string().contains("does not fit"), "{err}");
 }
+
+#[test]
+fn cli_invert_input_tensor_matches_the_fixture() {
+    let exe = env!("CARGO_BIN_EXE_facestyle");
+    let dir = std::env::temp_dir().join(format!("facestyle-cli-inv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(exe).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (g, e, raw) = (dir.join("g.safetensors"), dir.join("e.safetensors"), dir.join("raw.safetensors"));
+    run(&["convert".as_ref(), fixture("stylegan2_64/checkpoint.pt").as_os_str(), g.as_os_str()]);
+    let said = run(&["convert".as_ref(), fixture("fse_encoder_64/enc.pth").as_os_str(), e.as_os_str()]);
+    assert!(said.contains("Feature-Style encoder"), "{said}");
+    run(&[
+        "--device".as_ref(),
+        "cpu".as_ref(),
+        "invert".as_ref(),
+        "--weights".as_ref(),
+        g.as_os_str(),
+        "--encoder".as_ref(),
+        e.as_os_str(),
+        "--input-tensor".as_ref(),
+        fixture("fse_encoder_64/case_encode_in.safetensors").as_os_str(),
+        "--noise".as_ref(),
+        fixture("stylegan2_64/case_wplus_in.safetensors").as_os_str(),
+        "--raw".as_ref(),
+        raw.as_os_str(),
+        "--out".as_ref(),
+        dir.as_os_str(),
+    ]);
+    let got = weights::read_safetensors(&raw).unwrap();
+    let expected = store("fse_encoder_64/case_invert_out.safetensors");
+    assert_close("wplus", tensor::<3>(&got, "wplus"), tensor(&expected, "wplus"), ATOL, RTOL);
+    assert_close("image", tensor::<4>(&got, "image"), tensor(&expected, "image"), ATOL, RTOL);
+    let enc = store("fse_encoder_64/case_encode_out.safetensors");
+    assert_close("feature", tensor::<4>(&got, "feature"), tensor(&enc, "feature"), ATOL, RTOL);
+}

@@ -5,14 +5,18 @@ use clap::{Args, ValueEnum};
 
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::model::loader::tensor_to_vec;
+use crate::edit::inversion;
+use crate::model::encoder::{EncoderConfig, FeatureStyleEncoder};
 use crate::model::{Generator, GeneratorConfig, NoiseMode};
-use crate::model_source::load_generator;
-use crate::weights::random_init::random_generator_store;
+use crate::model_source::{load_encoder, load_generator};
+use crate::weights::random_init::{random_encoder_store, random_generator_store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchTarget {
     /// Mapping + synthesis, ms per image at batch 1 and 8.
     Generator,
+    /// The Feature-Style encoder alone, and encode + generate (inversion), ms per image.
+    Encoder,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,40 +42,78 @@ pub struct BenchArgs {
     pub batch: Vec<usize>,
 }
 
-fn time_generator(g: &Generator, batch: usize, iters: usize) -> f64 {
-    let run = |seed| {
-        let w = g.broadcast(g.map(g.seeded_z(seed, batch)));
-        let img = g.synthesize(w, &NoiseMode::Stored, None, &[]).expect("valid w+").image;
-        // Reading back forces the device to finish.
-        tensor_to_vec(img.narrow(0, 0, 1).narrow(2, 0, 1));
-    };
-    run(0);
+/// Milliseconds per image of `run(seed)` on `batch` images, after one warm-up call.
+fn time_per_image(batch: usize, iters: usize, run: impl Fn(u64) -> burn::tensor::Tensor<4>) -> f64 {
+    // Reading one value back forces the device to finish.
+    let finish = |t: burn::tensor::Tensor<4>| tensor_to_vec(t.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1));
+    finish(run(0));
     let start = Instant::now();
     for i in 0..iters {
-        run(i as u64 + 1);
+        finish(run(i as u64 + 1));
     }
     start.elapsed().as_secs_f64() * 1000.0 / (iters * batch) as f64
+}
+
+fn generate(g: &Generator, seed: u64, batch: usize) -> burn::tensor::Tensor<4> {
+    let w = g.broadcast(g.map(g.seeded_z(seed, batch)));
+    g.synthesize(w, &NoiseMode::Stored, None, &[]).expect("valid w+").image
+}
+
+/// The released FSE encoder's architecture (IResNet-50 trunk, 256² input, 18 heads).
+fn released_encoder_config() -> EncoderConfig {
+    EncoderConfig {
+        widths: vec![64, 128, 256, 512],
+        layers: vec![3, 4, 14, 3],
+        fmaps: 512,
+        style_dim: 512,
+        n_styles: 18,
+        content_stride: 2,
+        input_resolution: 256,
+        k: 5,
+        bn_eps: 1e-5,
+    }
 }
 
 pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = ComputeDevice::select(choice);
     let device = &dev.device;
-    let (g, label) = match a.model {
-        BenchModel::App => {
-            let (g, origin) = load_generator(a.weights.as_deref(), device)?;
-            (g, origin.to_string())
-        }
+    let (g, origin) = match a.model {
+        BenchModel::App => load_generator(a.weights.as_deref(), device)?,
         BenchModel::Ffhq1024 => {
             let store = random_generator_store(&GeneratorConfig::stylegan2(1024, 512, 8, 2), 0);
-            (Generator::load(&store, device)?, "random-weight FFHQ config-f".to_string())
+            (Generator::load(&store, device)?, crate::model_source::ModelOrigin::RandomInterim { seed: 0 })
         }
     };
+    let label = match a.model {
+        BenchModel::App => origin.to_string(),
+        BenchModel::Ffhq1024 => "random-weight FFHQ config-f generator".into(),
+    };
+    let iters = a.iters.max(1);
     match a.target {
         BenchTarget::Generator => {
             println!("bench generator: {label}, {}px, on {dev}", g.config.size);
             for &b in &a.batch {
-                let ms = time_generator(&g, b, a.iters.max(1));
+                let ms = time_per_image(b, iters, |seed| generate(&g, seed, b));
                 println!("  batch {b:>2}: {ms:9.1} ms/image ({:.1} images/s)", 1000.0 / ms);
+            }
+        }
+        BenchTarget::Encoder => {
+            let e = match a.model {
+                BenchModel::App => load_encoder(None, &origin, device)?.0,
+                BenchModel::Ffhq1024 => FeatureStyleEncoder::load(&random_encoder_store(&released_encoder_config(), 0), device)?,
+            };
+            inversion::check_pair(&g, &e)?;
+            let side = e.config.input_resolution;
+            println!("bench encoder: {label} + encoder ({side}² input), on {dev}");
+            for &b in &a.batch {
+                let photos = generate(&g, 1000, b);
+                let input = inversion::encoder_input(photos.clone(), side);
+                let enc = time_per_image(b, iters, |_| e.encode(input.clone()).feature);
+                let inv = time_per_image(b, iters, |_| {
+                    let codes = inversion::encode(&g, &e, inversion::encoder_input(photos.clone(), side)).expect("pair checked");
+                    inversion::reconstruct(&g, &codes, &NoiseMode::Stored).expect("codes fit")
+                });
+                println!("  batch {b:>2}: encoder {enc:8.1} ms/image · encode+generate {inv:8.1} ms/image");
             }
         }
     }

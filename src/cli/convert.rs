@@ -25,6 +25,14 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
             let avg = if store.contains("latent_avg") { " + latent_avg" } else { "" };
             (store, format!("StyleGAN2 generator ({}{avg})", layout.name()))
         }
+        None if keys.iter().any(|k| k == "styles.0.weight") && keys.iter().any(|k| k == "block_1.0.conv1.weight") => {
+            let store = weights::read_checkpoint(&a.input)?;
+            let c = crate::model::encoder::EncoderConfig::from_store(&store)?;
+            (
+                store,
+                format!("Feature-Style encoder (widths {:?}, blocks {:?}, {} w+ heads)", c.widths, c.layers, c.n_styles),
+            )
+        }
         None => (weights::read_checkpoint(&a.input)?, "tensors (no known model layout; copied as is)".to_string()),
     };
     weights::write_safetensors(&store, &a.output)?;

@@ -1,7 +1,10 @@
 //! The headless command line: every GUI action as a subcommand.
 
 mod bench;
+mod common;
 mod convert;
+mod invert;
+mod mix;
 mod render;
 
 use std::path::PathBuf;
@@ -26,6 +29,10 @@ pub struct Cli {
 pub enum Command {
     /// Render images from seeds or from a latents file (w+ or z), with feature tap/injection.
     Render(render::RenderArgs),
+    /// Invert photos with the Feature-Style encoder: codes + reconstruction + PSNR/SSIM/MSE.
+    Invert(invert::InvertArgs),
+    /// Mix two faces' latent and feature codes: G(w_B, F_A) and G(w_A, F_B).
+    Mix(mix::MixArgs),
     /// Convert a PyTorch checkpoint (.pt/.pth) to safetensors without running Python.
     Convert(convert::ConvertArgs),
     /// Print timing figures.
@@ -36,6 +43,8 @@ pub enum Command {
 pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
     match command {
         Command::Render(a) => render::run(a, device),
+        Command::Invert(a) => invert::run(a, device),
+        Command::Mix(a) => mix::run(a, device),
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a, device),
     }

@@ -1,13 +1,13 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use burn::tensor::Tensor;
 use clap::Args;
 
 use crate::device::{ComputeDevice, DeviceChoice};
-use crate::imaging::{grid, tensor_to_rgb_images};
-use crate::model::loader::{tensor_from_vec, tensor_to_vec};
-use crate::model::{FeatureInjection, Generator, NoiseMode};
+use super::common::{parse_noise, save_pngs, stored_tensor};
+use crate::imaging::tensor_to_rgb_images;
+use crate::model::FeatureInjection;
+use crate::model::loader::tensor_to_vec;
 use crate::model_source::load_generator;
 use crate::weights::{self, TensorStore};
 
@@ -43,46 +43,6 @@ pub struct RenderArgs {
     /// Also write raw tensors: `image` [B,3,H,W] unclamped, `w` when mapped, `feature` with --tap.
     #[arg(long)]
     pub raw: Option<PathBuf>,
-}
-
-fn stored_tensor<const D: usize>(store: &TensorStore, key: &str, device: &burn::tensor::Device) -> anyhow::Result<Option<Tensor<D>>> {
-    let Some(t) = store.tensors.get(key) else { return Ok(None) };
-    let shape: [usize; D] = t.shape.clone().try_into().map_err(|_| {
-        anyhow::anyhow!("{}: `{key}` has shape {:?}, expected {D} dimensions", store.path().display(), t.shape)
-    })?;
-    let values = store.f32(key, &shape)?;
-    Ok(Some(tensor_from_vec(values, shape, device)))
-}
-
-fn noise_from_file(store: &TensorStore, g: &Generator, device: &burn::tensor::Device) -> anyhow::Result<Option<Vec<Tensor<4>>>> {
-    if !store.contains("noise_0") {
-        return Ok(None);
-    }
-    (0..g.config.num_layers())
-        .map(|j| {
-            stored_tensor::<4>(store, &format!("noise_{j}"), device)?
-                .with_context(|| format!("{}: noise_0 is present but noise_{j} is missing", store.path().display()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()
-        .map(Some)
-}
-
-fn parse_noise(spec: &str, latents: Option<&TensorStore>, g: &Generator, seed: u64, device: &burn::tensor::Device) -> anyhow::Result<NoiseMode> {
-    if let Some(maps) = latents.map(|l| noise_from_file(l, g, device)).transpose()?.flatten() {
-        return Ok(NoiseMode::Given(maps));
-    }
-    Ok(match spec {
-        "const" => NoiseMode::Stored,
-        "random" => NoiseMode::Random { seed },
-        "none" => NoiseMode::Zero,
-        file => {
-            let store = weights::read_safetensors(Path::new(file))?;
-            NoiseMode::Given(
-                noise_from_file(&store, g, device)?
-                    .with_context(|| format!("{file}: no noise_0 … tensors"))?,
-            )
-        }
-    })
 }
 
 pub fn run(a: RenderArgs, choice: DeviceChoice) -> anyhow::Result<()> {
@@ -141,34 +101,3 @@ pub fn run(a: RenderArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     save_pngs(&tensor_to_rgb_images(out.image), &a.out)
 }
 
-/// One image → `out` (a .png); several → `out` is the contact sheet and each image goes
-/// beside it as `<stem>_NNN.png`; a directory `out` gets `NNN.png` plus `grid.png`.
-fn save_pngs(images: &[image::RgbImage], out: &Path) -> anyhow::Result<()> {
-    let save = |img: &image::RgbImage, p: &Path| img.save(p).with_context(|| format!("writing {}", p.display()));
-    let is_png = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let columns = (images.len() as f64).sqrt().ceil() as usize;
-    if is_png {
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        if images.len() == 1 {
-            save(&images[0], out)?;
-            println!("image → {}", out.display());
-            return Ok(());
-        }
-        let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        for (i, img) in images.iter().enumerate() {
-            save(img, &out.with_file_name(format!("{stem}_{i:03}.png")))?;
-        }
-        save(&grid(images, columns), out)?;
-        println!("{} images → {stem}_NNN.png, grid → {}", images.len(), out.display());
-        return Ok(());
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    for (i, img) in images.iter().enumerate() {
-        save(img, &out.join(format!("{i:03}.png")))?;
-    }
-    save(&grid(images, columns), &out.join("grid.png"))?;
-    println!("{} images + grid.png → {}", images.len(), out.display());
-    Ok(())
-}

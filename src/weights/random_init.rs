@@ -80,3 +80,58 @@ impl Init<'_> {
         }
     }
 }
+
+/// Random weights for a Feature-Style encoder (`fs_encoder_v2` key names): Kaiming-normal
+/// convolutions, identity BatchNorm statistics, PReLU slope 0.25, small style heads.
+pub fn random_encoder_store(config: &crate::model::encoder::EncoderConfig, seed: u64) -> TensorStore {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut st = TensorStore::new(format!("<random encoder, seed {seed}>"));
+    let conv = |st: &mut TensorStore, rng: &mut StdRng, key: String, cout: usize, cin: usize, k: usize| {
+        let std = (2.0 / (cin * k * k) as f32).sqrt();
+        st.insert_f32(key, vec![cout, cin, k, k], &normal(rng, cout * cin * k * k, std));
+    };
+    let bn = |st: &mut TensorStore, p: String, c: usize| {
+        st.insert_f32(format!("{p}.weight"), vec![c], &vec![1.0; c]);
+        st.insert_f32(format!("{p}.bias"), vec![c], &vec![0.0; c]);
+        st.insert_f32(format!("{p}.running_mean"), vec![c], &vec![0.0; c]);
+        st.insert_f32(format!("{p}.running_var"), vec![c], &vec![1.0; c]);
+    };
+    let prelu = |st: &mut TensorStore, p: String, c: usize| st.insert_f32(format!("{p}.weight"), vec![c], &vec![0.25; c]);
+    let w = &config.widths;
+    conv(&mut st, &mut rng, "conv.0.weight".into(), w[0], 3, 3);
+    bn(&mut st, "conv.1".into(), w[0]);
+    prelu(&mut st, "conv.2".into(), w[0]);
+    let mut cin = w[0];
+    for (s, (&planes, &count)) in w.iter().zip(&config.layers).enumerate() {
+        for n in 0..count {
+            let p = format!("block_{}.{n}", s + 1);
+            let block_in = if n == 0 { cin } else { planes };
+            bn(&mut st, format!("{p}.bn1"), block_in);
+            conv(&mut st, &mut rng, format!("{p}.conv1.weight"), planes, block_in, 3);
+            bn(&mut st, format!("{p}.bn2"), planes);
+            prelu(&mut st, format!("{p}.prelu"), planes);
+            conv(&mut st, &mut rng, format!("{p}.conv2.weight"), planes, planes, 3);
+            bn(&mut st, format!("{p}.bn3"), planes);
+            if n == 0 {
+                conv(&mut st, &mut rng, format!("{p}.downsample.0.weight"), planes, block_in, 1);
+                bn(&mut st, format!("{p}.downsample.1"), planes);
+            }
+        }
+        cin = planes;
+    }
+    let fm = config.fmaps;
+    bn(&mut st, "content_layer.0".into(), w[2]);
+    conv(&mut st, &mut rng, "content_layer.1.weight".into(), fm, w[2], 3);
+    bn(&mut st, "content_layer.2".into(), fm);
+    prelu(&mut st, "content_layer.3".into(), fm);
+    conv(&mut st, &mut rng, "content_layer.4.weight".into(), fm, fm, 3);
+    bn(&mut st, "content_layer.5".into(), fm);
+    let pooled = 9 * w.iter().sum::<usize>();
+    for i in 0..config.n_styles {
+        let head = normal(&mut rng, config.style_dim * pooled, 0.01 / (pooled as f32).sqrt());
+        st.insert_f32(format!("styles.{i}.weight"), vec![config.style_dim, pooled], &head);
+        st.insert_f32(format!("styles.{i}.bias"), vec![config.style_dim], &vec![0.0; config.style_dim]);
+    }
+    st.metadata.insert("config".into(), serde_json::to_string(config).expect("config serializes"));
+    st
+}

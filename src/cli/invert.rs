@@ -1,0 +1,119 @@
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::common::{parse_noise, save_pngs};
+use crate::device::{ComputeDevice, DeviceChoice};
+use crate::edit::inversion;
+use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
+use crate::metrics::quality;
+use crate::model::loader::tensor_to_vec;
+use crate::model_source::{load_encoder, load_generator};
+use crate::weights::{self, TensorStore};
+
+#[derive(Args, Debug)]
+pub struct InvertArgs {
+    /// Face photos (FFHQ-aligned works best; others are centre-cropped to a square).
+    pub photos: Vec<PathBuf>,
+    /// Output directory: `<name>.codes.safetensors`, `<name>_recon.png`, `<name>_input.png`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Generator weights (default: the bundled model).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Feature-Style encoder weights (.safetensors or the official .pth; default: bundled).
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+    /// Exact check: a safetensors `image` [B,3,H,W] in [-1,1] already at the encoder's input size.
+    #[arg(long)]
+    pub input_tensor: Option<PathBuf>,
+    /// Noise: const (stored buffers, default), random, none, or a safetensors FILE with noise_0…
+    #[arg(long, default_value = "const")]
+    pub noise: String,
+    /// With --input-tensor: write `wplus`, `feature` and `image` here.
+    #[arg(long)]
+    pub raw: Option<PathBuf>,
+    /// Photos encoded together.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+}
+
+pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
+    let dev = ComputeDevice::select(choice);
+    println!("device: {dev}");
+    let device = &dev.device;
+    let (g, g_origin) = load_generator(a.weights.as_deref(), device)?;
+    let (e, e_origin) = load_encoder(a.encoder.as_deref(), &g_origin, device)?;
+    println!("generator: {g_origin}\nencoder: {e_origin}");
+    inversion::check_pair(&g, &e)?;
+    let noise = parse_noise(&a.noise, None, &g, 0, device)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+
+    if let Some(x) = &a.input_tensor {
+        let st = weights::read_safetensors(x)?;
+        let image = super::common::stored_tensor::<4>(&st, "image", device)?
+            .with_context(|| format!("{}: no `image` tensor", x.display()))?;
+        let side = e.config.input_resolution;
+        if image.dims()[2] != side || image.dims()[3] != side {
+            bail!("{}: `image` is {:?}, the encoder takes {side}×{side}", x.display(), image.dims());
+        }
+        let codes = inversion::encode(&g, &e, image)?;
+        let recon = inversion::reconstruct(&g, &codes, &noise)?;
+        if let Some(raw) = &a.raw {
+            let mut out = TensorStore::new(raw);
+            out.insert_f32("wplus", codes.wplus.dims().to_vec(), &tensor_to_vec(codes.wplus.clone()));
+            out.insert_f32("feature", codes.feature.dims().to_vec(), &tensor_to_vec(codes.feature.clone()));
+            out.insert_f32("image", recon.dims().to_vec(), &tensor_to_vec(recon.clone()));
+            weights::write_safetensors(&out, raw)?;
+            println!("raw tensors → {}", raw.display());
+        }
+        return save_pngs(&tensor_to_rgb_images(recon), &a.out);
+    }
+
+    if a.photos.is_empty() {
+        bail!("no photos given");
+    }
+    let size = g.config.size as u32;
+    let mut failures = Vec::new();
+    let mut good: Vec<(PathBuf, image::RgbImage)> = Vec::new();
+    for p in &a.photos {
+        match load_photo(p) {
+            Ok(img) => good.push((p.clone(), center_square(&img, size))),
+            Err(err) => failures.push(err.to_string()),
+        }
+    }
+    for chunk in good.chunks(a.batch.max(1)) {
+        let targets: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
+        let x = rgb_images_to_tensor(&targets, device);
+        let codes = inversion::encode(&g, &e, inversion::encoder_input(x, e.config.input_resolution))?;
+        let recon = tensor_to_rgb_images(inversion::reconstruct(&g, &codes, &noise)?);
+        for (i, ((path, target), rec)) in chunk.iter().zip(&recon).enumerate() {
+            let stem = stem(path);
+            let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
+            codes.select(i).save(&out(".codes.safetensors"), &g.identity)?;
+            rec.save(out("_recon.png"))?;
+            target.save(out("_input.png"))?;
+            let q = quality(rec, target);
+            println!(
+                "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}  → {}",
+                path.display(),
+                q.psnr,
+                q.ssim,
+                q.mse,
+                out(".codes.safetensors").display()
+            );
+        }
+    }
+    if !failures.is_empty() {
+        for f in &failures {
+            eprintln!("failed: {f}");
+        }
+        bail!("{} of {} photos failed", failures.len(), a.photos.len());
+    }
+    Ok(())
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "photo".into())
+}

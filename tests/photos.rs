@@ -1,0 +1,75 @@
+//! Photos in every shape users have: each works or fails with one line naming the file, and a
+//! bad file in a batch does not stop the others.
+
+use facestyle::imaging::{PhotoError, center_square, load_photo};
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("facestyle-photos-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn odd_formats_load_as_rgb() {
+    let grey = image::GrayImage::from_fn(100, 80, |x, _| image::Luma([x as u8]));
+    let p = tmp("grey.png");
+    grey.save(&p).unwrap();
+    let rgb = load_photo(&p).unwrap();
+    assert_eq!(rgb.dimensions(), (100, 80));
+    assert_eq!(rgb.get_pixel(50, 10).0, [50, 50, 50]);
+
+    let rgba16 = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(90, 90, |_, _| image::Rgba([65535, 0, 0, 0]));
+    let p = tmp("alpha16.png");
+    rgba16.save(&p).unwrap();
+    assert_eq!(load_photo(&p).unwrap().get_pixel(0, 0).0, [255, 255, 255], "transparent → white");
+
+    let wide = image::RgbImage::from_pixel(300, 100, image::Rgb([10, 20, 30]));
+    let sq = center_square(&wide, 64);
+    assert_eq!(sq.dimensions(), (64, 64));
+}
+
+#[test]
+fn bad_photos_name_the_file() {
+    let tiny = tmp("tiny.png");
+    image::RgbImage::new(20, 30).save(&tiny).unwrap();
+    let err = load_photo(&tiny).unwrap_err();
+    assert!(matches!(err, PhotoError::TooSmall { .. }));
+    assert!(err.to_string().contains("tiny.png"), "{err}");
+
+    let truncated = tmp("truncated.jpg");
+    let mut bytes = Vec::new();
+    image::RgbImage::from_pixel(128, 128, image::Rgb([200, 100, 50]))
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+        .unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let missing = tmp("does-not-exist.jpg");
+    for p in [&truncated, &missing] {
+        let err = load_photo(p).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(p.file_name().unwrap().to_str().unwrap()) && !msg.contains('\n'), "{msg}");
+    }
+}
+
+#[test]
+fn a_batch_with_one_bad_file_still_inverts_the_others() {
+    let good = tmp("good.png");
+    image::RgbImage::from_fn(96, 96, |x, y| image::Rgb([x as u8, y as u8, 90])).save(&good).unwrap();
+    let bad = tmp("bad.png");
+    std::fs::write(&bad, b"definitely not a png").unwrap();
+    let out_dir = tmp("out");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
+        .args(["--device", "cpu", "invert"])
+        .arg(&good)
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("good.png: PSNR"), "{stdout}");
+    assert!(stderr.contains("bad.png") && stderr.contains("1 of 2 photos failed"), "{stderr}");
+    assert!(out_dir.join("good.codes.safetensors").exists());
+    assert!(out_dir.join("good_recon.png").exists());
+}

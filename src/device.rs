@@ -38,7 +38,8 @@ impl fmt::Display for ComputeDevice {
 
 /// The first hardware (non-CPU) wgpu adapter, as "name (backend)".
 fn hardware_adapter() -> Option<String> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
     adapters
         .into_iter()

@@ -13,7 +13,10 @@ pub fn tensor_to_rgb_images(images: Tensor<4>) -> Vec<image::RgbImage> {
         .map(|i| {
             let plane = |ch: usize, y: usize, x: usize| values[((i * 3 + ch) * h + y) * w + x];
             image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
-                let px = |ch| ((plane(ch, y as usize, x as usize) + 1.0) * 127.5 + 0.5).clamp(0.0, 255.0) as u8;
+                let px = |ch| {
+                    ((plane(ch, y as usize, x as usize) + 1.0) * 127.5 + 0.5).clamp(0.0, 255.0)
+                        as u8
+                };
                 image::Rgb([px(0), px(1), px(2)])
             })
         })
@@ -43,8 +46,14 @@ pub const MAX_SIDE: u32 = 8192;
 pub enum PhotoError {
     #[error("{path}: {reason}")]
     Unreadable { path: String, reason: String },
-    #[error("{path}: {width}×{height} is too small (at least {MIN_SIDE}×{MIN_SIDE} pixels are needed)")]
-    TooSmall { path: String, width: u32, height: u32 },
+    #[error(
+        "{path}: {width}×{height} is too small (at least {MIN_SIDE}×{MIN_SIDE} pixels are needed)"
+    )]
+    TooSmall {
+        path: String,
+        width: u32,
+        height: u32,
+    },
 }
 
 /// Loads any common image (grey, CMYK JPEG, 16-bit, alpha …) as 8-bit RGB. Alpha is composited
@@ -60,7 +69,9 @@ pub fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, PhotoError>
         .map_err(|e| unreadable(e.to_string()))?
         .with_guessed_format()
         .map_err(|e| unreadable(e.to_string()))?;
-    let img = reader.decode().map_err(|e| unreadable(format!("cannot decode image: {e}")))?;
+    let img = reader
+        .decode()
+        .map_err(|e| unreadable(format!("cannot decode image: {e}")))?;
     let (w, h) = (img.width(), img.height());
     if w < MIN_SIDE || h < MIN_SIDE {
         return Err(PhotoError::TooSmall {
@@ -75,11 +86,15 @@ pub fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, PhotoError>
         img
     };
     let rgba = img.to_rgba32f();
-    Ok(image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let p = rgba.get_pixel(x, y).0;
-        let c = |v: f32| ((v * p[3] + (1.0 - p[3])) * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
-        image::Rgb([c(p[0]), c(p[1]), c(p[2])])
-    }))
+    Ok(image::RgbImage::from_fn(
+        rgba.width(),
+        rgba.height(),
+        |x, y| {
+            let p = rgba.get_pixel(x, y).0;
+            let c = |v: f32| ((v * p[3] + (1.0 - p[3])) * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+            image::Rgb([c(p[0]), c(p[1]), c(p[2])])
+        },
+    ))
 }
 
 /// The centred square crop resized to `side` (a stand-in until face alignment exists).
@@ -95,14 +110,18 @@ pub fn center_square(img: &image::RgbImage, side: u32) -> image::RgbImage {
 }
 
 /// RGB images (same size) → `[B,3,H,W]` in [-1,1] (`ToTensor` then `Normalize(0.5, 0.5)`).
-pub fn rgb_images_to_tensor(images: &[image::RgbImage], device: &burn::tensor::Device) -> Tensor<4> {
+pub fn rgb_images_to_tensor(
+    images: &[image::RgbImage],
+    device: &burn::tensor::Device,
+) -> Tensor<4> {
     let (w, h) = images[0].dimensions();
     let (w, h) = (w as usize, h as usize);
     let mut values = vec![0f32; images.len() * 3 * h * w];
     for (i, img) in images.iter().enumerate() {
         for (x, y, p) in img.enumerate_pixels() {
             for c in 0..3 {
-                values[((i * 3 + c) * h + y as usize) * w + x as usize] = p.0[c] as f32 / 127.5 - 1.0;
+                values[((i * 3 + c) * h + y as usize) * w + x as usize] =
+                    p.0[c] as f32 / 127.5 - 1.0;
             }
         }
     }

@@ -23,7 +23,11 @@ pub fn mse(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
 }
 
 pub fn psnr_from_mse(mse: f64) -> f64 {
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (1.0 / mse).log10() }
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (1.0 / mse).log10()
+    }
 }
 
 fn gaussian_blur(x: &[f64], w: usize, h: usize, kernel: &[f64]) -> Vec<f64> {
@@ -55,7 +59,9 @@ fn gaussian_blur(x: &[f64], w: usize, h: usize, kernel: &[f64]) -> Vec<f64> {
 pub fn ssim(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     let (w, h) = (a.width() as usize, a.height() as usize);
     let sigma: f64 = 1.5;
-    let raw: Vec<f64> = (0..11).map(|i| (-((i as f64 - 5.0).powi(2)) / (2.0 * sigma * sigma)).exp()).collect();
+    let raw: Vec<f64> = (0..11)
+        .map(|i| (-((i as f64 - 5.0).powi(2)) / (2.0 * sigma * sigma)).exp())
+        .collect();
     let sum: f64 = raw.iter().sum();
     let kernel: Vec<f64> = raw.iter().map(|v| v / sum).collect();
     let (c1, c2) = (0.01f64.powi(2), 0.03f64.powi(2));
@@ -65,10 +71,18 @@ pub fn ssim(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
         let blur = |v: &[f64]| gaussian_blur(v, w, h, &kernel);
         let prod = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(a, b)| a * b).collect::<Vec<_>>();
         let (mx, my) = (blur(&x), blur(&y));
-        let (sxx, syy, sxy) = (blur(&prod(&x, &x)), blur(&prod(&y, &y)), blur(&prod(&x, &y)));
+        let (sxx, syy, sxy) = (
+            blur(&prod(&x, &x)),
+            blur(&prod(&y, &y)),
+            blur(&prod(&x, &y)),
+        );
         let mut acc = 0.0;
         for i in 0..w * h {
-            let (vx, vy, cxy) = (sxx[i] - mx[i] * mx[i], syy[i] - my[i] * my[i], sxy[i] - mx[i] * my[i]);
+            let (vx, vy, cxy) = (
+                sxx[i] - mx[i] * mx[i],
+                syy[i] - my[i] * my[i],
+                sxy[i] - mx[i] * my[i],
+            );
             acc += ((2.0 * mx[i] * my[i] + c1) * (2.0 * cxy + c2))
                 / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2));
         }
@@ -92,7 +106,9 @@ mod tests {
 
     #[test]
     fn identical_images_are_perfect_and_noise_lowers_scores() {
-        let a = image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x * 4) as u8, (y * 8) as u8, 128]));
+        let a = image::RgbImage::from_fn(32, 32, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 8) as u8, 128])
+        });
         let q = quality(&a, &a);
         assert_eq!(q.mse, 0.0);
         assert!(q.psnr.is_infinite());

@@ -22,7 +22,9 @@ pub enum ModelOrigin {
     File(PathBuf),
     Bundled(PathBuf),
     /// Seeded random weights (no trained model available).
-    RandomInterim { seed: u64 },
+    RandomInterim {
+        seed: u64,
+    },
 }
 
 impl fmt::Display for ModelOrigin {
@@ -81,10 +83,16 @@ pub fn bundled_weights_dir() -> Option<PathBuf> {
 }
 
 /// Loads the named generator file, else the bundled one, else the interim random model.
-pub fn load_generator(path: Option<&Path>, device: &Device) -> Result<(Generator, ModelOrigin), WeightsError> {
+pub fn load_generator(
+    path: Option<&Path>,
+    device: &Device,
+) -> Result<(Generator, ModelOrigin), WeightsError> {
     if let Some(path) = path {
         let (store, _) = weights::read_generator_checkpoint(path)?;
-        return Ok((Generator::load(&store, device)?, ModelOrigin::File(path.to_path_buf())));
+        return Ok((
+            Generator::load(&store, device)?,
+            ModelOrigin::File(path.to_path_buf()),
+        ));
     }
     if let Some(dir) = bundled_weights_dir() {
         let path = dir.join(BUNDLED_GENERATOR);
@@ -93,7 +101,10 @@ pub fn load_generator(path: Option<&Path>, device: &Device) -> Result<(Generator
     }
     let seed = 0;
     let store = weights::random_init::random_generator_store(&interim_config(), seed);
-    Ok((Generator::load(&store, device)?, ModelOrigin::RandomInterim { seed }))
+    Ok((
+        Generator::load(&store, device)?,
+        ModelOrigin::RandomInterim { seed },
+    ))
 }
 
 /// Loads the named encoder, else the bundled one, else — only beside the interim generator —
@@ -105,12 +116,18 @@ pub fn load_encoder(
 ) -> Result<(FeatureStyleEncoder, ModelOrigin), WeightsError> {
     if let Some(path) = path {
         let store = weights::read_checkpoint(path)?;
-        return Ok((FeatureStyleEncoder::load(&store, device)?, ModelOrigin::File(path.to_path_buf())));
+        return Ok((
+            FeatureStyleEncoder::load(&store, device)?,
+            ModelOrigin::File(path.to_path_buf()),
+        ));
     }
     if let Some(dir) = bundled_weights_dir().filter(|d| d.join(BUNDLED_ENCODER).exists()) {
         let path = dir.join(BUNDLED_ENCODER);
         let store = weights::read_safetensors(&path)?;
-        return Ok((FeatureStyleEncoder::load(&store, device)?, ModelOrigin::Bundled(path)));
+        return Ok((
+            FeatureStyleEncoder::load(&store, device)?,
+            ModelOrigin::Bundled(path),
+        ));
     }
     match generator_origin {
         ModelOrigin::RandomInterim { seed } => {

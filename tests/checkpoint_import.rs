@@ -17,10 +17,14 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn convert_reproduces_the_safetensors_bit_for_bit() {
-    let (from_pt, _) = weights::read_generator_checkpoint(&fixture("stylegan2_64/checkpoint.pt")).unwrap();
+    let (from_pt, _) =
+        weights::read_generator_checkpoint(&fixture("stylegan2_64/checkpoint.pt")).unwrap();
     let reference = store("stylegan2_64/weights.safetensors");
     for (key, t) in &reference.tensors {
-        let got = from_pt.tensors.get(key).unwrap_or_else(|| panic!("missing {key}"));
+        let got = from_pt
+            .tensors
+            .get(key)
+            .unwrap_or_else(|| panic!("missing {key}"));
         assert_eq!(got, t, "{key}");
     }
     assert!(from_pt.contains("latent_avg"));
@@ -46,7 +50,11 @@ fn cli_convert_then_render_matches_the_fixture() {
     let exe = env!("CARGO_BIN_EXE_facestyle");
     let st = tmp("cli_g.safetensors");
     let status = std::process::Command::new(exe)
-        .args(["convert", fixture("stylegan2_64/checkpoint.pt").to_str().unwrap(), st.to_str().unwrap()])
+        .args([
+            "convert",
+            fixture("stylegan2_64/checkpoint.pt").to_str().unwrap(),
+            st.to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(status.success());
@@ -63,11 +71,27 @@ fn cli_convert_then_render_matches_the_fixture() {
         .arg(&raw)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = weights::read_safetensors(&raw).unwrap();
     let expected = store("stylegan2_64/case_z_out.safetensors");
-    assert_close("image", tensor::<4>(&got, "image"), tensor(&expected, "image"), ATOL, RTOL);
-    assert_close("w", tensor::<2>(&got, "w"), tensor(&expected, "w"), ATOL, RTOL);
+    assert_close(
+        "image",
+        tensor::<4>(&got, "image"),
+        tensor(&expected, "image"),
+        ATOL,
+        RTOL,
+    );
+    assert_close(
+        "w",
+        tensor::<2>(&got, "w"),
+        tensor(&expected, "w"),
+        ATOL,
+        RTOL,
+    );
     // Two images: each beside the requested name, the contact sheet under it.
     let first = image::open(png.with_file_name("cli_000.png")).unwrap();
     assert_eq!((first.width(), first.height()), (64, 64));
@@ -86,10 +110,20 @@ fn cli_convert_then_render_matches_the_fixture() {
         .arg(&raw)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = weights::read_safetensors(&raw).unwrap();
     let expected = store("stylegan2_64/case_inject_out.safetensors");
-    assert_close("inject image", tensor::<4>(&got, "image"), tensor(&expected, "image"), ATOL, RTOL);
+    assert_close(
+        "inject image",
+        tensor::<4>(&got, "image"),
+        tensor(&expected, "image"),
+        ATOL,
+        RTOL,
+    );
 }
 
 fn copy_with(name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> std::path::PathBuf {
@@ -116,7 +150,10 @@ fn truncated_and_corrupt_files_are_clear_errors() {
     assert!(weights::read_safetensors(&bad_st).is_err());
 
     let missing = weights::read_checkpoint(Path::new("/nonexistent/g.safetensors")).unwrap_err();
-    assert!(missing.to_string().contains("/nonexistent/g.safetensors"), "{missing}");
+    assert!(
+        missing.to_string().contains("/nonexistent/g.safetensors"),
+        "{missing}"
+    );
 }
 
 #[test]
@@ -124,13 +161,17 @@ fn pickles_that_need_code_are_refused() {
     // A minimal protocol-2 pickle calling os.system("x"): GLOBAL 'os system', then REDUCE.
     let evil = b"\x80\x02cos\nsystem\nq\x00X\x01\x00\x00\x00x\x85R.";
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file("archive/data.pkl", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.start_file("archive/data.pkl", zip::write::SimpleFileOptions::default())
+        .unwrap();
     std::io::Write::write_all(&mut zip, evil).unwrap();
     let bytes = zip.finish().unwrap().into_inner();
     let p = tmp("evil.pt");
     std::fs::write(&p, bytes).unwrap();
     let err = weights::read_torch(&p).unwrap_err();
-    assert!(matches!(&err, WeightsError::UnsafePickle { global, .. } if global == "os.system"), "{err}");
+    assert!(
+        matches!(&err, WeightsError::UnsafePickle { global, .. } if global == "os.system"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -138,12 +179,18 @@ fn missing_and_misshaped_tensors_name_the_key() {
     let mut s = store("stylegan2_64/weights.safetensors");
     s.tensors.remove("convs.3.conv.modulation.bias");
     let err = Generator::load(&s, &device()).unwrap_err();
-    assert!(err.to_string().contains("convs.3.conv.modulation.bias"), "{err}");
+    assert!(
+        err.to_string().contains("convs.3.conv.modulation.bias"),
+        "{err}"
+    );
 
     let mut s = store("stylegan2_64/weights.safetensors");
     let t = s.tensors.get_mut("to_rgbs.1.bias").unwrap();
     t.shape = vec![3];
     let err = Generator::load(&s, &device()).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("to_rgbs.1.bias") && msg.contains("[3]") && msg.contains("[1, 3, 1, 1]"), "{msg}");
+    assert!(
+        msg.contains("to_rgbs.1.bias") && msg.contains("[3]") && msg.contains("[1, 3, 1, 1]"),
+        "{msg}"
+    );
 }

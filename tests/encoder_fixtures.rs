@@ -21,8 +21,20 @@ fn encode_matches_reference() {
     let input = store("fse_encoder_64/case_encode_in.safetensors");
     let expected = store("fse_encoder_64/case_encode_out.safetensors");
     let enc = e.encode(tensor(&input, "image"));
-    assert_close("wplus_delta", enc.wplus_delta, tensor(&expected, "wplus_delta"), ATOL, RTOL);
-    assert_close("feature", enc.feature, tensor(&expected, "feature"), ATOL, RTOL);
+    assert_close(
+        "wplus_delta",
+        enc.wplus_delta,
+        tensor(&expected, "wplus_delta"),
+        ATOL,
+        RTOL,
+    );
+    assert_close(
+        "feature",
+        enc.feature,
+        tensor(&expected, "feature"),
+        ATOL,
+        RTOL,
+    );
 }
 
 #[test]
@@ -51,11 +63,21 @@ fn inversion_and_eq1_edit() {
     let expected = store("fse_encoder_64/case_invert_out.safetensors");
     g.latent_avg = Some(tensor(&inv, "latent_avg"));
     let noise_in = store("stylegan2_64/case_wplus_in.safetensors");
-    let noise = NoiseMode::Given((0..9).map(|j| tensor::<4>(&noise_in, &format!("noise_{j}"))).collect());
+    let noise = NoiseMode::Given(
+        (0..9)
+            .map(|j| tensor::<4>(&noise_in, &format!("noise_{j}")))
+            .collect(),
+    );
 
     let images = tensor(&store("fse_encoder_64/case_encode_in.safetensors"), "image");
     let codes = inversion::encode(&g, &e, images).unwrap();
-    assert_close("wplus", codes.wplus.clone(), tensor(&expected, "wplus"), ATOL, RTOL);
+    assert_close(
+        "wplus",
+        codes.wplus.clone(),
+        tensor(&expected, "wplus"),
+        ATOL,
+        RTOL,
+    );
     let recon = inversion::reconstruct(&g, &codes, &noise).unwrap();
     assert_close("image", recon, tensor(&expected, "image"), ATOL, RTOL);
 
@@ -63,9 +85,21 @@ fn inversion_and_eq1_edit() {
     let d = tensor::<1>(&inv, "direction").reshape([1, 1, 64]);
     let edited_w = codes.wplus.clone() + d.mul_scalar(alpha);
     let edited = feature_edit::corrected_codes(&g, &codes, edited_w.clone(), &noise).unwrap();
-    assert_close("feature_edit", edited.feature, tensor(&expected, "feature_edit"), ATOL, RTOL);
+    assert_close(
+        "feature_edit",
+        edited.feature,
+        tensor(&expected, "feature_edit"),
+        ATOL,
+        RTOL,
+    );
     let image_edit = feature_edit::edited_image(&g, &codes, edited_w, &noise).unwrap();
-    assert_close("image_edit", image_edit, tensor(&expected, "image_edit"), ATOL, RTOL);
+    assert_close(
+        "image_edit",
+        image_edit,
+        tensor(&expected, "image_edit"),
+        ATOL,
+        RTOL,
+    );
 }
 
 /// The second fixture set: deeper stages, another width table, the full FSE reconstruction.
@@ -74,35 +108,92 @@ fn unit_encoder_and_reconstruction() {
     let s = store("unit/fse_encoder.safetensors");
     let e = FeatureStyleEncoder::load(&s, &device()).unwrap();
     let enc = e.encode(tensor(&s, "input.enc.image"));
-    assert_close("enc.w", enc.wplus_delta, tensor(&s, "output.enc.w"), ATOL, RTOL);
-    assert_close("enc.content", enc.feature, tensor(&s, "output.enc.content"), ATOL, RTOL);
+    assert_close(
+        "enc.w",
+        enc.wplus_delta,
+        tensor(&s, "output.enc.w"),
+        ATOL,
+        RTOL,
+    );
+    assert_close(
+        "enc.content",
+        enc.feature,
+        tensor(&s, "output.enc.content"),
+        ATOL,
+        RTOL,
+    );
     let down = inversion::downscale_half(tensor(&s, "input.enc.image"));
-    assert_close("down.x1", down.clone(), tensor(&s, "output.down.x1"), 1e-6, 0.0);
-    assert_close("down.x2", inversion::downscale_half(down), tensor(&s, "output.down.x2"), 1e-6, 0.0);
+    assert_close(
+        "down.x1",
+        down.clone(),
+        tensor(&s, "output.down.x1"),
+        1e-6,
+        0.0,
+    );
+    assert_close(
+        "down.x2",
+        inversion::downscale_half(down),
+        tensor(&s, "output.down.x2"),
+        1e-6,
+        0.0,
+    );
 
     let gs = store("unit/stylegan2_generator.safetensors");
     let mut g = Generator::load(&gs, &device()).unwrap();
     g.latent_avg = Some(tensor(&s, "input.enc.latent_avg"));
-    let noise = NoiseMode::Given((0..9).map(|j| tensor::<4>(&gs, &format!("noise.{j}")).narrow(0, 0, 1)).collect());
+    let noise = NoiseMode::Given(
+        (0..9)
+            .map(|j| tensor::<4>(&gs, &format!("noise.{j}")).narrow(0, 0, 1))
+            .collect(),
+    );
     let codes = inversion::encode(&g, &e, tensor(&s, "input.enc.image")).unwrap();
-    assert_close("w_plus_avg", codes.wplus.clone(), tensor(&s, "output.enc.w_plus_avg"), ATOL, RTOL);
+    assert_close(
+        "w_plus_avg",
+        codes.wplus.clone(),
+        tensor(&s, "output.enc.w_plus_avg"),
+        ATOL,
+        RTOL,
+    );
     let recon = inversion::reconstruct(&g, &codes, &noise).unwrap();
-    assert_close("fse.image", recon, tensor(&s, "output.fse.image"), ATOL, RTOL);
+    assert_close(
+        "fse.image",
+        recon,
+        tensor(&s, "output.fse.image"),
+        ATOL,
+        RTOL,
+    );
     let plain = g.synthesize(codes.wplus, &noise, None, &[]).unwrap().image;
-    assert_close("fse.image_without_feature", plain, tensor(&s, "output.fse.image_without_feature"), ATOL, RTOL);
+    assert_close(
+        "fse.image_without_feature",
+        plain,
+        tensor(&s, "output.fse.image_without_feature"),
+        ATOL,
+        RTOL,
+    );
 }
 
 #[test]
 fn codes_roundtrip_and_refuse_another_generator() {
     let g = Generator::load(&store("stylegan2_64/weights.safetensors"), &device()).unwrap();
-    let codes = inversion::encode(&g, &enc64(), tensor(&store("fse_encoder_64/case_encode_in.safetensors"), "image")).unwrap();
-    let path = std::env::temp_dir().join(format!("facestyle-codes-{}.safetensors", std::process::id()));
+    let codes = inversion::encode(
+        &g,
+        &enc64(),
+        tensor(&store("fse_encoder_64/case_encode_in.safetensors"), "image"),
+    )
+    .unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "facestyle-codes-{}.safetensors",
+        std::process::id()
+    ));
     codes.save(&path, &g.identity).unwrap();
     let back = Codes::load(&path, &g.identity, &device()).unwrap();
     assert_eq!(back.k, 5);
     assert_close("wplus", back.wplus, codes.wplus, 0.0, 0.0);
     let err = Codes::load(&path, "0000000000000000", &device()).unwrap_err();
-    assert!(err.to_string().contains("not to the loaded generator"), "{err}");
+    assert!(
+        err.to_string().contains("not to the loaded generator"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -119,12 +210,28 @@ fn cli_invert_input_tensor_matches_the_fixture() {
     std::fs::create_dir_all(&dir).unwrap();
     let run = |args: &[&std::ffi::OsStr]| {
         let out = std::process::Command::new(exe).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let (g, e, raw) = (dir.join("g.safetensors"), dir.join("e.safetensors"), dir.join("raw.safetensors"));
-    run(&["convert".as_ref(), fixture("stylegan2_64/checkpoint.pt").as_os_str(), g.as_os_str()]);
-    let said = run(&["convert".as_ref(), fixture("fse_encoder_64/enc.pth").as_os_str(), e.as_os_str()]);
+    let (g, e, raw) = (
+        dir.join("g.safetensors"),
+        dir.join("e.safetensors"),
+        dir.join("raw.safetensors"),
+    );
+    run(&[
+        "convert".as_ref(),
+        fixture("stylegan2_64/checkpoint.pt").as_os_str(),
+        g.as_os_str(),
+    ]);
+    let said = run(&[
+        "convert".as_ref(),
+        fixture("fse_encoder_64/enc.pth").as_os_str(),
+        e.as_os_str(),
+    ]);
     assert!(said.contains("Feature-Style encoder"), "{said}");
     run(&[
         "--device".as_ref(),
@@ -145,8 +252,26 @@ fn cli_invert_input_tensor_matches_the_fixture() {
     ]);
     let got = weights::read_safetensors(&raw).unwrap();
     let expected = store("fse_encoder_64/case_invert_out.safetensors");
-    assert_close("wplus", tensor::<3>(&got, "wplus"), tensor(&expected, "wplus"), ATOL, RTOL);
-    assert_close("image", tensor::<4>(&got, "image"), tensor(&expected, "image"), ATOL, RTOL);
+    assert_close(
+        "wplus",
+        tensor::<3>(&got, "wplus"),
+        tensor(&expected, "wplus"),
+        ATOL,
+        RTOL,
+    );
+    assert_close(
+        "image",
+        tensor::<4>(&got, "image"),
+        tensor(&expected, "image"),
+        ATOL,
+        RTOL,
+    );
     let enc = store("fse_encoder_64/case_encode_out.safetensors");
-    assert_close("feature", tensor::<4>(&got, "feature"), tensor(&enc, "feature"), ATOL, RTOL);
+    assert_close(
+        "feature",
+        tensor::<4>(&got, "feature"),
+        tensor(&enc, "feature"),
+        ATOL,
+        RTOL,
+    );
 }

@@ -18,10 +18,16 @@ fn odd_formats_load_as_rgb() {
     assert_eq!(rgb.dimensions(), (100, 80));
     assert_eq!(rgb.get_pixel(50, 10).0, [50, 50, 50]);
 
-    let rgba16 = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(90, 90, |_, _| image::Rgba([65535, 0, 0, 0]));
+    let rgba16 = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(90, 90, |_, _| {
+        image::Rgba([65535, 0, 0, 0])
+    });
     let p = tmp("alpha16.png");
     rgba16.save(&p).unwrap();
-    assert_eq!(load_photo(&p).unwrap().get_pixel(0, 0).0, [255, 255, 255], "transparent → white");
+    assert_eq!(
+        load_photo(&p).unwrap().get_pixel(0, 0).0,
+        [255, 255, 255],
+        "transparent → white"
+    );
 
     let wide = image::RgbImage::from_pixel(300, 100, image::Rgb([10, 20, 30]));
     let sq = center_square(&wide, 64);
@@ -39,21 +45,29 @@ fn bad_photos_name_the_file() {
     let truncated = tmp("truncated.jpg");
     let mut bytes = Vec::new();
     image::RgbImage::from_pixel(128, 128, image::Rgb([200, 100, 50]))
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Jpeg,
+        )
         .unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     let missing = tmp("does-not-exist.jpg");
     for p in [&truncated, &missing] {
         let err = load_photo(p).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains(p.file_name().unwrap().to_str().unwrap()) && !msg.contains('\n'), "{msg}");
+        assert!(
+            msg.contains(p.file_name().unwrap().to_str().unwrap()) && !msg.contains('\n'),
+            "{msg}"
+        );
     }
 }
 
 #[test]
 fn a_batch_with_one_bad_file_still_inverts_the_others() {
     let good = tmp("good.png");
-    image::RgbImage::from_fn(96, 96, |x, y| image::Rgb([x as u8, y as u8, 90])).save(&good).unwrap();
+    image::RgbImage::from_fn(96, 96, |x, y| image::Rgb([x as u8, y as u8, 90]))
+        .save(&good)
+        .unwrap();
     let bad = tmp("bad.png");
     std::fs::write(&bad, b"definitely not a png").unwrap();
     let out_dir = tmp("out");
@@ -69,7 +83,10 @@ fn a_batch_with_one_bad_file_still_inverts_the_others() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("good.png: PSNR"), "{stdout}");
-    assert!(stderr.contains("bad.png") && stderr.contains("1 of 2 photos failed"), "{stderr}");
+    assert!(
+        stderr.contains("bad.png") && stderr.contains("1 of 2 photos failed"),
+        "{stderr}"
+    );
     assert!(out_dir.join("good.codes.safetensors").exists());
     assert!(out_dir.join("good_recon.png").exists());
 }

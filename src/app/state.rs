@@ -2,9 +2,18 @@
 
 use std::path::PathBuf;
 
-use crate::engine::{Event, Frame, RenderParams};
+use crate::engine::{Event, Frame, Inversion, RenderParams};
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
+
+/// What the central area shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    /// A face drawn from a seed.
+    RandomFace,
+    /// The user's photo beside its reconstruction.
+    Photo,
+}
 
 /// Where the engine stands, as the status bar tells it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +29,15 @@ pub struct EditorState {
     pub device: String,
     pub origin: Option<ModelOrigin>,
     pub config: Option<GeneratorConfig>,
-    pub frame: Option<Frame>,
+    pub frame: Option<(RenderParams, Frame)>,
+    pub pane: Pane,
+    pub inversion: Option<Inversion>,
+    /// Photos waiting for the engine to start.
+    pub pending_photos: Vec<PathBuf>,
+    /// A photo is being inverted.
+    pub inverting: bool,
     /// The last error, shown until dismissed; nothing is lost when one occurs.
     pub error: Option<String>,
-    /// A photo the user dropped or opened, awaiting the encoder.
-    pub photo: Option<PathBuf>,
     next_id: u64,
     requested: Option<RenderParams>,
 }
@@ -41,8 +54,15 @@ impl EditorState {
             origin: None,
             config: None,
             frame: None,
+            pane: if photo.is_some() {
+                Pane::Photo
+            } else {
+                Pane::RandomFace
+            },
+            inversion: None,
+            pending_photos: photo.into_iter().collect(),
+            inverting: false,
             error: None,
-            photo,
             next_id: 0,
             requested: None,
         }
@@ -61,26 +81,45 @@ impl EditorState {
 
     pub fn apply(&mut self, event: Event) {
         match event {
-            Event::Ready { device, origin, config } => {
+            Event::Ready {
+                device,
+                origin,
+                config,
+            } => {
                 self.device = device;
                 self.origin = Some(origin);
                 self.config = Some(config);
                 self.status = EngineStatus::Ready;
                 self.requested = None;
             }
-            Event::Frame(frame) => {
+            Event::Frame(params, frame) => {
                 if frame.id == self.next_id {
                     self.status = EngineStatus::Ready;
                 }
-                self.frame = Some(frame);
+                self.frame = Some((params, frame));
+            }
+            Event::Inverted(inv) => {
+                self.inverting = false;
+                self.inversion = Some(*inv);
+                self.pane = Pane::Photo;
             }
             Event::Error(e) => {
                 self.error = Some(e);
+                self.inverting = false;
                 if self.status == EngineStatus::Rendering {
                     self.status = EngineStatus::Ready;
                 }
             }
         }
+    }
+
+    /// Photos to send for inversion now that the engine can take them.
+    pub fn take_photos(&mut self) -> Vec<PathBuf> {
+        if self.status == EngineStatus::Starting || self.pending_photos.is_empty() {
+            return Vec::new();
+        }
+        self.inverting = true;
+        std::mem::take(&mut self.pending_photos)
     }
 
     pub fn is_interim_model(&self) -> bool {

@@ -4,13 +4,20 @@ use std::path::PathBuf;
 
 use egui::{Color32, RichText, TextureHandle, TextureOptions};
 
-use super::state::{EditorState, EngineStatus};
-use crate::engine::{Engine, Request};
+use super::state::{EditorState, EngineStatus, Pane};
+use crate::engine::{Engine, Frame, Request};
 
 pub struct EditorApp {
     engine: Engine,
     pub state: EditorState,
     texture: Option<(u64, TextureHandle)>,
+    /// Textures of the photo pane: (photo path they show, input, reconstruction).
+    photo_textures: Option<(PathBuf, TextureHandle, TextureHandle)>,
+}
+
+fn texture_of(ctx: &egui::Context, name: &str, frame: &Frame) -> TextureHandle {
+    let img = egui::ColorImage::from_rgba_unmultiplied([frame.width, frame.height], &frame.rgba);
+    ctx.load_texture(name, img, TextureOptions::LINEAR)
 }
 
 impl EditorApp {
@@ -19,6 +26,7 @@ impl EditorApp {
             engine,
             state: EditorState::new(photo),
             texture: None,
+            photo_textures: None,
         }
     }
 
@@ -29,25 +37,70 @@ impl EditorApp {
         if let Some((params, id)) = self.state.render_request() {
             let _ = self.engine.requests.send(Request::Render { params, id });
         }
+        for photo in self.state.take_photos() {
+            let _ = self.engine.requests.send(Request::Invert(photo));
+        }
     }
 
     fn texture(&mut self, ctx: &egui::Context) -> Option<&TextureHandle> {
-        let frame = self.state.frame.as_ref()?;
+        let (_, frame) = self.state.frame.as_ref()?;
         if self.texture.as_ref().map(|(id, _)| *id) != Some(frame.id) {
-            let img = egui::ColorImage::from_rgba_unmultiplied([frame.width, frame.height], &frame.rgba);
-            let tex = ctx.load_texture("face", img, TextureOptions::LINEAR);
-            self.texture = Some((frame.id, tex));
+            self.texture = Some((frame.id, texture_of(ctx, "face", frame)));
         }
         self.texture.as_ref().map(|(_, t)| t)
     }
 
+    fn photo_textures(&mut self, ctx: &egui::Context) -> Option<(&TextureHandle, &TextureHandle)> {
+        let inv = self.state.inversion.as_ref()?;
+        if self.photo_textures.as_ref().map(|(p, _, _)| p) != Some(&inv.photo) {
+            self.photo_textures = Some((
+                inv.photo.clone(),
+                texture_of(ctx, "photo", &inv.input),
+                texture_of(ctx, "reconstruction", &inv.reconstruction),
+            ));
+        }
+        self.photo_textures.as_ref().map(|(_, a, b)| (a, b))
+    }
+
+    fn open_photo(&mut self) {
+        if let Some(path) = rfd::FileDialog::new()
+            .add_filter(
+                "Images",
+                &["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"],
+            )
+            .pick_file()
+        {
+            self.state.pending_photos.push(path);
+        }
+    }
+
+    /// Saves what the current pane shows (the face, or the photo's reconstruction).
     fn export(&mut self) {
-        let Some(frame) = &self.state.frame else { return };
-        let name = format!("face_seed{}.png", frame.params.seed);
-        let Some(path) = rfd::FileDialog::new().set_file_name(name).add_filter("PNG", &["png"]).save_file() else {
+        let (name, frame) = match (self.state.pane, &self.state.frame, &self.state.inversion) {
+            (Pane::RandomFace, Some((params, frame)), _) => {
+                (format!("face_seed{}.png", params.seed), frame)
+            }
+            (Pane::Photo, _, Some(inv)) => (
+                format!(
+                    "{}_recon.png",
+                    inv.photo
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
+                &inv.reconstruction,
+            ),
+            _ => return,
+        };
+        let Some(path) = rfd::FileDialog::new()
+            .set_file_name(name)
+            .add_filter("PNG", &["png"])
+            .save_file()
+        else {
             return;
         };
-        let result = image::RgbaImage::from_raw(frame.width as u32, frame.height as u32, frame.rgba.clone())
+        let result = frame
+            .to_rgba_image()
             .ok_or_else(|| "frame buffer has the wrong size".to_string())
             .and_then(|img| img.save(&path).map_err(|e| e.to_string()));
         if let Err(e) = result {
@@ -78,8 +131,14 @@ impl EditorApp {
             });
             ui.add_space(6.0);
             ui.label("Truncation ψ");
-            ui.add(egui::Slider::new(&mut self.state.params.truncation, 0.0..=1.0));
+            ui.add(egui::Slider::new(
+                &mut self.state.params.truncation,
+                0.0..=1.0,
+            ));
             ui.add_space(12.0);
+            if ui.button("Open photo…").clicked() {
+                self.open_photo();
+            }
             if ui.button("Export PNG…").clicked() {
                 self.export();
             }
@@ -87,15 +146,38 @@ impl EditorApp {
                 self.open_weights();
             }
         });
-        if let Some(photo) = &self.state.photo {
+        if self.state.inverting {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("inverting photo…");
+            });
+        }
+        if let Some(inv) = &self.state.inversion {
             ui.separator();
             ui.label(RichText::new("Photo").strong());
-            ui.label(photo.display().to_string());
-            ui.label("Inverting photos needs the Feature-Style encoder, which this build does not include yet.");
+            ui.label(
+                inv.photo
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+            let q = inv.quality;
+            ui.small(format!(
+                "PSNR {:.2} dB · SSIM {:.3} · MSE {:.4}",
+                q.psnr, q.ssim, q.mse
+            ));
+        } else {
+            ui.separator();
+            ui.small("Drop a face photo on the window to invert it.");
         }
         if let Some(c) = &self.state.config {
             ui.separator();
-            ui.small(format!("{} px · style dim {} · {} w+ entries", c.size, c.style_dim, c.n_latent()));
+            ui.small(format!(
+                "{} px · style dim {} · {} w+ entries",
+                c.size,
+                c.style_dim,
+                c.n_latent()
+            ));
         }
     }
 
@@ -114,13 +196,17 @@ impl EditorApp {
                     ui.label("ready");
                 }
             }
-            if let Some(f) = &self.state.frame {
+            if let Some((_, f)) = &self.state.frame {
                 ui.label(format!("· {:.0} ms", f.millis));
             }
             ui.label(format!("· {}", self.state.device));
             if let Some(o) = &self.state.origin {
                 let text = RichText::new(format!("· {o}"));
-                ui.label(if self.state.is_interim_model() { text.color(Color32::from_rgb(230, 160, 40)) } else { text });
+                ui.label(if self.state.is_interim_model() {
+                    text.color(Color32::from_rgb(230, 160, 40))
+                } else {
+                    text
+                });
             }
         });
     }
@@ -130,12 +216,19 @@ impl eframe::App for EditorApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.pump_events();
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
-        if let Some(p) = dropped.into_iter().next() {
-            self.state.photo = Some(p);
-        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        self.state.pending_photos.extend(dropped);
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        egui::Panel::left("controls").resizable(false).exact_size(240.0).show(ui, |ui| self.controls(ui));
+        egui::Panel::left("controls")
+            .resizable(false)
+            .exact_size(240.0)
+            .show(ui, |ui| self.controls(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(err) = self.state.error.clone() {
                 ui.horizontal(|ui| {
@@ -151,13 +244,38 @@ impl eframe::App for EditorApp {
                     "Interim model: seeded random weights (the trained bundled model is not in weights/ yet).",
                 );
             }
-            if let Some(tex) = self.texture(&ctx) {
-                let side = ui.available_size().min_elem().max(64.0);
-                ui.centered_and_justified(|ui| {
-                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.state.pane, Pane::RandomFace, "Random face");
+                ui.add_enabled_ui(self.state.inversion.is_some(), |ui| {
+                    ui.selectable_value(&mut self.state.pane, Pane::Photo, "Photo");
                 });
-            } else {
-                ui.centered_and_justified(|ui| ui.spinner());
+            });
+            match self.state.pane {
+                Pane::RandomFace => {
+                    if let Some(tex) = self.texture(&ctx) {
+                        let side = ui.available_size().min_elem().max(64.0);
+                        ui.centered_and_justified(|ui| {
+                            ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
+                        });
+                    } else {
+                        ui.centered_and_justified(|ui| ui.spinner());
+                    }
+                }
+                Pane::Photo => {
+                    if let Some((input, recon)) = self.photo_textures(&ctx) {
+                        let side = (ui.available_width() / 2.0 - 12.0).min(ui.available_height() - 24.0).max(64.0);
+                        ui.horizontal(|ui| {
+                            for (title, tex) in [("Photo (encoder input)", input), ("Reconstruction G(w+, F)", recon)] {
+                                ui.vertical(|ui| {
+                                    ui.label(title);
+                                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
+                                });
+                            }
+                        });
+                    } else {
+                        ui.centered_and_justified(|ui| ui.spinner());
+                    }
+                }
             }
         });
     }

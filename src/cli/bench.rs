@@ -4,9 +4,9 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use crate::device::{ComputeDevice, DeviceChoice};
-use crate::model::loader::tensor_to_vec;
 use crate::edit::inversion;
 use crate::model::encoder::{EncoderConfig, FeatureStyleEncoder};
+use crate::model::loader::tensor_to_vec;
 use crate::model::{Generator, GeneratorConfig, NoiseMode};
 use crate::model_source::{load_encoder, load_generator};
 use crate::weights::random_init::{random_encoder_store, random_generator_store};
@@ -45,7 +45,9 @@ pub struct BenchArgs {
 /// Milliseconds per image of `run(seed)` on `batch` images, after one warm-up call.
 fn time_per_image(batch: usize, iters: usize, run: impl Fn(u64) -> burn::tensor::Tensor<4>) -> f64 {
     // Reading one value back forces the device to finish.
-    let finish = |t: burn::tensor::Tensor<4>| tensor_to_vec(t.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1));
+    let finish = |t: burn::tensor::Tensor<4>| {
+        tensor_to_vec(t.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1))
+    };
     finish(run(0));
     let start = Instant::now();
     for i in 0..iters {
@@ -56,7 +58,9 @@ fn time_per_image(batch: usize, iters: usize, run: impl Fn(u64) -> burn::tensor:
 
 fn generate(g: &Generator, seed: u64, batch: usize) -> burn::tensor::Tensor<4> {
     let w = g.broadcast(g.map(g.seeded_z(seed, batch)));
-    g.synthesize(w, &NoiseMode::Stored, None, &[]).expect("valid w+").image
+    g.synthesize(w, &NoiseMode::Stored, None, &[])
+        .expect("valid w+")
+        .image
 }
 
 /// The released FSE encoder's architecture (IResNet-50 trunk, 256² input, 18 heads).
@@ -81,7 +85,10 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         BenchModel::App => load_generator(a.weights.as_deref(), device)?,
         BenchModel::Ffhq1024 => {
             let store = random_generator_store(&GeneratorConfig::stylegan2(1024, 512, 8, 2), 0);
-            (Generator::load(&store, device)?, crate::model_source::ModelOrigin::RandomInterim { seed: 0 })
+            (
+                Generator::load(&store, device)?,
+                crate::model_source::ModelOrigin::RandomInterim { seed: 0 },
+            )
         }
     };
     let label = match a.model {
@@ -94,13 +101,19 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             println!("bench generator: {label}, {}px, on {dev}", g.config.size);
             for &b in &a.batch {
                 let ms = time_per_image(b, iters, |seed| generate(&g, seed, b));
-                println!("  batch {b:>2}: {ms:9.1} ms/image ({:.1} images/s)", 1000.0 / ms);
+                println!(
+                    "  batch {b:>2}: {ms:9.1} ms/image ({:.1} images/s)",
+                    1000.0 / ms
+                );
             }
         }
         BenchTarget::Encoder => {
             let e = match a.model {
                 BenchModel::App => load_encoder(None, &origin, device)?.0,
-                BenchModel::Ffhq1024 => FeatureStyleEncoder::load(&random_encoder_store(&released_encoder_config(), 0), device)?,
+                BenchModel::Ffhq1024 => FeatureStyleEncoder::load(
+                    &random_encoder_store(&released_encoder_config(), 0),
+                    device,
+                )?,
             };
             inversion::check_pair(&g, &e)?;
             let side = e.config.input_resolution;
@@ -110,10 +123,14 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 let input = inversion::encoder_input(photos.clone(), side);
                 let enc = time_per_image(b, iters, |_| e.encode(input.clone()).feature);
                 let inv = time_per_image(b, iters, |_| {
-                    let codes = inversion::encode(&g, &e, inversion::encoder_input(photos.clone(), side)).expect("pair checked");
+                    let codes =
+                        inversion::encode(&g, &e, inversion::encoder_input(photos.clone(), side))
+                            .expect("pair checked");
                     inversion::reconstruct(&g, &codes, &NoiseMode::Stored).expect("codes fit")
                 });
-                println!("  batch {b:>2}: encoder {enc:8.1} ms/image · encode+generate {inv:8.1} ms/image");
+                println!(
+                    "  batch {b:>2}: encoder {enc:8.1} ms/image · encode+generate {inv:8.1} ms/image"
+                );
             }
         }
     }

@@ -10,30 +10,58 @@ use crate::model::loader::tensor_from_vec;
 use crate::model::{Generator, NoiseMode};
 use crate::weights::{self, TensorStore};
 
-pub fn stored_tensor<const D: usize>(store: &TensorStore, key: &str, device: &burn::tensor::Device) -> anyhow::Result<Option<Tensor<D>>> {
-    let Some(t) = store.tensors.get(key) else { return Ok(None) };
+pub fn stored_tensor<const D: usize>(
+    store: &TensorStore,
+    key: &str,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Option<Tensor<D>>> {
+    let Some(t) = store.tensors.get(key) else {
+        return Ok(None);
+    };
     let shape: [usize; D] = t.shape.clone().try_into().map_err(|_| {
-        anyhow::anyhow!("{}: `{key}` has shape {:?}, expected {D} dimensions", store.path().display(), t.shape)
+        anyhow::anyhow!(
+            "{}: `{key}` has shape {:?}, expected {D} dimensions",
+            store.path().display(),
+            t.shape
+        )
     })?;
     let values = store.f32(key, &shape)?;
     Ok(Some(tensor_from_vec(values, shape, device)))
 }
 
-pub fn noise_from_file(store: &TensorStore, g: &Generator, device: &burn::tensor::Device) -> anyhow::Result<Option<Vec<Tensor<4>>>> {
+pub fn noise_from_file(
+    store: &TensorStore,
+    g: &Generator,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Option<Vec<Tensor<4>>>> {
     if !store.contains("noise_0") {
         return Ok(None);
     }
     (0..g.config.num_layers())
         .map(|j| {
-            stored_tensor::<4>(store, &format!("noise_{j}"), device)?
-                .with_context(|| format!("{}: noise_0 is present but noise_{j} is missing", store.path().display()))
+            stored_tensor::<4>(store, &format!("noise_{j}"), device)?.with_context(|| {
+                format!(
+                    "{}: noise_0 is present but noise_{j} is missing",
+                    store.path().display()
+                )
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()
         .map(Some)
 }
 
-pub fn parse_noise(spec: &str, latents: Option<&TensorStore>, g: &Generator, seed: u64, device: &burn::tensor::Device) -> anyhow::Result<NoiseMode> {
-    if let Some(maps) = latents.map(|l| noise_from_file(l, g, device)).transpose()?.flatten() {
+pub fn parse_noise(
+    spec: &str,
+    latents: Option<&TensorStore>,
+    g: &Generator,
+    seed: u64,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<NoiseMode> {
+    if let Some(maps) = latents
+        .map(|l| noise_from_file(l, g, device))
+        .transpose()?
+        .flatten()
+    {
         return Ok(NoiseMode::Given(maps));
     }
     Ok(match spec {
@@ -53,8 +81,13 @@ pub fn parse_noise(spec: &str, latents: Option<&TensorStore>, g: &Generator, see
 /// One image → `out` (a .png); several → `out` is the contact sheet and each image goes
 /// beside it as `<stem>_NNN.png`; a directory `out` gets `NNN.png` plus `grid.png`.
 pub fn save_pngs(images: &[image::RgbImage], out: &Path) -> anyhow::Result<()> {
-    let save = |img: &image::RgbImage, p: &Path| img.save(p).with_context(|| format!("writing {}", p.display()));
-    let is_png = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let save = |img: &image::RgbImage, p: &Path| {
+        img.save(p)
+            .with_context(|| format!("writing {}", p.display()))
+    };
+    let is_png = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     let columns = (images.len() as f64).sqrt().ceil() as usize;
     if is_png {
         if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -65,12 +98,19 @@ pub fn save_pngs(images: &[image::RgbImage], out: &Path) -> anyhow::Result<()> {
             println!("image → {}", out.display());
             return Ok(());
         }
-        let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for (i, img) in images.iter().enumerate() {
             save(img, &out.with_file_name(format!("{stem}_{i:03}.png")))?;
         }
         save(&grid(images, columns), out)?;
-        println!("{} images → {stem}_NNN.png, grid → {}", images.len(), out.display());
+        println!(
+            "{} images → {stem}_NNN.png, grid → {}",
+            images.len(),
+            out.display()
+        );
         return Ok(());
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

@@ -14,7 +14,10 @@ pub struct ConvertArgs {
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     let keys = match a.input.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => weights::read_safetensors(&a.input)?.tensors.into_keys().collect(),
+        Some("safetensors") => weights::read_safetensors(&a.input)?
+            .tensors
+            .into_keys()
+            .collect(),
         _ => weights::list_torch_keys(&a.input)?,
     };
     let (store, what) = match GeneratorLayout::detect(keys.iter()) {
@@ -22,18 +25,33 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
             let (store, layout) = weights::read_generator_checkpoint(&a.input)?;
             // Validate that the tensors really form a generator before writing.
             crate::model::GeneratorConfig::from_store(&store)?;
-            let avg = if store.contains("latent_avg") { " + latent_avg" } else { "" };
-            (store, format!("StyleGAN2 generator ({}{avg})", layout.name()))
+            let avg = if store.contains("latent_avg") {
+                " + latent_avg"
+            } else {
+                ""
+            };
+            (
+                store,
+                format!("StyleGAN2 generator ({}{avg})", layout.name()),
+            )
         }
-        None if keys.iter().any(|k| k == "styles.0.weight") && keys.iter().any(|k| k == "block_1.0.conv1.weight") => {
+        None if keys.iter().any(|k| k == "styles.0.weight")
+            && keys.iter().any(|k| k == "block_1.0.conv1.weight") =>
+        {
             let store = weights::read_checkpoint(&a.input)?;
             let c = crate::model::encoder::EncoderConfig::from_store(&store)?;
             (
                 store,
-                format!("Feature-Style encoder (widths {:?}, blocks {:?}, {} w+ heads)", c.widths, c.layers, c.n_styles),
+                format!(
+                    "Feature-Style encoder (widths {:?}, blocks {:?}, {} w+ heads)",
+                    c.widths, c.layers, c.n_styles
+                ),
             )
         }
-        None => (weights::read_checkpoint(&a.input)?, "tensors (no known model layout; copied as is)".to_string()),
+        None => (
+            weights::read_checkpoint(&a.input)?,
+            "tensors (no known model layout; copied as is)".to_string(),
+        ),
     };
     weights::write_safetensors(&store, &a.output)?;
     println!(

@@ -56,15 +56,31 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             .with_context(|| format!("{}: no `image` tensor", x.display()))?;
         let side = e.config.input_resolution;
         if image.dims()[2] != side || image.dims()[3] != side {
-            bail!("{}: `image` is {:?}, the encoder takes {side}×{side}", x.display(), image.dims());
+            bail!(
+                "{}: `image` is {:?}, the encoder takes {side}×{side}",
+                x.display(),
+                image.dims()
+            );
         }
         let codes = inversion::encode(&g, &e, image)?;
         let recon = inversion::reconstruct(&g, &codes, &noise)?;
         if let Some(raw) = &a.raw {
             let mut out = TensorStore::new(raw);
-            out.insert_f32("wplus", codes.wplus.dims().to_vec(), &tensor_to_vec(codes.wplus.clone()));
-            out.insert_f32("feature", codes.feature.dims().to_vec(), &tensor_to_vec(codes.feature.clone()));
-            out.insert_f32("image", recon.dims().to_vec(), &tensor_to_vec(recon.clone()));
+            out.insert_f32(
+                "wplus",
+                codes.wplus.dims().to_vec(),
+                &tensor_to_vec(codes.wplus.clone()),
+            );
+            out.insert_f32(
+                "feature",
+                codes.feature.dims().to_vec(),
+                &tensor_to_vec(codes.feature.clone()),
+            );
+            out.insert_f32(
+                "image",
+                recon.dims().to_vec(),
+                &tensor_to_vec(recon.clone()),
+            );
             weights::write_safetensors(&out, raw)?;
             println!("raw tensors → {}", raw.display());
         }
@@ -86,12 +102,18 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     for chunk in good.chunks(a.batch.max(1)) {
         let targets: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
         let x = rgb_images_to_tensor(&targets, device);
-        let codes = inversion::encode(&g, &e, inversion::encoder_input(x, e.config.input_resolution))?;
+        let codes = inversion::encode(
+            &g,
+            &e,
+            inversion::encoder_input(x, e.config.input_resolution),
+        )?;
         let recon = tensor_to_rgb_images(inversion::reconstruct(&g, &codes, &noise)?);
         for (i, ((path, target), rec)) in chunk.iter().zip(&recon).enumerate() {
             let stem = stem(path);
             let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
-            codes.select(i).save(&out(".codes.safetensors"), &g.identity)?;
+            codes
+                .select(i)
+                .save(&out(".codes.safetensors"), &g.identity)?;
             rec.save(out("_recon.png"))?;
             target.save(out("_input.png"))?;
             let q = quality(rec, target);
@@ -115,5 +137,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
 }
 
 fn stem(p: &Path) -> String {
-    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "photo".into())
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "photo".into())
 }

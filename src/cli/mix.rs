@@ -47,6 +47,9 @@ pub fn run(a: MixArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         row.push(img);
     }
     grid(&row, 4).save(a.out.join("mix.png"))?;
-    println!("A | G(w_B, F_A) | G(w_A, F_B) | B → {}", a.out.join("mix.png").display());
+    println!(
+        "A | G(w_B, F_A) | G(w_A, F_B) | B → {}",
+        a.out.join("mix.png").display()
+    );
     Ok(())
 }

@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 use crate::device::DeviceChoice;
 
 #[derive(Parser, Debug)]
-#[command(name = "facestyle", version, about = "Face editor: Feature-Style encoder inversion, semantic edits and pivotal tuning on StyleGAN2")]
+#[command(
+    name = "facestyle",
+    version,
+    about = "Face editor: Feature-Style encoder inversion, semantic edits and pivotal tuning on StyleGAN2"
+)]
 pub struct Cli {
     /// Compute backend: auto (GPU if a hardware adapter exists, else CPU), gpu, cpu.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, global = true)]

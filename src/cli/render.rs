@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::device::{ComputeDevice, DeviceChoice};
 use super::common::{parse_noise, save_pngs, stored_tensor};
+use crate::device::{ComputeDevice, DeviceChoice};
 use crate::imaging::tensor_to_rgb_images;
 use crate::model::FeatureInjection;
 use crate::model::loader::tensor_to_vec;
@@ -50,8 +50,17 @@ pub fn run(a: RenderArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     println!("device: {dev}");
     let device = &dev.device;
     let (g, origin) = load_generator(a.weights.as_deref(), device)?;
-    println!("generator: {origin} ({}px, style dim {}, {} w+ entries)", g.config.size, g.config.style_dim, g.config.n_latent());
-    let latents = a.latents.as_deref().map(weights::read_safetensors).transpose()?;
+    println!(
+        "generator: {origin} ({}px, style dim {}, {} w+ entries)",
+        g.config.size,
+        g.config.style_dim,
+        g.config.n_latent()
+    );
+    let latents = a
+        .latents
+        .as_deref()
+        .map(weights::read_safetensors)
+        .transpose()?;
     let noise = parse_noise(&a.noise, latents.as_ref(), &g, a.seed, device)?;
     let avg = g.truncation_latent();
     let mut raw = TensorStore::new(a.raw.clone().unwrap_or_default());
@@ -85,13 +94,21 @@ pub fn run(a: RenderArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 .transpose()?
                 .flatten()
                 .context("--inject needs a `feature` tensor in the --latents file")?;
-            Some(FeatureInjection { layer: k, feature, scale: 1.0 })
+            Some(FeatureInjection {
+                layer: k,
+                feature,
+                scale: 1.0,
+            })
         }
     };
     let taps: Vec<usize> = a.tap.into_iter().collect();
     let out = g.synthesize(wplus, &noise, injection.as_ref(), &taps)?;
     if let Some(path) = &a.raw {
-        raw.insert_f32("image", out.image.dims().to_vec(), &tensor_to_vec(out.image.clone()));
+        raw.insert_f32(
+            "image",
+            out.image.dims().to_vec(),
+            &tensor_to_vec(out.image.clone()),
+        );
         if let Some(f) = out.taps.first() {
             raw.insert_f32("feature", f.dims().to_vec(), &tensor_to_vec(f.clone()));
         }
@@ -100,4 +117,3 @@ pub fn run(a: RenderArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     }
     save_pngs(&tensor_to_rgb_images(out.image), &a.out)
 }
-

@@ -35,8 +35,16 @@ impl Codes {
 
     pub fn save(&self, path: &Path, generator_id: &str) -> Result<(), WeightsError> {
         let mut st = TensorStore::new(path);
-        st.insert_f32("wplus", self.wplus.dims().to_vec(), &tensor_to_vec(self.wplus.clone()));
-        st.insert_f32("feature", self.feature.dims().to_vec(), &tensor_to_vec(self.feature.clone()));
+        st.insert_f32(
+            "wplus",
+            self.wplus.dims().to_vec(),
+            &tensor_to_vec(self.wplus.clone()),
+        );
+        st.insert_f32(
+            "feature",
+            self.feature.dims().to_vec(),
+            &tensor_to_vec(self.feature.clone()),
+        );
         st.insert(
             "k",
             StoredTensor {
@@ -45,7 +53,8 @@ impl Codes {
                 bytes: (self.k as i64).to_le_bytes().to_vec(),
             },
         );
-        st.metadata.insert(GENERATOR_ID_KEY.into(), generator_id.into());
+        st.metadata
+            .insert(GENERATOR_ID_KEY.into(), generator_id.into());
         weights::write_safetensors(&st, path)
     }
 
@@ -63,12 +72,18 @@ impl Codes {
         }
         let k = st.get("k")?;
         let k = match (k.dtype, k.bytes.as_slice()) {
-            (DType::I64, b) if b.len() == 8 => i64::from_le_bytes(b.try_into().expect("8 bytes")) as usize,
+            (DType::I64, b) if b.len() == 8 => {
+                i64::from_le_bytes(b.try_into().expect("8 bytes")) as usize
+            }
             _ => return Err(st.shape_error("k", "one I64")),
         };
         let shape = |key: &str| st.shape(key).map(|s| s.to_vec());
-        let wplus_shape: [usize; 3] = shape("wplus")?.try_into().map_err(|_| st.shape_error("wplus", "[B, n_latent, S]"))?;
-        let feature_shape: [usize; 4] = shape("feature")?.try_into().map_err(|_| st.shape_error("feature", "[B, C, h, w]"))?;
+        let wplus_shape: [usize; 3] = shape("wplus")?
+            .try_into()
+            .map_err(|_| st.shape_error("wplus", "[B, n_latent, S]"))?;
+        let feature_shape: [usize; 4] = shape("feature")?
+            .try_into()
+            .map_err(|_| st.shape_error("feature", "[B, C, h, w]"))?;
         Ok(Codes {
             wplus: tensor_from_vec(st.f32("wplus", &wplus_shape)?, wplus_shape, device),
             feature: tensor_from_vec(st.f32("feature", &feature_shape)?, feature_shape, device),

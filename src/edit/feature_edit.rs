@@ -7,14 +7,25 @@ use super::codes::Codes;
 use crate::model::{FeatureInjection, Generator, ModelError, NoiseMode};
 
 /// The edited codes (w̃, F̃) for an edited latent `edited_wplus`.
-pub fn corrected_codes(generator: &Generator, codes: &Codes, edited_wplus: Tensor<3>, noise: &NoiseMode) -> Result<Codes, ModelError> {
+pub fn corrected_codes(
+    generator: &Generator,
+    codes: &Codes,
+    edited_wplus: Tensor<3>,
+    noise: &NoiseMode,
+) -> Result<Codes, ModelError> {
     let b = codes.batch();
     // One batched run computes G^K for both latents.
     let both = Tensor::cat(vec![edited_wplus.clone(), codes.wplus.clone()], 0);
     let noise = match noise {
         NoiseMode::Given(maps) => NoiseMode::Given(
             maps.iter()
-                .map(|m| if m.dims()[0] == b { Tensor::cat(vec![m.clone(), m.clone()], 0) } else { m.clone() })
+                .map(|m| {
+                    if m.dims()[0] == b {
+                        Tensor::cat(vec![m.clone(), m.clone()], 0)
+                    } else {
+                        m.clone()
+                    }
+                })
                 .collect(),
         ),
         NoiseMode::Random { .. } => {
@@ -35,12 +46,19 @@ pub fn corrected_codes(generator: &Generator, codes: &Codes, edited_wplus: Tenso
 }
 
 /// `G(w̃, F̃)` with F̃ from Eq. 1.
-pub fn edited_image(generator: &Generator, codes: &Codes, edited_wplus: Tensor<3>, noise: &NoiseMode) -> Result<Tensor<4>, ModelError> {
+pub fn edited_image(
+    generator: &Generator,
+    codes: &Codes,
+    edited_wplus: Tensor<3>,
+    noise: &NoiseMode,
+) -> Result<Tensor<4>, ModelError> {
     let edited = corrected_codes(generator, codes, edited_wplus, noise)?;
     let injection = FeatureInjection {
         layer: edited.k,
         feature: edited.feature,
         scale: 1.0,
     };
-    Ok(generator.synthesize(edited.wplus, noise, Some(&injection), &[])?.image)
+    Ok(generator
+        .synthesize(edited.wplus, noise, Some(&injection), &[])?
+        .image)
 }

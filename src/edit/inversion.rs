@@ -24,7 +24,10 @@ pub fn encoder_input(mut x: Tensor<4>, side: usize) -> Tensor<4> {
     }
     let [_, _, h, w] = x.dims();
     if h != side || w != side {
-        x = interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([side, side]));
+        x = interpolate(
+            x,
+            InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([side, side]),
+        );
     }
     x
 }
@@ -33,7 +36,11 @@ pub fn encoder_input(mut x: Tensor<4>, side: usize) -> Tensor<4> {
 pub fn check_pair(generator: &Generator, encoder: &FeatureStyleEncoder) -> Result<(), ModelError> {
     let (g, e) = (&generator.config, &encoder.config);
     let [c, side] = g.feature_shape(e.k);
-    if e.n_styles != g.n_latent() || e.style_dim != g.style_dim || e.fmaps != c || e.feature_side() != side {
+    if e.n_styles != g.n_latent()
+        || e.style_dim != g.style_dim
+        || e.fmaps != c
+        || e.feature_side() != side
+    {
         return Err(ModelError::Shape(format!(
             "the encoder (w+ {}×{}, F {}×{side_e}×{side_e} at K={}) does not fit the generator (w+ {}×{}, layer {} is {c}×{side}×{side})",
             e.n_styles,
@@ -50,7 +57,11 @@ pub fn check_pair(generator: &Generator, encoder: &FeatureStyleEncoder) -> Resul
 }
 
 /// Encodes images already at the encoder's input side into codes.
-pub fn encode(generator: &Generator, encoder: &FeatureStyleEncoder, encoder_images: Tensor<4>) -> Result<Codes, ModelError> {
+pub fn encode(
+    generator: &Generator,
+    encoder: &FeatureStyleEncoder,
+    encoder_images: Tensor<4>,
+) -> Result<Codes, ModelError> {
     check_pair(generator, encoder)?;
     let enc = encoder.encode(encoder_images);
     let s = generator.config.style_dim;
@@ -63,11 +74,17 @@ pub fn encode(generator: &Generator, encoder: &FeatureStyleEncoder, encoder_imag
 }
 
 /// `G(w+, F at K)`.
-pub fn reconstruct(generator: &Generator, codes: &Codes, noise: &NoiseMode) -> Result<Tensor<4>, ModelError> {
+pub fn reconstruct(
+    generator: &Generator,
+    codes: &Codes,
+    noise: &NoiseMode,
+) -> Result<Tensor<4>, ModelError> {
     let injection = FeatureInjection {
         layer: codes.k,
         feature: codes.feature.clone(),
         scale: 1.0,
     };
-    Ok(generator.synthesize(codes.wplus.clone(), noise, Some(&injection), &[])?.image)
+    Ok(generator
+        .synthesize(codes.wplus.clone(), noise, Some(&injection), &[])?
+        .image)
 }

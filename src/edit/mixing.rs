@@ -17,14 +17,44 @@ pub struct Mix {
 }
 
 /// Mixes single faces `a` and `b` (batch 1 each) in one batched synthesis.
-pub fn mix(generator: &Generator, a: &Codes, b: &Codes, noise: &NoiseMode) -> Result<Mix, ModelError> {
+pub fn mix(
+    generator: &Generator,
+    a: &Codes,
+    b: &Codes,
+    noise: &NoiseMode,
+) -> Result<Mix, ModelError> {
     if a.k != b.k {
-        return Err(ModelError::Layer(format!("codes injected at different layers ({} and {})", a.k, b.k)));
+        return Err(ModelError::Layer(format!(
+            "codes injected at different layers ({} and {})",
+            a.k, b.k
+        )));
     }
-    let wplus = Tensor::cat(vec![a.wplus.clone(), b.wplus.clone(), b.wplus.clone(), a.wplus.clone()], 0);
-    let feature = Tensor::cat(vec![a.feature.clone(), b.feature.clone(), a.feature.clone(), b.feature.clone()], 0);
-    let injection = FeatureInjection { layer: a.k, feature, scale: 1.0 };
-    let img = generator.synthesize(wplus, noise, Some(&injection), &[])?.image;
+    let wplus = Tensor::cat(
+        vec![
+            a.wplus.clone(),
+            b.wplus.clone(),
+            b.wplus.clone(),
+            a.wplus.clone(),
+        ],
+        0,
+    );
+    let feature = Tensor::cat(
+        vec![
+            a.feature.clone(),
+            b.feature.clone(),
+            a.feature.clone(),
+            b.feature.clone(),
+        ],
+        0,
+    );
+    let injection = FeatureInjection {
+        layer: a.k,
+        feature,
+        scale: 1.0,
+    };
+    let img = generator
+        .synthesize(wplus, noise, Some(&injection), &[])?
+        .image;
     let pick = |i| img.clone().narrow(0, i, 1);
     Ok(Mix {
         recon_a: pick(0),

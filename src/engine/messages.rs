@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 
@@ -15,9 +16,14 @@ pub struct RenderParams {
 #[derive(Debug, Clone)]
 pub enum Request {
     /// Draw a face; stale renders still queued are dropped in favour of the newest.
-    Render { params: RenderParams, id: u64 },
+    Render {
+        params: RenderParams,
+        id: u64,
+    },
     /// Swap the generator for the one in this file.
     LoadGenerator(PathBuf),
+    /// Invert a photo with the Feature-Style encoder.
+    Invert(PathBuf),
     Shutdown,
 }
 
@@ -25,11 +31,37 @@ pub enum Request {
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub id: u64,
-    pub params: RenderParams,
     pub width: usize,
     pub height: usize,
     pub rgba: Vec<u8>,
     pub millis: f64,
+}
+
+impl Frame {
+    pub fn from_rgb(id: u64, img: image::RgbImage, millis: f64) -> Self {
+        let (width, height) = (img.width() as usize, img.height() as usize);
+        Self {
+            id,
+            width,
+            height,
+            rgba: image::DynamicImage::ImageRgb8(img).into_rgba8().into_raw(),
+            millis,
+        }
+    }
+
+    pub fn to_rgba_image(&self) -> Option<image::RgbaImage> {
+        image::RgbaImage::from_raw(self.width as u32, self.height as u32, self.rgba.clone())
+    }
+}
+
+/// A photo and its FSE reconstruction.
+#[derive(Debug, Clone)]
+pub struct Inversion {
+    pub photo: PathBuf,
+    /// The square crop at the generator's resolution that was encoded.
+    pub input: Frame,
+    pub reconstruction: Frame,
+    pub quality: Quality,
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +72,9 @@ pub enum Event {
         origin: ModelOrigin,
         config: GeneratorConfig,
     },
-    Frame(Frame),
+    /// A face drawn from a seed.
+    Frame(RenderParams, Frame),
+    Inverted(Box<Inversion>),
     /// Something failed; the previous state is kept.
     Error(String),
 }

@@ -6,11 +6,14 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::messages::{Event, Frame, RenderParams, Request};
+use super::messages::{Event, Frame, Inversion, RenderParams, Request};
 use crate::device::{ComputeDevice, DeviceChoice};
-use crate::imaging::tensor_to_rgb_images;
+use crate::edit::inversion;
+use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
+use crate::metrics::quality;
+use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
-use crate::model_source::load_generator;
+use crate::model_source::{load_encoder, load_generator};
 
 /// Handle of a running engine thread.
 pub struct Engine {
@@ -54,6 +57,8 @@ impl Drop for Engine {
 struct Worker {
     device: ComputeDevice,
     generator: Option<Generator>,
+    /// The encoder that fits the generator, or why there is none.
+    encoder: Result<FeatureStyleEncoder, String>,
 }
 
 impl Worker {
@@ -62,6 +67,7 @@ impl Worker {
         let mut w = Self {
             device,
             generator: None,
+            encoder: Err("no generator is loaded".into()),
         };
         w.load(None, send);
         w
@@ -70,6 +76,13 @@ impl Worker {
     fn load(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
         match load_generator(path, &self.device.device) {
             Ok((g, origin)) => {
+                self.encoder = load_encoder(None, &origin, &self.device.device)
+                    .map_err(|e| e.to_string())
+                    .and_then(|(e, _)| {
+                        inversion::check_pair(&g, &e)
+                            .map(|_| e)
+                            .map_err(|e| e.to_string())
+                    });
                 send(Event::Ready {
                     device: self.device.to_string(),
                     origin,
@@ -87,14 +100,20 @@ impl Worker {
         while let Ok(first) = rx.recv() {
             let mut pending = vec![first];
             pending.extend(rx.try_iter());
-            let newest_render = pending.iter().rposition(|r| matches!(r, Request::Render { .. }));
+            let newest_render = pending
+                .iter()
+                .rposition(|r| matches!(r, Request::Render { .. }));
             for (i, req) in pending.into_iter().enumerate() {
                 match req {
                     Request::Shutdown => return,
                     Request::LoadGenerator(path) => self.load(Some(&path), send),
                     Request::Render { .. } if Some(i) != newest_render => {}
                     Request::Render { params, id } => match self.render(params, id) {
-                        Ok(frame) => send(Event::Frame(frame)),
+                        Ok(frame) => send(Event::Frame(params, frame)),
+                        Err(e) => send(Event::Error(e)),
+                    },
+                    Request::Invert(photo) => match self.invert(&photo) {
+                        Ok(inv) => send(Event::Inverted(Box::new(inv))),
                         Err(e) => send(Event::Error(e)),
                     },
                 }
@@ -111,15 +130,36 @@ impl Worker {
             .synthesize(g.broadcast(w), &NoiseMode::Stored, None, &[])
             .map_err(|e| e.to_string())?;
         let img = tensor_to_rgb_images(out.image).remove(0);
-        let (width, height) = (img.width() as usize, img.height() as usize);
-        let rgba = image::DynamicImage::ImageRgb8(img).into_rgba8().into_raw();
-        Ok(Frame {
+        Ok(Frame::from_rgb(
             id,
-            params,
-            width,
-            height,
-            rgba,
-            millis: start.elapsed().as_secs_f64() * 1000.0,
+            img,
+            start.elapsed().as_secs_f64() * 1000.0,
+        ))
+    }
+
+    fn invert(&self, photo: &std::path::Path) -> Result<Inversion, String> {
+        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
+        let e = self
+            .encoder
+            .as_ref()
+            .map_err(|e| format!("cannot invert photos: {e}"))?;
+        let start = Instant::now();
+        let target = center_square(
+            &load_photo(photo).map_err(|e| e.to_string())?,
+            g.config.size as u32,
+        );
+        let x = rgb_images_to_tensor(std::slice::from_ref(&target), &self.device.device);
+        let codes = inversion::encode(g, e, inversion::encoder_input(x, e.config.input_resolution))
+            .map_err(|e| e.to_string())?;
+        let recon =
+            inversion::reconstruct(g, &codes, &NoiseMode::Stored).map_err(|e| e.to_string())?;
+        let recon = tensor_to_rgb_images(recon).remove(0);
+        let millis = start.elapsed().as_secs_f64() * 1000.0;
+        Ok(Inversion {
+            photo: photo.to_path_buf(),
+            quality: quality(&recon, &target),
+            input: Frame::from_rgb(0, target, millis),
+            reconstruction: Frame::from_rgb(0, recon, millis),
         })
     }
 }

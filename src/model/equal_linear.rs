@@ -49,7 +49,9 @@ impl EqualLinear {
             + self.bias.val().mul_scalar(self.lr_mul).unsqueeze_dim(0);
         match self.activation {
             LinearActivation::None => y,
-            LinearActivation::FusedLeakyRelu => leaky_relu(y, 0.2).mul_scalar(std::f64::consts::SQRT_2),
+            LinearActivation::FusedLeakyRelu => {
+                leaky_relu(y, 0.2).mul_scalar(std::f64::consts::SQRT_2)
+            }
         }
     }
 }

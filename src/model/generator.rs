@@ -68,8 +68,20 @@ impl Generator {
         for log_res in 3..=config.log_size() {
             let j = log_res - 3;
             let (cin, cout) = (config.channels_at(log_res - 1), config.channels_at(log_res));
-            convs.push(StyledConv::load(&l.at(format!("convs.{}", 2 * j)), cin, cout, s, Sampling::Upsample2x)?);
-            convs.push(StyledConv::load(&l.at(format!("convs.{}", 2 * j + 1)), cout, cout, s, Sampling::Same)?);
+            convs.push(StyledConv::load(
+                &l.at(format!("convs.{}", 2 * j)),
+                cin,
+                cout,
+                s,
+                Sampling::Upsample2x,
+            )?);
+            convs.push(StyledConv::load(
+                &l.at(format!("convs.{}", 2 * j + 1)),
+                cout,
+                cout,
+                s,
+                Sampling::Same,
+            )?);
             to_rgbs.push(ToRgb::load(&l.at(format!("to_rgbs.{j}")), cout, s, true)?);
         }
         let noises = (0..config.num_layers())
@@ -82,7 +94,9 @@ impl Generator {
             None => None,
             Some(t) => {
                 // pSp stores [S]; some exports keep [1, S] or a per-layer [n_latent, S] copy.
-                let values = t.to_f32().ok_or_else(|| store.shape_error("latent_avg", "float"))?;
+                let values = t
+                    .to_f32()
+                    .ok_or_else(|| store.shape_error("latent_avg", "float"))?;
                 if values.len() % s != 0 || values.is_empty() {
                     return Err(store.shape_error("latent_avg", format!("[{s}]")));
                 }
@@ -122,7 +136,9 @@ impl Generator {
 
     /// The truncation centre: the stored `latent_avg`, else the mean of 4096 mapped z.
     pub fn truncation_latent(&self) -> Tensor<1> {
-        self.latent_avg.clone().unwrap_or_else(|| self.mean_latent(4096, 0))
+        self.latent_avg
+            .clone()
+            .unwrap_or_else(|| self.mean_latent(4096, 0))
     }
 
     /// `avg + psi · (w − avg)` for w `[B, S]` or w+ `[B, L, S]` (psi = 1 is the identity).
@@ -207,7 +223,9 @@ impl Generator {
         let [b, _, s] = wplus.dims();
         let num_layers = self.config.num_layers();
         if let Some(&bad) = taps.iter().find(|&&k| k > num_layers) {
-            return Err(ModelError::Layer(format!("tap layer {bad} is out of range 0…{num_layers}")));
+            return Err(ModelError::Layer(format!(
+                "tap layer {bad} is out of range 0…{num_layers}"
+            )));
         }
         if let Some(inj) = injection {
             let k = inj.layer;
@@ -261,12 +279,20 @@ impl Generator {
         }
         Ok(Synthesis {
             image: skip,
-            taps: tapped.into_iter().map(|t| t.expect("every tap index is recorded")).collect(),
+            taps: tapped
+                .into_iter()
+                .map(|t| t.expect("every tap index is recorded"))
+                .collect(),
         })
     }
 
     /// `G^K(w+)`: the activation at outs-index `k` (a plain run, no injection).
-    pub fn feature_at(&self, wplus: Tensor<3>, noise: &NoiseMode, k: usize) -> Result<Tensor<4>, ModelError> {
+    pub fn feature_at(
+        &self,
+        wplus: Tensor<3>,
+        noise: &NoiseMode,
+        k: usize,
+    ) -> Result<Tensor<4>, ModelError> {
         let mut s = self.synthesize(wplus, noise, None, &[k])?;
         Ok(s.taps.remove(0))
     }

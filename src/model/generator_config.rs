@@ -53,7 +53,12 @@ impl GeneratorConfig {
     }
 
     /// StyleGAN2's channel table for `size` and `channel_multiplier` (config-f: 2).
-    pub fn stylegan2(size: usize, style_dim: usize, n_mlp: usize, channel_multiplier: usize) -> Self {
+    pub fn stylegan2(
+        size: usize,
+        style_dim: usize,
+        n_mlp: usize,
+        channel_multiplier: usize,
+    ) -> Self {
         let log_size = size.trailing_zeros() as usize;
         let channels = (2..=log_size)
             .map(|l| match l {
@@ -76,7 +81,9 @@ impl GeneratorConfig {
             [_, s] => *s,
             _ => return Err(store.shape_error("style.1.weight", "[style_dim, style_dim]")),
         };
-        let n_mlp = (1..).take_while(|i| store.contains(&format!("style.{i}.weight"))).count();
+        let n_mlp = (1..)
+            .take_while(|i| store.contains(&format!("style.{i}.weight")))
+            .count();
         let c4 = match store.shape("input.input")? {
             [1, c, 4, 4] => *c,
             _ => return Err(store.shape_error("input.input", "[1, C, 4, 4]")),

@@ -47,17 +47,29 @@ impl<'a> Loader<'a> {
         self.store.contains(&self.key(name))
     }
 
-    pub fn tensor<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>, WeightsError> {
+    pub fn tensor<const D: usize>(
+        &self,
+        name: &str,
+        shape: [usize; D],
+    ) -> Result<Tensor<D>, WeightsError> {
         let values = self.store.f32(&self.key(name), &shape)?;
         Ok(tensor_from_vec(values, shape, self.device))
     }
 
-    pub fn param<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Param<Tensor<D>>, WeightsError> {
+    pub fn param<const D: usize>(
+        &self,
+        name: &str,
+        shape: [usize; D],
+    ) -> Result<Param<Tensor<D>>, WeightsError> {
         Ok(Param::from_tensor(self.tensor(name, shape)?))
     }
 }
 
-pub fn tensor_from_vec<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
+pub fn tensor_from_vec<const D: usize>(
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 

@@ -20,7 +20,12 @@ pub struct MappingNetwork {
 }
 
 impl MappingNetwork {
-    pub fn load(l: &Loader, style_dim: usize, n_mlp: usize, lr_mul: f64) -> Result<Self, WeightsError> {
+    pub fn load(
+        l: &Loader,
+        style_dim: usize,
+        n_mlp: usize,
+        lr_mul: f64,
+    ) -> Result<Self, WeightsError> {
         let layers = (1..=n_mlp)
             .map(|i| {
                 EqualLinear::load(
@@ -36,6 +41,8 @@ impl MappingNetwork {
     }
 
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
-        self.layers.iter().fold(pixel_norm(z), |x, layer| layer.forward(x))
+        self.layers
+            .iter()
+            .fold(pixel_norm(z), |x, layer| layer.forward(x))
     }
 }

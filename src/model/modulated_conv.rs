@@ -6,9 +6,9 @@
 //! one ordinary batched convolution on every backend.
 
 use burn::module::{Module, Param};
+use burn::tensor::Tensor;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::Tensor;
 
 use super::equal_linear::{EqualLinear, LinearActivation};
 use super::loader::Loader;
@@ -59,7 +59,13 @@ impl ModulatedConv2d {
         };
         Ok(Self {
             weight: l.param("weight", [1, out_ch, in_ch, kernel, kernel])?,
-            modulation: EqualLinear::load(&l.at("modulation"), style_dim, in_ch, 1.0, LinearActivation::None)?,
+            modulation: EqualLinear::load(
+                &l.at("modulation"),
+                style_dim,
+                in_ch,
+                1.0,
+                LinearActivation::None,
+            )?,
             blur_kernel,
             sampling,
             demodulation,
@@ -87,7 +93,10 @@ impl ModulatedConv2d {
                     None,
                     ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
                 );
-                let kernel = self.blur_kernel.as_ref().expect("upsampling conv has a blur kernel");
+                let kernel = self
+                    .blur_kernel
+                    .as_ref()
+                    .expect("upsampling conv has a blur kernel");
                 // p = (4 − 2) − (k − 1); pads ((p+1)/2 + 1, p/2 + 1).
                 let p = 2 - (k as isize - 1);
                 let pad0 = ((p + 1).div_euclid(2) + 1) as usize;

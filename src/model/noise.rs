@@ -26,12 +26,21 @@ pub fn normal_values(count: usize, rng: &mut rand::rngs::StdRng) -> Vec<f32> {
 }
 
 /// Seeded N(0,1) noise maps for every layer, `[batch, 1, R, R]`.
-pub fn random_noise(config: &GeneratorConfig, batch: usize, seed: u64, device: &Device) -> Vec<Tensor<4>> {
+pub fn random_noise(
+    config: &GeneratorConfig,
+    batch: usize,
+    seed: u64,
+    device: &Device,
+) -> Vec<Tensor<4>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     (0..config.num_layers())
         .map(|j| {
             let r = config.noise_resolution(j);
-            tensor_from_vec(normal_values(batch * r * r, &mut rng), [batch, 1, r, r], device)
+            tensor_from_vec(
+                normal_values(batch * r * r, &mut rng),
+                [batch, 1, r, r],
+                device,
+            )
         })
         .collect()
 }

@@ -38,7 +38,15 @@ impl StyledConv {
         sampling: Sampling,
     ) -> Result<Self, WeightsError> {
         Ok(Self {
-            conv: ModulatedConv2d::load(&l.at("conv"), in_ch, out_ch, 3, style_dim, sampling, Demodulation::On)?,
+            conv: ModulatedConv2d::load(
+                &l.at("conv"),
+                in_ch,
+                out_ch,
+                3,
+                style_dim,
+                sampling,
+                Demodulation::On,
+            )?,
             noise: NoiseInjection {
                 weight: l.at("noise").param("weight", [1])?,
             },

@@ -19,11 +19,25 @@ pub struct ToRgb {
 }
 
 impl ToRgb {
-    pub fn load(l: &Loader, in_ch: usize, style_dim: usize, takes_skip: bool) -> Result<Self, WeightsError> {
+    pub fn load(
+        l: &Loader,
+        in_ch: usize,
+        style_dim: usize,
+        takes_skip: bool,
+    ) -> Result<Self, WeightsError> {
         Ok(Self {
-            conv: ModulatedConv2d::load(&l.at("conv"), in_ch, 3, 1, style_dim, Sampling::Same, Demodulation::Off)?,
+            conv: ModulatedConv2d::load(
+                &l.at("conv"),
+                in_ch,
+                3,
+                1,
+                style_dim,
+                Sampling::Same,
+                Demodulation::Off,
+            )?,
             bias: l.param("bias", [1, 3, 1, 1])?,
-            upsample_kernel: takes_skip.then(|| kernel_tensor(&[1.0, 3.0, 3.0, 1.0], 4.0, l.device())),
+            upsample_kernel: takes_skip
+                .then(|| kernel_tensor(&[1.0, 3.0, 3.0, 1.0], 4.0, l.device())),
         })
     }
 

@@ -20,7 +20,11 @@ pub fn make_kernel(k1: &[f32], gain: f32) -> Vec<f32> {
 /// as a depthwise weight `[channels, 1, n, n]`.
 fn depthwise(kernel: &Tensor<2>, channels: usize, flip: bool) -> Tensor<4> {
     let [n, m] = kernel.dims();
-    let k = if flip { kernel.clone().flip([0, 1]) } else { kernel.clone() };
+    let k = if flip {
+        kernel.clone().flip([0, 1])
+    } else {
+        kernel.clone()
+    };
     k.reshape([1, 1, n, m]).expand([channels, 1, n, m])
 }
 

@@ -21,7 +21,9 @@ impl GeneratorLayout {
         if has("g_ema.style.1.weight") {
             Some(Self::Rosinality)
         } else if has("state_dict.decoder.style.1.weight") {
-            Some(Self::Psp { prefix: "state_dict.decoder." })
+            Some(Self::Psp {
+                prefix: "state_dict.decoder.",
+            })
         } else if has("decoder.style.1.weight") {
             Some(Self::Psp { prefix: "decoder." })
         } else if has("style.1.weight") {
@@ -54,7 +56,9 @@ impl GeneratorLayout {
 }
 
 /// The generator's tensors, prefix removed, with `latent_avg` kept when present.
-pub fn extract_generator(store: &TensorStore) -> Result<(TensorStore, GeneratorLayout), WeightsError> {
+pub fn extract_generator(
+    store: &TensorStore,
+) -> Result<(TensorStore, GeneratorLayout), WeightsError> {
     let layout = GeneratorLayout::detect(store.tensors.keys()).ok_or_else(|| {
         store.layout_error(
             "no StyleGAN2 generator found (expected `style.1.weight` at the top level, under `g_ema.` or under `decoder.`)",
@@ -69,4 +73,75 @@ pub fn extract_generator(store: &TensorStore) -> Result<(TensorStore, GeneratorL
         }
     }
     Ok((out, layout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::StoredTensor;
+
+    fn store_with(keys: &[&str]) -> TensorStore {
+        let mut s = TensorStore::new("test");
+        for k in keys {
+            s.insert(*k, StoredTensor::from_f32(vec![1], &[1.0]));
+        }
+        s
+    }
+
+    #[test]
+    fn finds_the_generator_in_every_layout() {
+        for (keys, layout) in [
+            (
+                vec!["style.1.weight", "input.input"],
+                GeneratorLayout::Plain,
+            ),
+            (
+                vec![
+                    "g_ema.style.1.weight",
+                    "g_ema.input.input",
+                    "d.convs.0.0.weight",
+                    "latent_avg",
+                ],
+                GeneratorLayout::Rosinality,
+            ),
+            (
+                vec![
+                    "decoder.style.1.weight",
+                    "decoder.input.input",
+                    "encoder.x",
+                    "latent_avg",
+                ],
+                GeneratorLayout::Psp { prefix: "decoder." },
+            ),
+            (
+                vec![
+                    "state_dict.decoder.style.1.weight",
+                    "state_dict.decoder.input.input",
+                    "state_dict.latent_avg",
+                ],
+                GeneratorLayout::Psp {
+                    prefix: "state_dict.decoder.",
+                },
+            ),
+        ] {
+            let (g, found) = extract_generator(&store_with(&keys)).unwrap();
+            assert_eq!(found, layout);
+            assert!(
+                g.contains("style.1.weight") && g.contains("input.input"),
+                "{layout:?}"
+            );
+            assert_eq!(
+                g.contains("latent_avg"),
+                keys.iter().any(|k| k.ends_with("latent_avg")),
+                "{layout:?}"
+            );
+            assert!(
+                !g.tensors
+                    .keys()
+                    .any(|k| k.starts_with("d.") || k.starts_with("encoder.")),
+                "{layout:?}"
+            );
+        }
+        assert!(extract_generator(&store_with(&["conv.0.weight"])).is_err());
+    }
 }

@@ -33,7 +33,9 @@ pub fn read_checkpoint(path: &Path) -> Result<TensorStore, WeightsError> {
 
 /// Reads a generator checkpoint of any supported layout; PyTorch files only materialize
 /// the generator's tensors (discriminator and optimizer states are skipped).
-pub fn read_generator_checkpoint(path: &Path) -> Result<(TensorStore, GeneratorLayout), WeightsError> {
+pub fn read_generator_checkpoint(
+    path: &Path,
+) -> Result<(TensorStore, GeneratorLayout), WeightsError> {
     let store = match path.extension().and_then(|e| e.to_str()) {
         Some("safetensors") => read_safetensors(path)?,
         _ => {

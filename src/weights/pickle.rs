@@ -90,7 +90,9 @@ pub enum PickleError {
     Eof,
     #[error("unsupported pickle opcode 0x{0:02x} at byte {1}")]
     Opcode(u8, usize),
-    #[error("needs `{0}`, which is not a tensor or a plain container (pickle code is never executed)")]
+    #[error(
+        "needs `{0}`, which is not a tensor or a plain container (pickle code is never executed)"
+    )]
     Forbidden(String),
     #[error("malformed pickle: {0}")]
     Malformed(String),
@@ -104,10 +106,19 @@ pub trait PersistentLoad {
 /// Parses `pid` tuples of the form ('storage', <storage global>, key, location, numel[, view]).
 pub fn storage_from_pid(pid: Value) -> Result<(StorageRef, Option<(String, usize)>), PickleError> {
     let Value::Tuple(items) = pid else {
-        return Err(PickleError::Malformed("persistent id is not a tuple".into()));
+        return Err(PickleError::Malformed(
+            "persistent id is not a tuple".into(),
+        ));
     };
     match items.as_slice() {
-        [Value::Str(tag), ty, Value::Str(key), _location, _numel, rest @ ..] if tag == "storage" => {
+        [
+            Value::Str(tag),
+            ty,
+            Value::Str(key),
+            _location,
+            _numel,
+            rest @ ..,
+        ] if tag == "storage" => {
             let dtype = match ty {
                 Value::Global(Global::Storage(d)) => *d,
                 other => return Err(PickleError::Malformed(format!("storage type {other:?}"))),
@@ -152,17 +163,26 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, PickleError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
     fn u32(&mut self) -> Result<u32, PickleError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, PickleError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn line(&mut self) -> Result<String, PickleError> {
         let rest = &self.data[self.pos..];
-        let n = rest.iter().position(|&b| b == b'\n').ok_or(PickleError::Eof)?;
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(PickleError::Eof)?;
         let s = String::from_utf8_lossy(&rest[..n]).into_owned();
         self.pos += n + 1;
         Ok(s)
@@ -192,10 +212,14 @@ fn as_usize_list(v: &Value) -> Result<Vec<usize>, PickleError> {
             .iter()
             .map(|i| match i {
                 Value::Int(n) if *n >= 0 => Ok(*n as usize),
-                other => Err(PickleError::Malformed(format!("expected a size, got {other:?}"))),
+                other => Err(PickleError::Malformed(format!(
+                    "expected a size, got {other:?}"
+                ))),
             })
             .collect(),
-        other => Err(PickleError::Malformed(format!("expected a tuple of sizes, got {other:?}"))),
+        other => Err(PickleError::Malformed(format!(
+            "expected a tuple of sizes, got {other:?}"
+        ))),
     }
 }
 
@@ -214,7 +238,9 @@ fn call(global: Global, args: Value) -> Result<Value, PickleError> {
                     stride: as_usize_list(stride)?,
                 }))
             }
-            _ => Err(PickleError::Malformed(format!("_rebuild_tensor arguments {args:?}"))),
+            _ => Err(PickleError::Malformed(format!(
+                "_rebuild_tensor arguments {args:?}"
+            ))),
         },
         Global::RebuildParameter => match args.into_iter().next() {
             Some(t @ Value::Tensor(_)) => Ok(t),
@@ -253,7 +279,11 @@ pub fn unpickle(
     let mut r = Reader { data, pos: start };
     let mut stack: Vec<Value> = Vec::new();
     let mut memo: HashMap<u32, Value> = HashMap::new();
-    let pop = |stack: &mut Vec<Value>| stack.pop().ok_or(PickleError::Malformed("stack underflow".into()));
+    let pop = |stack: &mut Vec<Value>| {
+        stack
+            .pop()
+            .ok_or(PickleError::Malformed("stack underflow".into()))
+    };
     let pop_mark = |stack: &mut Vec<Value>| -> Result<Vec<Value>, PickleError> {
         let m = stack
             .iter()
@@ -285,7 +315,10 @@ pub fn unpickle(
                 pop_mark(&mut stack)?;
             }
             b'2' => {
-                let v = stack.last().cloned().ok_or(PickleError::Malformed("DUP on empty stack".into()))?;
+                let v = stack
+                    .last()
+                    .cloned()
+                    .ok_or(PickleError::Malformed("DUP on empty stack".into()))?;
                 stack.push(v);
             }
             b'N' => stack.push(Value::None),
@@ -302,7 +335,9 @@ pub fn unpickle(
                 let n = r.u32()? as usize;
                 stack.push(int_from_le(r.take(n)?));
             }
-            b'G' => stack.push(Value::Float(f64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes")))),
+            b'G' => stack.push(Value::Float(f64::from_be_bytes(
+                r.take(8)?.try_into().expect("8 bytes"),
+            ))),
             b'X' => {
                 let n = r.u32()? as usize;
                 stack.push(Value::Str(r.string(n)?));
@@ -399,23 +434,49 @@ pub fn unpickle(
             }
             b'q' => {
                 let i = r.u8()? as u32;
-                memo.insert(i, stack.last().cloned().ok_or(PickleError::Malformed("PUT".into()))?);
+                memo.insert(
+                    i,
+                    stack
+                        .last()
+                        .cloned()
+                        .ok_or(PickleError::Malformed("PUT".into()))?,
+                );
             }
             b'r' => {
                 let i = r.u32()?;
-                memo.insert(i, stack.last().cloned().ok_or(PickleError::Malformed("PUT".into()))?);
+                memo.insert(
+                    i,
+                    stack
+                        .last()
+                        .cloned()
+                        .ok_or(PickleError::Malformed("PUT".into()))?,
+                );
             }
             0x94 => {
                 let i = memo.len() as u32;
-                memo.insert(i, stack.last().cloned().ok_or(PickleError::Malformed("MEMOIZE".into()))?);
+                memo.insert(
+                    i,
+                    stack
+                        .last()
+                        .cloned()
+                        .ok_or(PickleError::Malformed("MEMOIZE".into()))?,
+                );
             }
             b'h' => {
                 let i = r.u8()? as u32;
-                stack.push(memo.get(&i).cloned().ok_or(PickleError::Malformed(format!("memo {i}")))?);
+                stack.push(
+                    memo.get(&i)
+                        .cloned()
+                        .ok_or(PickleError::Malformed(format!("memo {i}")))?,
+                );
             }
             b'j' => {
                 let i = r.u32()?;
-                stack.push(memo.get(&i).cloned().ok_or(PickleError::Malformed(format!("memo {i}")))?);
+                stack.push(
+                    memo.get(&i)
+                        .cloned()
+                        .ok_or(PickleError::Malformed(format!("memo {i}")))?,
+                );
             }
             b'c' => {
                 let module = r.line()?;

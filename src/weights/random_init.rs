@@ -9,7 +9,12 @@ use super::TensorStore;
 use crate::model::GeneratorConfig;
 
 fn normal(rng: &mut StdRng, n: usize, scale: f32) -> Vec<f32> {
-    (0..n).map(|_| { let v: f32 = StandardNormal.sample(rng); scale * v }).collect::<Vec<f32>>()
+    (0..n)
+        .map(|_| {
+            let v: f32 = StandardNormal.sample(rng);
+            scale * v
+        })
+        .collect::<Vec<f32>>()
 }
 
 /// Random weights for `config` as a `g_ema`-style store (with `config` metadata).
@@ -18,13 +23,26 @@ pub fn random_generator_store(config: &GeneratorConfig, seed: u64) -> TensorStor
     let mut st = TensorStore::new(format!("<random generator, seed {seed}>"));
     let s = config.style_dim;
     for i in 1..=config.n_mlp {
-        st.insert_f32(format!("style.{i}.weight"), vec![s, s], &normal(&mut rng, s * s, (1.0 / config.lr_mlp) as f32));
+        st.insert_f32(
+            format!("style.{i}.weight"),
+            vec![s, s],
+            &normal(&mut rng, s * s, (1.0 / config.lr_mlp) as f32),
+        );
         st.insert_f32(format!("style.{i}.bias"), vec![s], &vec![0.0; s]);
     }
     let c4 = config.channels_at(2);
-    st.insert_f32("input.input", vec![1, c4, 4, 4], &normal(&mut rng, c4 * 16, 1.0));
+    st.insert_f32(
+        "input.input",
+        vec![1, c4, 4, 4],
+        &normal(&mut rng, c4 * 16, 1.0),
+    );
     let blur = crate::model::upfirdn::make_kernel(&[1.0, 3.0, 3.0, 1.0], 4.0);
-    let mut g = Init { st: &mut st, rng: &mut rng, style_dim: s, blur: &blur };
+    let mut g = Init {
+        st: &mut st,
+        rng: &mut rng,
+        style_dim: s,
+        blur: &blur,
+    };
     g.styled("conv1", c4, c4, false);
     g.to_rgb("to_rgb1", c4, false);
     for log_res in 3..=config.log_size() {
@@ -37,7 +55,11 @@ pub fn random_generator_store(config: &GeneratorConfig, seed: u64) -> TensorStor
     drop(g);
     for j in 0..config.num_layers() {
         let r = config.noise_resolution(j);
-        st.insert_f32(format!("noises.noise_{j}"), vec![1, 1, r, r], &normal(&mut rng, r * r, 1.0));
+        st.insert_f32(
+            format!("noises.noise_{j}"),
+            vec![1, 1, r, r],
+            &normal(&mut rng, r * r, 1.0),
+        );
     }
     st.metadata.insert(
         "config".into(),
@@ -57,46 +79,64 @@ impl Init<'_> {
     fn modconv(&mut self, p: &str, cin: usize, cout: usize, k: usize) {
         let s = self.style_dim;
         let w = normal(self.rng, cout * cin * k * k, 1.0);
-        self.st.insert_f32(format!("{p}.weight"), vec![1, cout, cin, k, k], &w);
+        self.st
+            .insert_f32(format!("{p}.weight"), vec![1, cout, cin, k, k], &w);
         let m = normal(self.rng, cin * s, 1.0);
-        self.st.insert_f32(format!("{p}.modulation.weight"), vec![cin, s], &m);
-        self.st.insert_f32(format!("{p}.modulation.bias"), vec![cin], &vec![1.0; cin]);
+        self.st
+            .insert_f32(format!("{p}.modulation.weight"), vec![cin, s], &m);
+        self.st
+            .insert_f32(format!("{p}.modulation.bias"), vec![cin], &vec![1.0; cin]);
     }
 
     fn styled(&mut self, p: &str, cin: usize, cout: usize, upsample: bool) {
         self.modconv(&format!("{p}.conv"), cin, cout, 3);
         if upsample {
-            self.st.insert_f32(format!("{p}.conv.blur.kernel"), vec![4, 4], self.blur);
+            self.st
+                .insert_f32(format!("{p}.conv.blur.kernel"), vec![4, 4], self.blur);
         }
-        self.st.insert_f32(format!("{p}.noise.weight"), vec![1], &[0.0]);
-        self.st.insert_f32(format!("{p}.activate.bias"), vec![cout], &vec![0.0; cout]);
+        self.st
+            .insert_f32(format!("{p}.noise.weight"), vec![1], &[0.0]);
+        self.st
+            .insert_f32(format!("{p}.activate.bias"), vec![cout], &vec![0.0; cout]);
     }
 
     fn to_rgb(&mut self, p: &str, cin: usize, upsample: bool) {
         self.modconv(&format!("{p}.conv"), cin, 3, 1);
-        self.st.insert_f32(format!("{p}.bias"), vec![1, 3, 1, 1], &[0.0; 3]);
+        self.st
+            .insert_f32(format!("{p}.bias"), vec![1, 3, 1, 1], &[0.0; 3]);
         if upsample {
-            self.st.insert_f32(format!("{p}.upsample.kernel"), vec![4, 4], self.blur);
+            self.st
+                .insert_f32(format!("{p}.upsample.kernel"), vec![4, 4], self.blur);
         }
     }
 }
 
 /// Random weights for a Feature-Style encoder (`fs_encoder_v2` key names): Kaiming-normal
 /// convolutions, identity BatchNorm statistics, PReLU slope 0.25, small style heads.
-pub fn random_encoder_store(config: &crate::model::encoder::EncoderConfig, seed: u64) -> TensorStore {
+pub fn random_encoder_store(
+    config: &crate::model::encoder::EncoderConfig,
+    seed: u64,
+) -> TensorStore {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut st = TensorStore::new(format!("<random encoder, seed {seed}>"));
-    let conv = |st: &mut TensorStore, rng: &mut StdRng, key: String, cout: usize, cin: usize, k: usize| {
-        let std = (2.0 / (cin * k * k) as f32).sqrt();
-        st.insert_f32(key, vec![cout, cin, k, k], &normal(rng, cout * cin * k * k, std));
-    };
+    let conv =
+        |st: &mut TensorStore, rng: &mut StdRng, key: String, cout: usize, cin: usize, k: usize| {
+            let std = (2.0 / (cin * k * k) as f32).sqrt();
+            st.insert_f32(
+                key,
+                vec![cout, cin, k, k],
+                &normal(rng, cout * cin * k * k, std),
+            );
+        };
     let bn = |st: &mut TensorStore, p: String, c: usize| {
         st.insert_f32(format!("{p}.weight"), vec![c], &vec![1.0; c]);
         st.insert_f32(format!("{p}.bias"), vec![c], &vec![0.0; c]);
         st.insert_f32(format!("{p}.running_mean"), vec![c], &vec![0.0; c]);
         st.insert_f32(format!("{p}.running_var"), vec![c], &vec![1.0; c]);
     };
-    let prelu = |st: &mut TensorStore, p: String, c: usize| st.insert_f32(format!("{p}.weight"), vec![c], &vec![0.25; c]);
+    let prelu = |st: &mut TensorStore, p: String, c: usize| {
+        st.insert_f32(format!("{p}.weight"), vec![c], &vec![0.25; c])
+    };
     let w = &config.widths;
     conv(&mut st, &mut rng, "conv.0.weight".into(), w[0], 3, 3);
     bn(&mut st, "conv.1".into(), w[0]);
@@ -107,13 +147,34 @@ pub fn random_encoder_store(config: &crate::model::encoder::EncoderConfig, seed:
             let p = format!("block_{}.{n}", s + 1);
             let block_in = if n == 0 { cin } else { planes };
             bn(&mut st, format!("{p}.bn1"), block_in);
-            conv(&mut st, &mut rng, format!("{p}.conv1.weight"), planes, block_in, 3);
+            conv(
+                &mut st,
+                &mut rng,
+                format!("{p}.conv1.weight"),
+                planes,
+                block_in,
+                3,
+            );
             bn(&mut st, format!("{p}.bn2"), planes);
             prelu(&mut st, format!("{p}.prelu"), planes);
-            conv(&mut st, &mut rng, format!("{p}.conv2.weight"), planes, planes, 3);
+            conv(
+                &mut st,
+                &mut rng,
+                format!("{p}.conv2.weight"),
+                planes,
+                planes,
+                3,
+            );
             bn(&mut st, format!("{p}.bn3"), planes);
             if n == 0 {
-                conv(&mut st, &mut rng, format!("{p}.downsample.0.weight"), planes, block_in, 1);
+                conv(
+                    &mut st,
+                    &mut rng,
+                    format!("{p}.downsample.0.weight"),
+                    planes,
+                    block_in,
+                    1,
+                );
                 bn(&mut st, format!("{p}.downsample.1"), planes);
             }
         }
@@ -121,17 +182,46 @@ pub fn random_encoder_store(config: &crate::model::encoder::EncoderConfig, seed:
     }
     let fm = config.fmaps;
     bn(&mut st, "content_layer.0".into(), w[2]);
-    conv(&mut st, &mut rng, "content_layer.1.weight".into(), fm, w[2], 3);
+    conv(
+        &mut st,
+        &mut rng,
+        "content_layer.1.weight".into(),
+        fm,
+        w[2],
+        3,
+    );
     bn(&mut st, "content_layer.2".into(), fm);
     prelu(&mut st, "content_layer.3".into(), fm);
-    conv(&mut st, &mut rng, "content_layer.4.weight".into(), fm, fm, 3);
+    conv(
+        &mut st,
+        &mut rng,
+        "content_layer.4.weight".into(),
+        fm,
+        fm,
+        3,
+    );
     bn(&mut st, "content_layer.5".into(), fm);
     let pooled = 9 * w.iter().sum::<usize>();
     for i in 0..config.n_styles {
-        let head = normal(&mut rng, config.style_dim * pooled, 0.01 / (pooled as f32).sqrt());
-        st.insert_f32(format!("styles.{i}.weight"), vec![config.style_dim, pooled], &head);
-        st.insert_f32(format!("styles.{i}.bias"), vec![config.style_dim], &vec![0.0; config.style_dim]);
+        let head = normal(
+            &mut rng,
+            config.style_dim * pooled,
+            0.01 / (pooled as f32).sqrt(),
+        );
+        st.insert_f32(
+            format!("styles.{i}.weight"),
+            vec![config.style_dim, pooled],
+            &head,
+        );
+        st.insert_f32(
+            format!("styles.{i}.bias"),
+            vec![config.style_dim],
+            &vec![0.0; config.style_dim],
+        );
     }
-    st.metadata.insert("config".into(), serde_json::to_string(config).expect("config serializes"));
+    st.metadata.insert(
+        "config".into(),
+        serde_json::to_string(config).expect("config serializes"),
+    );
     st
 }

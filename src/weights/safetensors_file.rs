@@ -54,8 +54,12 @@ pub fn parse_safetensors(path: &Path, buffer: &[u8]) -> Result<TensorStore, Weig
         store.metadata = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }
     for (name, view) in st.tensors() {
-        let dtype = from_st_dtype(view.dtype())
-            .ok_or_else(|| format_err(format!("tensor `{name}` has unsupported dtype {:?}", view.dtype())))?;
+        let dtype = from_st_dtype(view.dtype()).ok_or_else(|| {
+            format_err(format!(
+                "tensor `{name}` has unsupported dtype {:?}",
+                view.dtype()
+            ))
+        })?;
         store.insert(
             name,
             StoredTensor {

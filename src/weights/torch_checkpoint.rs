@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use super::pickle::{PersistentLoad, PickleError, StorageRef, TensorRef, Value, storage_from_pid, unpickle};
+use super::pickle::{
+    PersistentLoad, PickleError, StorageRef, TensorRef, Value, storage_from_pid, unpickle,
+};
 use super::{StoredTensor, TensorStore, WeightsError};
 
 const FORMAT: &str = "PyTorch checkpoint";
@@ -27,7 +29,10 @@ pub fn list_torch_keys(path: &Path) -> Result<Vec<String>, WeightsError> {
 
 /// Like [`read_torch`] but only materializes the tensors whose key passes `keep`
 /// (so optimizer and discriminator states of training checkpoints are never copied).
-pub fn read_torch_filtered(path: &Path, keep: impl Fn(&str) -> bool) -> Result<TensorStore, WeightsError> {
+pub fn read_torch_filtered(
+    path: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<TensorStore, WeightsError> {
     let bytes = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
     let mut parsed = parse(&bytes).map_err(|e| e.into_weights_error(path))?;
     if parsed.entries.is_empty() {
@@ -96,7 +101,9 @@ struct StorageIds {
 impl PersistentLoad for StorageIds {
     fn load(&mut self, pid: Value) -> Result<Value, PickleError> {
         let (mut storage, view) = storage_from_pid(pid)?;
-        self.seen.entry(storage.key.clone()).or_insert_with(|| storage.clone());
+        self.seen
+            .entry(storage.key.clone())
+            .or_insert_with(|| storage.clone());
         if let Some((_, offset)) = view {
             storage.view_offset = offset;
         }
@@ -183,12 +190,15 @@ fn parse_zip(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
 struct NoStorage;
 impl PersistentLoad for NoStorage {
     fn load(&mut self, _pid: Value) -> Result<Value, PickleError> {
-        Err(PickleError::Malformed("unexpected persistent id in a header pickle".into()))
+        Err(PickleError::Malformed(
+            "unexpected persistent id in a header pickle".into(),
+        ))
     }
 }
 
 fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
-    let not_torch = || ParseError::Other("neither a zip checkpoint nor a legacy PyTorch file".into());
+    let not_torch =
+        || ParseError::Other("neither a zip checkpoint nor a legacy PyTorch file".into());
     let (magic, pos) = unpickle(bytes, 0, &mut NoStorage).map_err(|_| not_torch())?;
     if magic != Value::BigInt(LEGACY_MAGIC.to_vec()) {
         return Err(not_torch());
@@ -205,7 +215,9 @@ fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
     let truncated = |key: &str| ParseError::Other(format!("storage {key}: file truncated"));
     for key in keys {
         let Value::Str(key) = key else {
-            return Err(ParseError::Other("legacy storage key is not a string".into()));
+            return Err(ParseError::Other(
+                "legacy storage key is not a string".into(),
+            ));
         };
         let elem = ids
             .seen
@@ -265,7 +277,9 @@ fn gather(t: &TensorRef, storage: &[u8]) -> Option<StoredTensor> {
         return None;
     }
     if is_contiguous(&t.shape, &t.stride) {
-        let bytes = storage.get(t.offset * elem..(t.offset + numel) * elem)?.to_vec();
+        let bytes = storage
+            .get(t.offset * elem..(t.offset + numel) * elem)?
+            .to_vec();
         return Some(StoredTensor {
             dtype: t.storage.dtype,
             shape: t.shape.clone(),
@@ -276,7 +290,12 @@ fn gather(t: &TensorRef, storage: &[u8]) -> Option<StoredTensor> {
     if numel > 0 {
         let mut index = vec![0usize; t.shape.len()];
         for _ in 0..numel {
-            let offset = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+            let offset = t.offset
+                + index
+                    .iter()
+                    .zip(&t.stride)
+                    .map(|(i, s)| i * s)
+                    .sum::<usize>();
             bytes.extend_from_slice(storage.get(offset * elem..(offset + 1) * elem)?);
             for d in (0..index.len()).rev() {
                 index[d] += 1;
@@ -293,7 +312,6 @@ fn gather(t: &TensorRef, storage: &[u8]) -> Option<StoredTensor> {
         bytes,
     })
 }
-
 
 fn is_contiguous(shape: &[usize], stride: &[usize]) -> bool {
     let mut expected = 1;

@@ -8,7 +8,9 @@ use facestyle::model::loader::{tensor_from_vec, tensor_to_vec};
 use facestyle::weights::{self, TensorStore};
 
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 pub fn store(rel: &str) -> TensorStore {
@@ -26,7 +28,13 @@ pub fn tensor<const D: usize>(s: &TensorStore, key: &str) -> Tensor<D> {
 
 /// Asserts `|a − b| ≤ atol + rtol·|b|` elementwise (the fixtures' suggested check) and
 /// returns the max absolute error.
-pub fn assert_close<const D: usize>(what: &str, actual: Tensor<D>, expected: Tensor<D>, atol: f32, rtol: f32) -> f32 {
+pub fn assert_close<const D: usize>(
+    what: &str,
+    actual: Tensor<D>,
+    expected: Tensor<D>,
+    atol: f32,
+    rtol: f32,
+) -> f32 {
     assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
     let a = tensor_to_vec(actual);
     let b = tensor_to_vec(expected);

@@ -40,7 +40,11 @@ impl EncoderConfig {
                 [p, _, 3, 3] => widths.push(*p),
                 _ => return Err(store.shape_error(&key, "[planes, in, 3, 3]")),
             }
-            layers.push((0..).take_while(|n| store.contains(&format!("block_{stage}.{n}.conv1.weight"))).count());
+            layers.push(
+                (0..)
+                    .take_while(|n| store.contains(&format!("block_{stage}.{n}.conv1.weight")))
+                    .count(),
+            );
         }
         let fmaps = match store.shape("content_layer.1.weight")? {
             [f, _, 3, 3] => *f,
@@ -50,7 +54,9 @@ impl EncoderConfig {
             [s, _] => *s,
             _ => return Err(store.shape_error("styles.0.weight", "[style_dim, in]")),
         };
-        let n_styles = (0..).take_while(|i| store.contains(&format!("styles.{i}.weight"))).count();
+        let n_styles = (0..)
+            .take_while(|i| store.contains(&format!("styles.{i}.weight")))
+            .count();
         let meta: Option<serde_json::Value> = ["config", "meta"]
             .iter()
             .find_map(|k| store.metadata.get(*k))
@@ -58,7 +64,11 @@ impl EncoderConfig {
         let get = |names: &[&str], default: f64| {
             names
                 .iter()
-                .find_map(|n| meta.as_ref().and_then(|m| m.get(*n)).and_then(|v| v.as_f64()))
+                .find_map(|n| {
+                    meta.as_ref()
+                        .and_then(|m| m.get(*n))
+                        .and_then(|v| v.as_f64())
+                })
                 .unwrap_or(default)
         };
         Ok(Self {

@@ -22,7 +22,13 @@ pub struct PlainConv {
 }
 
 impl PlainConv {
-    pub fn load(l: &Loader, cin: usize, cout: usize, k: usize, stride: usize) -> Result<Self, WeightsError> {
+    pub fn load(
+        l: &Loader,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+    ) -> Result<Self, WeightsError> {
         Ok(Self {
             weight: l.param("weight", [cout, cin, k, k])?,
             stride,
@@ -32,7 +38,12 @@ impl PlainConv {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (s, p) = (self.stride, self.padding);
-        conv2d(x, self.weight.val(), None, ConvOptions::new([s, s], [p, p], [1, 1], 1))
+        conv2d(
+            x,
+            self.weight.val(),
+            None,
+            ConvOptions::new([s, s], [p, p], [1, 1], 1),
+        )
     }
 }
 
@@ -54,7 +65,13 @@ pub struct IrBlock {
 }
 
 impl IrBlock {
-    pub fn load(l: &Loader, cin: usize, planes: usize, stride: usize, eps: f64) -> Result<Self, WeightsError> {
+    pub fn load(
+        l: &Loader,
+        cin: usize,
+        planes: usize,
+        stride: usize,
+        eps: f64,
+    ) -> Result<Self, WeightsError> {
         let downsample = if l.has("downsample.0.weight") {
             Some(Downsample {
                 conv: PlainConv::load(&l.at("downsample.0"), cin, planes, 1, stride)?,

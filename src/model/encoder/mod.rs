@@ -84,7 +84,13 @@ impl FeatureStyleEncoder {
                 .map(|n| {
                     let block_in = if n == 0 { cin } else { planes };
                     let stride = if n == 0 { 2 } else { 1 };
-                    IrBlock::load(&l.at(format!("block_{}.{n}", s + 1)), block_in, planes, stride, eps)
+                    IrBlock::load(
+                        &l.at(format!("block_{}.{n}", s + 1)),
+                        block_in,
+                        planes,
+                        stride,
+                        eps,
+                    )
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             stages.push(stage);
@@ -124,7 +130,9 @@ impl FeatureStyleEncoder {
     /// Encodes images `[B, 3, R, R]` in [-1, 1] at the encoder's input resolution.
     pub fn encode(&self, images: Tensor<4>) -> Encoding {
         let [b, _, _, _] = images.dims();
-        let mut x = self.stem_prelu.forward(self.stem_bn.forward(self.stem_conv.forward(images)));
+        let mut x = self
+            .stem_prelu
+            .forward(self.stem_bn.forward(self.stem_conv.forward(images)));
         let mut pooled = Vec::with_capacity(4);
         let mut feature = None;
         for (s, stage) in self.stages.iter().enumerate() {
@@ -138,7 +146,9 @@ impl FeatureStyleEncoder {
         let styles = self
             .styles
             .iter()
-            .map(|h| flat.clone().matmul(h.weight.val().transpose()) + h.bias.val().unsqueeze_dim(0))
+            .map(|h| {
+                flat.clone().matmul(h.weight.val().transpose()) + h.bias.val().unsqueeze_dim(0)
+            })
             .collect();
         Encoding {
             wplus_delta: Tensor::stack(styles, 1),

@@ -4,6 +4,7 @@ mod bench;
 mod common;
 mod convert;
 mod invert;
+mod lpips;
 mod mix;
 mod render;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Invert(invert::InvertArgs),
     /// Mix two faces' latent and feature codes: G(w_B, F_A) and G(w_A, F_B).
     Mix(mix::MixArgs),
+    /// LPIPS distance between two images (needs trunk and head weights).
+    Lpips(lpips::LpipsArgs),
     /// Convert a PyTorch checkpoint (.pt/.pth) to safetensors without running Python.
     Convert(convert::ConvertArgs),
     /// Print timing figures.
@@ -49,6 +52,7 @@ pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
         Command::Render(a) => render::run(a, device),
         Command::Invert(a) => invert::run(a, device),
         Command::Mix(a) => mix::run(a, device),
+        Command::Lpips(a) => lpips::run(a, device),
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a, device),
     }

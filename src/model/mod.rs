@@ -5,6 +5,7 @@ pub mod equal_linear;
 pub mod generator;
 pub mod generator_config;
 pub mod loader;
+pub mod lpips;
 pub mod mapping;
 pub mod modulated_conv;
 pub mod noise;

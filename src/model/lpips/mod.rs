@@ -1,0 +1,143 @@
+//! LPIPS v0.1 (Zhang et al.): scaling layer → ImageNet trunk (AlexNet or VGG16) → per-tap unit
+//! normalization over channels → squared difference → learned 1×1 head → spatial mean → sum.
+//! Also the multi-scale form FSE trains with (the image and its 2× and 4× halvings).
+
+mod trunk;
+
+pub use trunk::{Trunk, TrunkKind};
+
+use burn::module::{Module, Param};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
+
+use super::loader::{Loader, tensor_from_vec};
+use crate::edit::inversion::downscale_half;
+use crate::weights::{StoredTensor, TensorStore, WeightsError};
+
+const SHIFT: [f32; 3] = [-0.030, -0.088, -0.188];
+const SCALE: [f32; 3] = [0.458, 0.448, 0.450];
+
+#[derive(Module, Debug)]
+pub struct Lpips {
+    pub trunk: Trunk,
+    /// `lin{k}.model.1.weight`, `[1, C_k, 1, 1]`.
+    pub lins: Vec<Param<Tensor<4>>>,
+    shift: Tensor<4>,
+    scale: Tensor<4>,
+}
+
+/// Per-sample distances, total and per tap.
+#[derive(Debug, Clone)]
+pub struct LpipsDistance {
+    /// `[B]`.
+    pub total: Tensor<1>,
+    /// Five `[B]` terms that sum to `total`.
+    pub per_layer: Vec<Tensor<1>>,
+}
+
+/// Brings LPIPS keys of any published layout to torchvision's `features.{i}` for the trunk and
+/// `lin{k}.model.1.weight` for the heads: the LPIPS module state dict (`net.slice{n}.{i}.*`,
+/// `lins.{k}.*`), torchvision checkpoints (`features.*`), a `prefix` such as `alex.`.
+pub fn normalize_keys(trunk: &TensorStore, lin: &TensorStore, prefix: &str) -> TensorStore {
+    let mut out = TensorStore::new(trunk.path());
+    let mut put = |k: String, t: &StoredTensor| {
+        out.tensors.entry(k).or_insert_with(|| t.clone());
+    };
+    for st in [trunk, lin] {
+        for (key, t) in &st.tensors {
+            let Some(key) = key.strip_prefix(prefix) else {
+                continue;
+            };
+            if let Some(rest) = key.strip_prefix("net.slice") {
+                // net.slice{n}.{idx}.weight → features.{idx}.weight
+                if let Some((_, tail)) = rest.split_once('.') {
+                    put(format!("features.{tail}"), t);
+                }
+            } else if let Some(rest) = key.strip_prefix("lins.") {
+                put(format!("lin{rest}"), t);
+            } else if key.starts_with("features.") || key.starts_with("lin") {
+                put(key.to_string(), t);
+            }
+        }
+    }
+    out
+}
+
+impl Lpips {
+    /// Builds LPIPS from a store with `features.*` and `lin{k}.model.1.weight` keys
+    /// (see [`normalize_keys`]).
+    pub fn load(
+        store: &TensorStore,
+        kind: TrunkKind,
+        device: &Device,
+    ) -> Result<Self, WeightsError> {
+        let l = Loader::new(store, device);
+        let trunk = Trunk::load(&l, kind)?;
+        let lins = trunk
+            .tap_channels()
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                l.at(format!("lin{k}.model.1"))
+                    .param("weight", [1, c, 1, 1])
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            trunk,
+            lins,
+            shift: tensor_from_vec(SHIFT.to_vec(), [1, 3, 1, 1], device),
+            scale: tensor_from_vec(SCALE.to_vec(), [1, 3, 1, 1], device),
+        })
+    }
+
+    fn features(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        self.trunk
+            .forward((x - self.shift.clone()) / self.scale.clone())
+    }
+
+    /// LPIPS between image batches `[B,3,H,W]` in [-1, 1].
+    pub fn distance(&self, x0: Tensor<4>, x1: Tensor<4>) -> LpipsDistance {
+        let b = x0.dims()[0];
+        let unit = |f: Tensor<4>| {
+            let norm = f.clone().square().sum_dim(1).sqrt().add_scalar(1e-10);
+            f / norm
+        };
+        let per_layer: Vec<Tensor<1>> = self
+            .features(x0)
+            .into_iter()
+            .zip(self.features(x1))
+            .zip(&self.lins)
+            .map(|((f0, f1), lin)| {
+                let d = (unit(f0) - unit(f1)).square();
+                conv2d(
+                    d,
+                    lin.val(),
+                    None,
+                    ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+                )
+                .mean_dims(&[2, 3])
+                .reshape([b])
+            })
+            .collect();
+        let total = per_layer
+            .iter()
+            .cloned()
+            .reduce(|a, c| a + c)
+            .expect("five taps");
+        LpipsDistance { total, per_layer }
+    }
+
+    /// The FSE training form: LPIPS of the images plus of their 2× and 4× halvings, `[B]`.
+    /// AlexNet needs at least 31 pixels at the smallest scale (its two 3×3 max-pools).
+    pub fn multiscale(&self, x0: Tensor<4>, x1: Tensor<4>) -> Tensor<1> {
+        let (mut a, mut b) = (x0, x1);
+        let mut total = self.distance(a.clone(), b.clone()).total;
+        for _ in 0..2 {
+            a = downscale_half(a);
+            b = downscale_half(b);
+            total = total + self.distance(a.clone(), b.clone()).total;
+        }
+        total
+    }
+}

@@ -13,6 +13,8 @@ use crate::weights::{self, WeightsError};
 
 /// File name of the bundled generator inside `weights/`.
 pub const BUNDLED_GENERATOR: &str = "generator.safetensors";
+/// File name of the bundled direction set inside `weights/`.
+pub const BUNDLED_DIRECTIONS: &str = "directions.safetensors";
 /// File name of the bundled Feature-Style encoder inside `weights/`.
 pub const BUNDLED_ENCODER: &str = "encoder.safetensors";
 
@@ -139,4 +141,11 @@ pub fn load_encoder(
             reason: "no Feature-Style encoder for this generator: pass --encoder E.safetensors (or .pth)".into(),
         }),
     }
+}
+
+/// The bundled direction set, when there is one.
+pub fn bundled_directions() -> Option<PathBuf> {
+    bundled_weights_dir()
+        .map(|d| d.join(BUNDLED_DIRECTIONS))
+        .filter(|p| p.exists())
 }

@@ -50,12 +50,12 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
         }
         None => (
             weights::read_checkpoint(&a.input)?,
-            "tensors (no known model layout; copied as is)".to_string(),
+            "no known model layout, copied as is".to_string(),
         ),
     };
     weights::write_safetensors(&store, &a.output)?;
     println!(
-        "{} → {}: {} {} tensors",
+        "{} → {}: {} tensors: {}",
         a.input.display(),
         a.output.display(),
         store.tensors.len(),

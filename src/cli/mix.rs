@@ -6,7 +6,7 @@ use clap::Args;
 use super::common::parse_noise;
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::Codes;
-use crate::edit::mixing::mix;
+use crate::edit::mixing::{mix, style_mix};
 use crate::imaging::{grid, tensor_to_rgb_images};
 use crate::model_source::load_generator;
 
@@ -23,6 +23,9 @@ pub struct MixArgs {
     pub weights: Option<PathBuf>,
     #[arg(long, default_value = "const")]
     pub noise: String,
+    /// Also classic style mixing: these w+ layers of B into A (e.g. 0..4 coarse, 4..8 middle).
+    #[arg(long, value_parser = super::directions::parse_layers)]
+    pub layers: Option<std::ops::Range<usize>>,
 }
 
 pub fn run(a: MixArgs, choice: DeviceChoice) -> anyhow::Result<()> {
@@ -47,6 +50,15 @@ pub fn run(a: MixArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         row.push(img);
     }
     grid(&row, 4).save(a.out.join("mix.png"))?;
+    if let Some(layers) = a.layers {
+        let img = tensor_to_rgb_images(style_mix(&g, &ca, &cb, layers.clone(), &noise)?).remove(0);
+        let name = format!("style_mix_{}_{}.png", layers.start, layers.end);
+        img.save(a.out.join(&name))?;
+        println!(
+            "A with B's layers {layers:?} → {}",
+            a.out.join(name).display()
+        );
+    }
     println!(
         "A | G(w_B, F_A) | G(w_A, F_B) | B → {}",
         a.out.join("mix.png").display()

@@ -3,6 +3,8 @@
 mod bench;
 mod common;
 mod convert;
+mod directions;
+mod edit;
 mod invert;
 mod lpips;
 mod mix;
@@ -38,6 +40,10 @@ pub enum Command {
     Invert(invert::InvertArgs),
     /// Mix two faces' latent and feature codes: G(w_B, F_A) and G(w_A, F_B).
     Mix(mix::MixArgs),
+    /// Compute, import and list semantic directions.
+    Directions(directions::DirectionsArgs),
+    /// Apply slider values to a face's codes (Eq. 1 keeps the feature code consistent).
+    Edit(edit::EditArgs),
     /// LPIPS distance between two images (needs trunk and head weights).
     Lpips(lpips::LpipsArgs),
     /// Convert a PyTorch checkpoint (.pt/.pth) to safetensors without running Python.
@@ -53,6 +59,8 @@ pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
         Command::Invert(a) => invert::run(a, device),
         Command::Mix(a) => mix::run(a, device),
         Command::Lpips(a) => lpips::run(a, device),
+        Command::Directions(a) => directions::run(a, device),
+        Command::Edit(a) => edit::run(a, device),
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a, device),
     }

@@ -63,3 +63,29 @@ pub fn mix(
         latent_a_feature_b: pick(3),
     })
 }
+
+/// Classic latent style mixing: w+ entries `layers` of face B replace those of face A
+/// (coarse ≈ 0..4, middle ≈ 4..8, fine ≈ 8..). A's feature code follows by Eq. 1.
+pub fn style_mix(
+    generator: &Generator,
+    a: &Codes,
+    b: &Codes,
+    layers: std::ops::Range<usize>,
+    noise: &NoiseMode,
+) -> Result<Tensor<4>, ModelError> {
+    let l = generator.config.n_latent();
+    if layers.is_empty() || layers.end > l {
+        return Err(ModelError::Layer(format!(
+            "layer range {layers:?} is not inside 0..{l}"
+        )));
+    }
+    let mut parts = Vec::new();
+    if layers.start > 0 {
+        parts.push(a.wplus.clone().narrow(1, 0, layers.start));
+    }
+    parts.push(b.wplus.clone().narrow(1, layers.start, layers.len()));
+    if layers.end < l {
+        parts.push(a.wplus.clone().narrow(1, layers.end, l - layers.end));
+    }
+    super::feature_edit::edited_image(generator, a, Tensor::cat(parts, 1), noise)
+}

@@ -249,6 +249,8 @@ fn flatten(v: &Value, prefix: String, out: &mut Vec<(String, TensorRef)>) {
         }
     };
     match v {
+        // A file that is just one tensor gets the key `tensor`.
+        Value::Tensor(t) if prefix.is_empty() => out.push(("tensor".into(), t.clone())),
         Value::Tensor(t) => out.push((prefix, t.clone())),
         Value::Dict(items) => {
             for (k, v) in items {

@@ -1,0 +1,213 @@
+use std::ops::Range;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+
+use crate::device::{ComputeDevice, DeviceChoice};
+use crate::edit::directions::{DirectionSet, Owner, ganspace, import, sefa};
+use crate::model_source::load_generator;
+
+#[derive(Args, Debug)]
+pub struct DirectionsArgs {
+    #[command(subcommand)]
+    pub action: DirectionsAction,
+}
+
+/// `a..b` (half-open) or a single layer `a`.
+pub fn parse_layers(s: &str) -> Result<Range<usize>, String> {
+    let bad = || format!("`{s}` is not a layer range like 0..4");
+    match s.split_once("..") {
+        Some((a, b)) => {
+            Ok(a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?)
+        }
+        None => {
+            let i: usize = s.trim().parse().map_err(|_| bad())?;
+            Ok(i..i + 1)
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DirectionsAction {
+    /// SeFa: closed-form directions from the generator's modulation weights.
+    Sefa {
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// w+ layers whose styles the directions should move (default: all).
+        #[arg(long, value_parser = parse_layers)]
+        layers: Option<Range<usize>>,
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+    },
+    /// GANSpace: PCA of mapped latents of sampled z.
+    Ganspace {
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Sampled z (default 10,000 on GPU, 2,000 on CPU).
+        #[arg(long)]
+        samples: Option<usize>,
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        #[arg(long, value_parser = parse_layers)]
+        layers: Option<Range<usize>>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Import an InterFaceGAN boundary (.npy, W or per-layer w+; or a .pt tensor).
+    ImportInterfacegan {
+        file: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+        /// Add to this set (created if missing); default: `<file stem>.directions.safetensors`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Style dim of the generator the file was made for.
+        #[arg(long, default_value_t = 512)]
+        style_dim: usize,
+        /// w+ entries of that generator (18 for FFHQ 1024).
+        #[arg(long, default_value_t = 18)]
+        n_latent: usize,
+        #[arg(long, value_parser = parse_layers)]
+        layers: Option<Range<usize>>,
+    },
+    /// Import a GANSpace PCA file (`comp`, `mean`, `std`).
+    ImportGanspace {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        #[arg(long, default_value_t = 18)]
+        n_latent: usize,
+    },
+    /// List the directions of a set.
+    List { set: PathBuf },
+}
+
+pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
+    let computed = |weights: &Option<PathBuf>| -> anyhow::Result<_> {
+        let dev = ComputeDevice::select(choice);
+        println!("device: {dev}");
+        let (g, origin) = load_generator(weights.as_deref(), &dev.device)?;
+        println!("generator: {origin}");
+        Ok((g, dev))
+    };
+    let save = |set: &DirectionSet, out: &PathBuf| -> anyhow::Result<()> {
+        set.save(out)?;
+        println!("{} directions → {}", set.directions.len(), out.display());
+        Ok(())
+    };
+    match a.action {
+        DirectionsAction::Sefa {
+            weights,
+            out,
+            layers,
+            count,
+        } => {
+            let (g, _) = computed(&weights)?;
+            let layers = layers.unwrap_or(0..g.config.n_latent());
+            let (dirs, values) = sefa::sefa(&g, layers, count);
+            let mut set = DirectionSet::new(
+                Owner::Generator(g.identity.clone()),
+                g.config.style_dim,
+                g.config.n_latent(),
+            );
+            for (d, v) in dirs.into_iter().zip(values) {
+                println!("  {:<10} eigenvalue {v:.4e}", d.info.name);
+                set.push(d)?;
+            }
+            save(&set, &out)
+        }
+        DirectionsAction::Ganspace {
+            weights,
+            out,
+            samples,
+            count,
+            layers,
+            seed,
+        } => {
+            let (g, dev) = computed(&weights)?;
+            let samples = samples.unwrap_or(match dev.kind {
+                crate::device::BackendKind::Gpu => 10_000,
+                crate::device::BackendKind::Cpu => 2_000,
+            });
+            let layers = layers.unwrap_or(0..g.config.n_latent());
+            let (dirs, vars) = ganspace::ganspace(&g, samples, seed, count, layers);
+            let total: f64 = vars.iter().sum();
+            let mut set = DirectionSet::new(
+                Owner::Generator(g.identity.clone()),
+                g.config.style_dim,
+                g.config.n_latent(),
+            );
+            for (d, v) in dirs.into_iter().zip(vars) {
+                println!(
+                    "  {:<6} variance {v:.4e} ({:.1}% of the listed)",
+                    d.info.name,
+                    100.0 * v / total
+                );
+                set.push(d)?;
+            }
+            save(&set, &out)
+        }
+        DirectionsAction::ImportInterfacegan {
+            file,
+            name,
+            out,
+            style_dim,
+            n_latent,
+            layers,
+        } => {
+            let mut d = import::import_interfacegan(&file, name.as_deref(), style_dim)?;
+            if let Some(l) = layers {
+                d.info.layers = l;
+            }
+            let out = out.unwrap_or_else(|| file.with_extension("directions.safetensors"));
+            let mut set = if out.exists() {
+                DirectionSet::load(&out).with_context(|| format!("adding to {}", out.display()))?
+            } else {
+                DirectionSet::new(Owner::Shape, style_dim, n_latent)
+            };
+            set.push(d)?;
+            save(&set, &out)
+        }
+        DirectionsAction::ImportGanspace {
+            file,
+            out,
+            count,
+            n_latent,
+        } => {
+            let dirs = import::import_ganspace(&file, count)?;
+            let Some(first) = dirs.first() else {
+                bail!("{}: no components", file.display())
+            };
+            let mut set = DirectionSet::new(Owner::Shape, first.vector.len(), n_latent);
+            for d in dirs {
+                set.push(d)?;
+            }
+            save(&set, &out)
+        }
+        DirectionsAction::List { set } => {
+            let s = DirectionSet::load(&set)?;
+            println!(
+                "{}: style dim {}, {} w+ layers, owner {:?}",
+                set.display(),
+                s.style_dim,
+                s.n_latent,
+                s.owner
+            );
+            for d in &s.directions {
+                let i = &d.info;
+                println!(
+                    "  {:<16} layers {:>2}..{:<2} range {:?}  ({})",
+                    i.name, i.layers.start, i.layers.end, i.range, i.source
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::edit::directions::DirectionInfo;
 use crate::engine::{Event, Frame, Inversion, RenderParams};
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
@@ -36,6 +37,13 @@ pub struct EditorState {
     pub pending_photos: Vec<PathBuf>,
     /// A photo is being inverted.
     pub inverting: bool,
+    /// The sliders: direction, current value.
+    pub sliders: Vec<(DirectionInfo, f32)>,
+    /// Where the directions came from.
+    pub directions_label: String,
+    /// The inverted photo with the sliders applied (absent while all are at 0).
+    pub edited: Option<Frame>,
+    requested_sliders: Option<Vec<f32>>,
     /// The last error, shown until dismissed; nothing is lost when one occurs.
     pub error: Option<String>,
     next_id: u64,
@@ -62,6 +70,10 @@ impl EditorState {
             inversion: None,
             pending_photos: photo.into_iter().collect(),
             inverting: false,
+            sliders: Vec::new(),
+            directions_label: String::new(),
+            edited: None,
+            requested_sliders: None,
             error: None,
             next_id: 0,
             requested: None,
@@ -102,6 +114,20 @@ impl EditorState {
                 self.inverting = false;
                 self.inversion = Some(*inv);
                 self.pane = Pane::Photo;
+                self.edited = None;
+                // A new face: the current slider values apply to it too.
+                self.requested_sliders = None;
+            }
+            Event::Edited(frame) => {
+                if frame.id == self.next_id {
+                    self.edited = Some(frame);
+                }
+            }
+            Event::Directions(infos, label) => {
+                self.sliders = infos.into_iter().map(|i| (i, 0.0)).collect();
+                self.directions_label = label;
+                self.requested_sliders = None;
+                self.edited = None;
             }
             Event::Error(e) => {
                 self.error = Some(e);
@@ -111,6 +137,28 @@ impl EditorState {
                 }
             }
         }
+    }
+
+    /// An edit request when the sliders moved (and a photo is inverted).
+    pub fn edit_request(&mut self) -> Option<(Vec<(usize, f32)>, u64)> {
+        self.inversion.as_ref()?;
+        let values: Vec<f32> = self.sliders.iter().map(|(_, v)| *v).collect();
+        if self.requested_sliders.as_ref() == Some(&values) {
+            return None;
+        }
+        self.requested_sliders = Some(values.clone());
+        if values.iter().all(|v| *v == 0.0) {
+            self.edited = None;
+            return None;
+        }
+        self.next_id += 1;
+        let active = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(i, v)| (i, *v))
+            .collect();
+        Some((active, self.next_id))
     }
 
     /// Photos to send for inversion now that the engine can take them.

@@ -13,6 +13,7 @@ pub struct EditorApp {
     texture: Option<(u64, TextureHandle)>,
     /// Textures of the photo pane: (photo path they show, input, reconstruction).
     photo_textures: Option<(PathBuf, TextureHandle, TextureHandle)>,
+    edited_texture: Option<(u64, TextureHandle)>,
 }
 
 fn texture_of(ctx: &egui::Context, name: &str, frame: &Frame) -> TextureHandle {
@@ -27,6 +28,7 @@ impl EditorApp {
             state: EditorState::new(photo),
             texture: None,
             photo_textures: None,
+            edited_texture: None,
         }
     }
 
@@ -36,6 +38,9 @@ impl EditorApp {
         }
         if let Some((params, id)) = self.state.render_request() {
             let _ = self.engine.requests.send(Request::Render { params, id });
+        }
+        if let Some((sliders, id)) = self.state.edit_request() {
+            let _ = self.engine.requests.send(Request::Edit { sliders, id });
         }
         for photo in self.state.take_photos() {
             let _ = self.engine.requests.send(Request::Invert(photo));
@@ -62,6 +67,40 @@ impl EditorApp {
         self.photo_textures.as_ref().map(|(_, a, b)| (a, b))
     }
 
+    fn edited_texture(&mut self, ctx: &egui::Context) -> Option<&TextureHandle> {
+        let frame = self.state.edited.as_ref()?;
+        if self.edited_texture.as_ref().map(|(id, _)| *id) != Some(frame.id) {
+            self.edited_texture = Some((frame.id, texture_of(ctx, "edited", frame)));
+        }
+        self.edited_texture.as_ref().map(|(_, t)| t)
+    }
+
+    fn open_directions(&mut self) {
+        if let Some(path) = rfd::FileDialog::new()
+            .add_filter("Direction set", &["safetensors"])
+            .pick_file()
+        {
+            let _ = self.engine.requests.send(Request::LoadDirections(path));
+        }
+    }
+
+    fn sliders(&mut self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("Edit").strong());
+        ui.small(&self.state.directions_label);
+        for (info, value) in &mut self.state.sliders {
+            ui.label(&info.name).on_hover_text(&info.source);
+            ui.add(egui::Slider::new(value, info.range.0..=info.range.1));
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Reset").clicked() {
+                self.state.sliders.iter_mut().for_each(|(_, v)| *v = 0.0);
+            }
+            if ui.button("Directions…").clicked() {
+                self.open_directions();
+            }
+        });
+    }
+
     fn open_photo(&mut self) {
         if let Some(path) = rfd::FileDialog::new()
             .add_filter(
@@ -74,7 +113,7 @@ impl EditorApp {
         }
     }
 
-    /// Saves what the current pane shows (the face, or the photo's reconstruction).
+    /// Saves what the current pane shows (the face, or the photo as edited).
     fn export(&mut self) {
         let (name, frame) = match (self.state.pane, &self.state.frame, &self.state.inversion) {
             (Pane::RandomFace, Some((params, frame)), _) => {
@@ -82,13 +121,13 @@ impl EditorApp {
             }
             (Pane::Photo, _, Some(inv)) => (
                 format!(
-                    "{}_recon.png",
+                    "{}_edited.png",
                     inv.photo
                         .file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default()
                 ),
-                &inv.reconstruction,
+                self.state.edited.as_ref().unwrap_or(&inv.reconstruction),
             ),
             _ => return,
         };
@@ -166,6 +205,8 @@ impl EditorApp {
                 "PSNR {:.2} dB · SSIM {:.3} · MSE {:.4}",
                 q.psnr, q.ssim, q.mse
             ));
+            ui.separator();
+            egui::ScrollArea::vertical().show(ui, |ui| self.sliders(ui));
         } else {
             ui.separator();
             ui.small("Drop a face photo on the window to invert it.");
@@ -262,10 +303,15 @@ impl eframe::App for EditorApp {
                     }
                 }
                 Pane::Photo => {
+                    let edited = self.edited_texture(&ctx).cloned();
                     if let Some((input, recon)) = self.photo_textures(&ctx) {
                         let side = (ui.available_width() / 2.0 - 12.0).min(ui.available_height() - 24.0).max(64.0);
+                        let right = match &edited {
+                            Some(tex) => ("Edited (Eq. 1 feature correction)", tex),
+                            None => ("Reconstruction G(w+, F)", recon),
+                        };
                         ui.horizontal(|ui| {
-                            for (title, tex) in [("Photo (encoder input)", input), ("Reconstruction G(w+, F)", recon)] {
+                            for (title, tex) in [("Photo (encoder input)", input), right] {
                                 ui.vertical(|ui| {
                                     ui.label(title);
                                     ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));

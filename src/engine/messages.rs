@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::edit::directions::DirectionInfo;
 use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
@@ -22,8 +23,16 @@ pub enum Request {
     },
     /// Swap the generator for the one in this file.
     LoadGenerator(PathBuf),
-    /// Invert a photo with the Feature-Style encoder.
+    /// Invert a photo with the Feature-Style encoder; its codes become the ones edited.
     Invert(PathBuf),
+    /// Redraw the inverted photo with these slider values (direction index, α); like renders,
+    /// only the newest queued edit is drawn.
+    Edit {
+        sliders: Vec<(usize, f32)>,
+        id: u64,
+    },
+    /// Use the direction set in this file.
+    LoadDirections(PathBuf),
     Shutdown,
 }
 
@@ -75,6 +84,10 @@ pub enum Event {
     /// A face drawn from a seed.
     Frame(RenderParams, Frame),
     Inverted(Box<Inversion>),
+    /// The inverted photo with the sliders applied.
+    Edited(Frame),
+    /// The sliders available for the loaded generator.
+    Directions(Vec<DirectionInfo>, String),
     /// Something failed; the previous state is kept.
     Error(String),
 }

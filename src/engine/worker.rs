@@ -8,12 +8,14 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::messages::{Event, Frame, Inversion, RenderParams, Request};
 use crate::device::{ComputeDevice, DeviceChoice};
-use crate::edit::inversion;
+use crate::edit::Codes;
+use crate::edit::directions::{DirectionSet, Owner, sefa};
+use crate::edit::{feature_edit, inversion};
 use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::metrics::quality;
 use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
-use crate::model_source::{load_encoder, load_generator};
+use crate::model_source::{bundled_directions, load_encoder, load_generator};
 
 /// Handle of a running engine thread.
 pub struct Engine {
@@ -59,7 +61,13 @@ struct Worker {
     generator: Option<Generator>,
     /// The encoder that fits the generator, or why there is none.
     encoder: Result<FeatureStyleEncoder, String>,
+    directions: Option<DirectionSet>,
+    /// Codes of the last inverted photo: what the sliders edit.
+    codes: Option<Codes>,
 }
+
+/// Unnamed SeFa directions offered when no named set fits the generator.
+const FALLBACK_SEFA: usize = 8;
 
 impl Worker {
     fn start(choice: DeviceChoice, send: &dyn Fn(Event)) -> Self {
@@ -68,6 +76,8 @@ impl Worker {
             device,
             generator: None,
             encoder: Err("no generator is loaded".into()),
+            directions: None,
+            codes: None,
         };
         w.load(None, send);
         w
@@ -88,10 +98,47 @@ impl Worker {
                     origin,
                     config: g.config.clone(),
                 });
+                self.codes = None;
                 self.generator = Some(g);
+                self.use_directions(bundled_directions().as_deref(), send);
             }
             Err(e) => send(Event::Error(e.to_string())),
         }
+    }
+
+    /// Takes the set in `path` when it fits the generator, else SeFa directions of it.
+    fn use_directions(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
+        let Some(g) = &self.generator else { return };
+        let loaded = path.map(|p| DirectionSet::load(p).and_then(|s| s.check(g).map(|_| s)));
+        let (set, label) = match loaded {
+            Some(Ok(set)) => (
+                set,
+                format!(
+                    "{}",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                ),
+            ),
+            other => {
+                if let Some(Err(e)) = other {
+                    send(Event::Error(e.to_string()));
+                }
+                let (dirs, _) = sefa::sefa(g, 0..g.config.n_latent(), FALLBACK_SEFA);
+                let mut set = DirectionSet::new(
+                    Owner::Generator(g.identity.clone()),
+                    g.config.style_dim,
+                    g.config.n_latent(),
+                );
+                for d in dirs {
+                    set.push(d).expect("SeFa directions fit their generator");
+                }
+                (set, "unnamed SeFa directions of this generator".into())
+            }
+        };
+        send(Event::Directions(
+            set.directions.iter().map(|d| d.info.clone()).collect(),
+            label,
+        ));
+        self.directions = Some(set);
     }
 
     /// Handles requests in order; of the renders waiting at one time only the newest is
@@ -103,11 +150,20 @@ impl Worker {
             let newest_render = pending
                 .iter()
                 .rposition(|r| matches!(r, Request::Render { .. }));
+            let newest_edit = pending
+                .iter()
+                .rposition(|r| matches!(r, Request::Edit { .. }));
             for (i, req) in pending.into_iter().enumerate() {
                 match req {
                     Request::Shutdown => return,
                     Request::LoadGenerator(path) => self.load(Some(&path), send),
                     Request::Render { .. } if Some(i) != newest_render => {}
+                    Request::Edit { .. } if Some(i) != newest_edit => {}
+                    Request::Edit { sliders, id } => match self.edit(&sliders, id) {
+                        Ok(frame) => send(Event::Edited(frame)),
+                        Err(e) => send(Event::Error(e)),
+                    },
+                    Request::LoadDirections(path) => self.use_directions(Some(&path), send),
                     Request::Render { params, id } => match self.render(params, id) {
                         Ok(frame) => send(Event::Frame(params, frame)),
                         Err(e) => send(Event::Error(e)),
@@ -137,7 +193,24 @@ impl Worker {
         ))
     }
 
-    fn invert(&self, photo: &std::path::Path) -> Result<Inversion, String> {
+    fn edit(&self, sliders: &[(usize, f32)], id: u64) -> Result<Frame, String> {
+        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
+        let codes = self.codes.as_ref().ok_or("invert a photo first")?;
+        let set = self.directions.as_ref().ok_or("no directions are loaded")?;
+        let start = Instant::now();
+        let w = set
+            .apply(g, codes.wplus.clone(), sliders)
+            .map_err(|e| e.to_string())?;
+        let img = feature_edit::edited_image(g, codes, w, &NoiseMode::Stored)
+            .map_err(|e| e.to_string())?;
+        Ok(Frame::from_rgb(
+            id,
+            tensor_to_rgb_images(img).remove(0),
+            start.elapsed().as_secs_f64() * 1000.0,
+        ))
+    }
+
+    fn invert(&mut self, photo: &std::path::Path) -> Result<Inversion, String> {
         let g = self.generator.as_ref().ok_or("no generator is loaded")?;
         let e = self
             .encoder
@@ -155,6 +228,7 @@ impl Worker {
             inversion::reconstruct(g, &codes, &NoiseMode::Stored).map_err(|e| e.to_string())?;
         let recon = tensor_to_rgb_images(recon).remove(0);
         let millis = start.elapsed().as_secs_f64() * 1000.0;
+        self.codes = Some(codes);
         Ok(Inversion {
             photo: photo.to_path_buf(),
             quality: quality(&recon, &target),

@@ -113,10 +113,7 @@ impl Worker {
         let (set, label) = match loaded {
             Some(Ok(set)) => (
                 set,
-                format!(
-                    "{}",
-                    path.map(|p| p.display().to_string()).unwrap_or_default()
-                ),
+                path.map(|p| p.display().to_string()).unwrap_or_default(),
             ),
             other => {
                 if let Some(Err(e)) = other {

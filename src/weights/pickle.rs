@@ -524,7 +524,7 @@ pub fn unpickle(
 }
 
 fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>, PickleError> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(PickleError::Malformed("odd number of dict items".into()));
     }
     let mut it = items.into_iter();

@@ -43,23 +43,19 @@ pub fn random_generator_store(config: &GeneratorConfig, seed: u64) -> TensorStor
         style_dim: s,
         blur: &blur,
     };
-    g.styled("conv1", c4, c4, false);
-    g.to_rgb("to_rgb1", c4, false);
+    g.add_styled("conv1", c4, c4, false);
+    g.add_to_rgb("to_rgb1", c4, false);
     for log_res in 3..=config.log_size() {
         let j = log_res - 3;
         let (cin, cout) = (config.channels_at(log_res - 1), config.channels_at(log_res));
-        g.styled(&format!("convs.{}", 2 * j), cin, cout, true);
-        g.styled(&format!("convs.{}", 2 * j + 1), cout, cout, false);
-        g.to_rgb(&format!("to_rgbs.{j}"), cout, true);
+        g.add_styled(&format!("convs.{}", 2 * j), cin, cout, true);
+        g.add_styled(&format!("convs.{}", 2 * j + 1), cout, cout, false);
+        g.add_to_rgb(&format!("to_rgbs.{j}"), cout, true);
     }
-    drop(g);
     for j in 0..config.num_layers() {
         let r = config.noise_resolution(j);
-        st.insert_f32(
-            format!("noises.noise_{j}"),
-            vec![1, 1, r, r],
-            &normal(&mut rng, r * r, 1.0),
-        );
+        let noise = normal(g.rng, r * r, 1.0);
+        g.st.insert_f32(format!("noises.noise_{j}"), vec![1, 1, r, r], &noise);
     }
     st.metadata.insert(
         "config".into(),
@@ -76,7 +72,7 @@ struct Init<'a> {
 }
 
 impl Init<'_> {
-    fn modconv(&mut self, p: &str, cin: usize, cout: usize, k: usize) {
+    fn add_modconv(&mut self, p: &str, cin: usize, cout: usize, k: usize) {
         let s = self.style_dim;
         let w = normal(self.rng, cout * cin * k * k, 1.0);
         self.st
@@ -88,8 +84,8 @@ impl Init<'_> {
             .insert_f32(format!("{p}.modulation.bias"), vec![cin], &vec![1.0; cin]);
     }
 
-    fn styled(&mut self, p: &str, cin: usize, cout: usize, upsample: bool) {
-        self.modconv(&format!("{p}.conv"), cin, cout, 3);
+    fn add_styled(&mut self, p: &str, cin: usize, cout: usize, upsample: bool) {
+        self.add_modconv(&format!("{p}.conv"), cin, cout, 3);
         if upsample {
             self.st
                 .insert_f32(format!("{p}.conv.blur.kernel"), vec![4, 4], self.blur);
@@ -100,8 +96,8 @@ impl Init<'_> {
             .insert_f32(format!("{p}.activate.bias"), vec![cout], &vec![0.0; cout]);
     }
 
-    fn to_rgb(&mut self, p: &str, cin: usize, upsample: bool) {
-        self.modconv(&format!("{p}.conv"), cin, 3, 1);
+    fn add_to_rgb(&mut self, p: &str, cin: usize, upsample: bool) {
+        self.add_modconv(&format!("{p}.conv"), cin, 3, 1);
         self.st
             .insert_f32(format!("{p}.bias"), vec![1, 3, 1, 1], &[0.0; 3]);
         if upsample {

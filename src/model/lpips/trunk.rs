@@ -10,6 +10,11 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use crate::model::loader::Loader;
 use crate::weights::WeightsError;
 
+/// A max-pool: (kernel, stride).
+type PoolSpec = (usize, usize);
+/// A convolution: (`features` index, kernel, stride, padding).
+type ConvSpec = (usize, usize, usize, usize);
+
 /// Which network the trunk is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TrunkKind {
@@ -27,7 +32,7 @@ impl TrunkKind {
 
     /// Per stage: the max-pool (kernel, stride) in front, then the convolutions as
     /// (`features` index, kernel, stride, padding); each conv is followed by a ReLU.
-    fn stages(self) -> Vec<(Option<(usize, usize)>, Vec<(usize, usize, usize, usize)>)> {
+    fn stages(self) -> Vec<(Option<PoolSpec>, Vec<ConvSpec>)> {
         match self {
             TrunkKind::Alex => vec![
                 (None, vec![(0, 11, 4, 2)]),

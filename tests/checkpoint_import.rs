@@ -9,12 +9,6 @@ use common::*;
 use facestyle::model::Generator;
 use facestyle::weights::{self, WeightsError};
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("facestyle-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
 #[test]
 fn convert_reproduces_the_safetensors_bit_for_bit() {
     let (from_pt, _) =
@@ -47,36 +41,33 @@ fn legacy_pickle_with_cuda_storages() {
 
 #[test]
 fn cli_convert_then_render_matches_the_fixture() {
-    let exe = env!("CARGO_BIN_EXE_facestyle");
     let st = tmp("cli_g.safetensors");
-    let status = std::process::Command::new(exe)
-        .args([
-            "convert",
-            fixture("stylegan2_64/checkpoint.pt").to_str().unwrap(),
-            st.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    cli([
+        std::ffi::OsString::from("convert"),
+        fixture("stylegan2_64/checkpoint.pt").into(),
+        st.clone().into(),
+    ]);
     let raw = tmp("cli_raw.safetensors");
     let png = tmp("cli.png");
-    let out = std::process::Command::new(exe)
-        .args(["--device", "cpu", "render", "--weights"])
-        .arg(&st)
-        .arg("--latents")
-        .arg(fixture("stylegan2_64/case_z_in.safetensors"))
-        .args(["--truncation", "0.7", "--out"])
-        .arg(&png)
-        .arg("--raw")
-        .arg(&raw)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let render = |latents: &str, extra: &[&str], weights: &std::path::Path| {
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["render".into(), "--weights".into(), weights.into()];
+        args.extend(["--latents".into(), fixture(latents).into()]);
+        args.extend(extra.iter().map(Into::into));
+        args.extend([
+            "--out".into(),
+            png.clone().into(),
+            "--raw".into(),
+            raw.clone().into(),
+        ]);
+        cli(args);
+        weights::read_safetensors(&raw).unwrap()
+    };
+    let got = render(
+        "stylegan2_64/case_z_in.safetensors",
+        &["--truncation", "0.7"],
+        &st,
     );
-    let got = weights::read_safetensors(&raw).unwrap();
     let expected = store("stylegan2_64/case_z_out.safetensors");
     assert_close(
         "image",
@@ -98,24 +89,12 @@ fn cli_convert_then_render_matches_the_fixture() {
     let sheet = image::open(&png).unwrap();
     assert_eq!((sheet.width(), sheet.height()), (128, 64));
 
-    // Tap and inject through the CLI.
-    let out = std::process::Command::new(exe)
-        .args(["--device", "cpu", "render", "--weights"])
-        .arg(fixture("stylegan2_64/weights.safetensors"))
-        .arg("--latents")
-        .arg(fixture("stylegan2_64/case_inject_in.safetensors"))
-        .args(["--inject", "5", "--out"])
-        .arg(&png)
-        .arg("--raw")
-        .arg(&raw)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Inject through the CLI.
+    let got = render(
+        "stylegan2_64/case_inject_in.safetensors",
+        &["--inject", "5"],
+        &fixture("stylegan2_64/weights.safetensors"),
     );
-    let got = weights::read_safetensors(&raw).unwrap();
     let expected = store("stylegan2_64/case_inject_out.safetensors");
     assert_close(
         "inject image",

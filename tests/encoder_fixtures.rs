@@ -205,51 +205,38 @@ fn mismatched_encoder_is_refused() {
 
 #[test]
 fn cli_invert_input_tensor_matches_the_fixture() {
-    let exe = env!("CARGO_BIN_EXE_facestyle");
-    let dir = std::env::temp_dir().join(format!("facestyle-cli-inv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&std::ffi::OsStr]| {
-        let out = std::process::Command::new(exe).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let (g, e, raw) = (
-        dir.join("g.safetensors"),
-        dir.join("e.safetensors"),
-        dir.join("raw.safetensors"),
+        tmp("inv_g.safetensors"),
+        tmp("inv_e.safetensors"),
+        tmp("inv_raw.safetensors"),
     );
-    run(&[
-        "convert".as_ref(),
-        fixture("stylegan2_64/checkpoint.pt").as_os_str(),
-        g.as_os_str(),
+    cli([
+        std::ffi::OsString::from("convert"),
+        fixture("stylegan2_64/checkpoint.pt").into(),
+        g.clone().into(),
     ]);
-    let said = run(&[
-        "convert".as_ref(),
-        fixture("fse_encoder_64/enc.pth").as_os_str(),
-        e.as_os_str(),
+    let said = cli([
+        std::ffi::OsString::from("convert"),
+        fixture("fse_encoder_64/enc.pth").into(),
+        e.clone().into(),
     ]);
     assert!(said.contains("Feature-Style encoder"), "{said}");
-    run(&[
-        "--device".as_ref(),
-        "cpu".as_ref(),
-        "invert".as_ref(),
-        "--weights".as_ref(),
-        g.as_os_str(),
-        "--encoder".as_ref(),
-        e.as_os_str(),
-        "--input-tensor".as_ref(),
-        fixture("fse_encoder_64/case_encode_in.safetensors").as_os_str(),
-        "--noise".as_ref(),
-        fixture("stylegan2_64/case_wplus_in.safetensors").as_os_str(),
-        "--raw".as_ref(),
-        raw.as_os_str(),
-        "--out".as_ref(),
-        dir.as_os_str(),
-    ]);
+    let args: [std::ffi::OsString; 13] = [
+        "invert".into(),
+        "--weights".into(),
+        g.into(),
+        "--encoder".into(),
+        e.into(),
+        "--input-tensor".into(),
+        fixture("fse_encoder_64/case_encode_in.safetensors").into(),
+        "--noise".into(),
+        fixture("stylegan2_64/case_wplus_in.safetensors").into(),
+        "--raw".into(),
+        raw.clone().into(),
+        "--out".into(),
+        tmp("inv_out").into(),
+    ];
+    cli(args);
     let got = weights::read_safetensors(&raw).unwrap();
     let expected = store("fse_encoder_64/case_invert_out.safetensors");
     assert_close(

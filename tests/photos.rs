@@ -1,13 +1,10 @@
 //! Photos in every shape users have: each works or fails with one line naming the file, and a
 //! bad file in a batch does not stop the others.
 
-use facestyle::imaging::{PhotoError, center_square, load_photo};
+mod common;
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("facestyle-photos-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use common::tmp;
+use facestyle::imaging::{PhotoError, center_square, load_photo};
 
 #[test]
 fn odd_formats_load_as_rgb() {

@@ -112,11 +112,7 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             let (g, _) = computed(&weights)?;
             let layers = layers.unwrap_or(0..g.config.n_latent());
             let (dirs, values) = sefa::sefa(&g, layers, count);
-            let mut set = DirectionSet::new(
-                Owner::Generator(g.identity.clone()),
-                g.config.style_dim,
-                g.config.n_latent(),
-            );
+            let mut set = DirectionSet::for_generator(&g);
             for (d, v) in dirs.into_iter().zip(values) {
                 println!("  {:<10} eigenvalue {v:.4e}", d.info.name);
                 set.push(d)?;
@@ -139,11 +135,7 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             let layers = layers.unwrap_or(0..g.config.n_latent());
             let (dirs, vars) = ganspace::ganspace(&g, samples, seed, count, layers);
             let total: f64 = vars.iter().sum();
-            let mut set = DirectionSet::new(
-                Owner::Generator(g.identity.clone()),
-                g.config.style_dim,
-                g.config.n_latent(),
-            );
+            let mut set = DirectionSet::for_generator(&g);
             for (d, v) in dirs.into_iter().zip(vars) {
                 println!(
                     "  {:<6} variance {v:.4e} ({:.1}% of the listed)",

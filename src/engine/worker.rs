@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::messages::{Event, Frame, Inversion, RenderParams, Request};
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::Codes;
-use crate::edit::directions::{DirectionSet, Owner, sefa};
+use crate::edit::directions::{DirectionSet, sefa};
 use crate::edit::{feature_edit, inversion};
 use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::metrics::quality;
@@ -120,11 +120,7 @@ impl Worker {
                     send(Event::Error(e.to_string()));
                 }
                 let (dirs, _) = sefa::sefa(g, 0..g.config.n_latent(), FALLBACK_SEFA);
-                let mut set = DirectionSet::new(
-                    Owner::Generator(g.identity.clone()),
-                    g.config.style_dim,
-                    g.config.n_latent(),
-                );
+                let mut set = DirectionSet::for_generator(g);
                 for d in dirs {
                     set.push(d).expect("SeFa directions fit their generator");
                 }

@@ -53,3 +53,29 @@ pub fn assert_close<const D: usize>(
 /// The forward-pass tolerance of the fixture READMEs for a float32 CPU port.
 pub const ATOL: f32 = 1e-4;
 pub const RTOL: f32 = 1e-4;
+
+/// A per-process scratch path under the system temp dir.
+pub fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("facestyle-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs the `facestyle` binary on the CPU backend, asserts success, returns stdout.
+pub fn cli<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
+        .args(["--device", "cpu"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

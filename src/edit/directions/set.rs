@@ -77,6 +77,15 @@ impl DirectionSet {
         }
     }
 
+    /// An empty set owned by (and shaped like) `g`.
+    pub fn for_generator(g: &Generator) -> Self {
+        Self::new(
+            Owner::Generator(g.identity.clone()),
+            g.config.style_dim,
+            g.config.n_latent(),
+        )
+    }
+
     pub fn index_of(&self, name: &str) -> Result<usize, DirectionError> {
         self.directions
             .iter()

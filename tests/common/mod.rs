@@ -79,3 +79,14 @@ where
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// `assert_close` of tensor `key` in two stores, at the forward-pass tolerance.
+pub fn assert_key<const D: usize>(got: &TensorStore, expected: &TensorStore, key: &str) -> f32 {
+    assert_close(
+        key,
+        tensor::<D>(got, key),
+        tensor::<D>(expected, key),
+        ATOL,
+        RTOL,
+    )
+}

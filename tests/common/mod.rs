@@ -21,9 +21,15 @@ pub fn device() -> Device {
     Device::flex()
 }
 
+/// Tensor `key` of a store; with `D` = 1 any stored shape is flattened.
 pub fn tensor<const D: usize>(s: &TensorStore, key: &str) -> Tensor<D> {
-    let shape: [usize; D] = s.shape(key).unwrap().to_vec().try_into().unwrap();
-    tensor_from_vec(s.f32(key, &shape).unwrap(), shape, &device())
+    let stored = s.shape(key).unwrap_or_else(|e| panic!("{e}")).to_vec();
+    let shape: [usize; D] = if D == 1 && stored.len() != 1 {
+        [stored.iter().product::<usize>(); D]
+    } else {
+        stored.clone().try_into().unwrap()
+    };
+    tensor_from_vec(s.f32(key, &stored).unwrap(), shape, &device())
 }
 
 /// Asserts `|a − b| ≤ atol + rtol·|b|` elementwise (the fixtures' suggested check) and

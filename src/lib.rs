@@ -14,4 +14,5 @@ pub mod imaging;
 pub mod metrics;
 pub mod model;
 pub mod model_source;
+pub mod pti;
 pub mod weights;

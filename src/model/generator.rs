@@ -113,7 +113,12 @@ impl Generator {
             noises,
             latent_avg,
             config,
-            identity: store.content_hash(),
+            // A tuned copy keeps the identity of the generator it derives from.
+            identity: store
+                .metadata
+                .get(BASE_GENERATOR_KEY)
+                .cloned()
+                .unwrap_or_else(|| store.content_hash()),
         })
     }
 
@@ -295,5 +300,83 @@ impl Generator {
     ) -> Result<Tensor<4>, ModelError> {
         let mut s = self.synthesize(wplus, noise, None, &[k])?;
         Ok(s.taps.remove(0))
+    }
+}
+
+/// Metadata key naming the generator a tuned copy derives from (its latent space, codes and
+/// directions stay valid).
+pub const BASE_GENERATOR_KEY: &str = "base_generator_id";
+
+impl Generator {
+    /// The weights as a `g_ema`-style state dict (plus `latent_avg`), the inverse of
+    /// [`Generator::load`]; a tuned generator records the identity of its base.
+    pub fn to_store(&self) -> TensorStore {
+        use crate::model::loader::tensor_to_vec;
+        let mut st = TensorStore::new("<generator>");
+        let mut put = |key: String, t: Vec<f32>, shape: Vec<usize>| st.insert_f32(key, shape, &t);
+        macro_rules! save {
+            ($key:expr, $t:expr) => {{
+                let t = $t;
+                let shape = t.dims().to_vec();
+                put($key, tensor_to_vec(t), shape);
+            }};
+        }
+        for (i, l) in self.mapping.layers.iter().enumerate() {
+            save!(format!("style.{}.weight", i + 1), l.weight.val());
+            save!(format!("style.{}.bias", i + 1), l.bias.val());
+        }
+        save!("input.input".to_string(), self.input.val());
+        let mut styled = |p: String, c: &StyledConv| {
+            save!(format!("{p}.conv.weight"), c.conv.weight.val());
+            save!(
+                format!("{p}.conv.modulation.weight"),
+                c.conv.modulation.weight.val()
+            );
+            save!(
+                format!("{p}.conv.modulation.bias"),
+                c.conv.modulation.bias.val()
+            );
+            if let Some(k) = &c.conv.blur_kernel {
+                save!(format!("{p}.conv.blur.kernel"), k.clone());
+            }
+            save!(format!("{p}.noise.weight"), c.noise.weight.val());
+            save!(format!("{p}.activate.bias"), c.activate_bias.val());
+        };
+        styled("conv1".into(), &self.conv1);
+        for (m, c) in self.convs.iter().enumerate() {
+            styled(format!("convs.{m}"), c);
+        }
+        let mut rgb = |p: String, t: &ToRgb| {
+            save!(format!("{p}.conv.weight"), t.conv.weight.val());
+            save!(
+                format!("{p}.conv.modulation.weight"),
+                t.conv.modulation.weight.val()
+            );
+            save!(
+                format!("{p}.conv.modulation.bias"),
+                t.conv.modulation.bias.val()
+            );
+            save!(format!("{p}.bias"), t.bias.val());
+            if let Some(k) = &t.upsample_kernel {
+                save!(format!("{p}.upsample.kernel"), k.clone());
+            }
+        };
+        rgb("to_rgb1".into(), &self.to_rgb1);
+        for (j, t) in self.to_rgbs.iter().enumerate() {
+            rgb(format!("to_rgbs.{j}"), t);
+        }
+        for (j, n) in self.noises.iter().enumerate() {
+            save!(format!("noises.noise_{j}"), n.clone());
+        }
+        if let Some(avg) = &self.latent_avg {
+            save!("latent_avg".to_string(), avg.clone());
+        }
+        st.metadata.insert(
+            "config".into(),
+            serde_json::to_string(&self.config).expect("config serializes"),
+        );
+        st.metadata
+            .insert(BASE_GENERATOR_KEY.into(), self.identity.clone());
+        st
     }
 }

@@ -1,0 +1,10 @@
+//! Pivotal Tuning Inversion ("Personalize"): tune the generator around a pivot code so it
+//! reproduces one photo, keeping edits meaningful.
+
+pub mod perceptual;
+pub mod tuning;
+
+pub use perceptual::Perceptual;
+pub use tuning::{
+    CancelToken, Locality, TuningConfig, TuningError, TuningProgress, pivotal_tuning,
+};

@@ -8,6 +8,7 @@ mod edit;
 mod invert;
 mod lpips;
 mod mix;
+mod personalize;
 mod render;
 
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub enum Command {
     Directions(directions::DirectionsArgs),
     /// Apply slider values to a face's codes (Eq. 1 keeps the feature code consistent).
     Edit(edit::EditArgs),
+    /// Personalize: pivotal tuning of the generator to one photo (or several together).
+    Personalize(personalize::PersonalizeArgs),
     /// LPIPS distance between two images (needs trunk and head weights).
     Lpips(lpips::LpipsArgs),
     /// Convert a PyTorch checkpoint (.pt/.pth) to safetensors without running Python.
@@ -59,6 +62,7 @@ pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
         Command::Invert(a) => invert::run(a, device),
         Command::Mix(a) => mix::run(a, device),
         Command::Lpips(a) => lpips::run(a, device),
+        Command::Personalize(a) => personalize::run(a, device),
         Command::Directions(a) => directions::run(a, device),
         Command::Edit(a) => edit::run(a, device),
         Command::Convert(a) => convert::run(a),

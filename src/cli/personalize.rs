@@ -1,0 +1,185 @@
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::device::{ComputeDevice, DeviceChoice};
+use crate::edit::inversion;
+use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
+use crate::model::lpips::{Lpips, TrunkKind, normalize_keys};
+use crate::model::{Generator, NoiseMode};
+use crate::model_source::{load_encoder, load_generator};
+use crate::pti::{CancelToken, Locality, Perceptual, TuningConfig, pivotal_tuning};
+use crate::weights;
+
+#[derive(Args, Debug)]
+pub struct PersonalizeArgs {
+    /// One photo, or several tuned together into one generator (multi-identity).
+    pub photos: Vec<PathBuf>,
+    /// The personalized generator (safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+    /// Pivotal tuning steps (PTI: 350).
+    #[arg(long, default_value_t = 350)]
+    pub steps_tune: usize,
+    /// Turn locality regularization off (it is on by default for several photos only).
+    #[arg(long)]
+    pub no_locality: bool,
+    /// Force locality regularization on, also for one photo.
+    #[arg(long, conflicts_with = "no_locality")]
+    pub locality: bool,
+    /// LPIPS trunk weights (torchvision alexnet-owt-*.pth); without them tuning uses MSE only.
+    #[arg(long)]
+    pub lpips_trunk: Option<PathBuf>,
+    /// LPIPS heads (lpips v0.1 alex.pth).
+    #[arg(long)]
+    pub lpips_lin: Option<PathBuf>,
+    /// Write LPIPS/MSE before and after and the timings as JSON.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+fn perceptual(a: &PersonalizeArgs, device: &burn::tensor::Device) -> anyhow::Result<Perceptual> {
+    Ok(match &a.lpips_trunk {
+        None => Perceptual::None,
+        Some(trunk) => {
+            let trunk = weights::read_checkpoint(trunk)?;
+            let lin = match &a.lpips_lin {
+                Some(p) => weights::read_checkpoint(p)?,
+                None => trunk.clone(),
+            };
+            Perceptual::Lpips(Box::new(Lpips::load(
+                &normalize_keys(&trunk, &lin, ""),
+                TrunkKind::Alex,
+                device,
+            )?))
+        }
+    })
+}
+
+pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
+    if a.photos.is_empty() {
+        bail!("give at least one photo");
+    }
+    let dev = ComputeDevice::select(choice);
+    println!("device: {dev}");
+    let device = &dev.device;
+    let (g, g_origin) = load_generator(a.weights.as_deref(), device)?;
+    let (e, e_origin) = load_encoder(a.encoder.as_deref(), &g_origin, device)?;
+    let perceptual = perceptual(&a, device)?;
+    println!(
+        "generator: {g_origin}\nencoder: {e_origin}\nperceptual distance: {}",
+        perceptual.name()
+    );
+    let size = g.config.size as u32;
+    let photos = a
+        .photos
+        .iter()
+        .map(|p| load_photo(p).map(|img| center_square(&img, size)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let target = rgb_images_to_tensor(&photos, device);
+
+    // Pivot: the encoder's w+ (PTI's W-space projector is not part of this build).
+    let pivot_start = Instant::now();
+    let codes = inversion::encode(
+        &g,
+        &e,
+        inversion::encoder_input(target.clone(), e.config.input_resolution),
+    )?;
+    let pivot = codes.wplus;
+    let seconds_projection = pivot_start.elapsed().as_secs_f64();
+
+    let measure = |g: &Generator| -> anyhow::Result<(f32, Option<f32>)> {
+        let img = g
+            .synthesize(pivot.clone(), &NoiseMode::Stored, None, &[])?
+            .image;
+        let mse: f32 = (img.clone() - target.clone()).square().mean().into_scalar();
+        Ok((
+            mse,
+            perceptual
+                .distance(img, target.clone())
+                .map(|d| d.into_scalar()),
+        ))
+    };
+    let (mse_before, lpips_before) = measure(&g)?;
+    let locality = match (a.no_locality, a.locality, photos.len() > 1) {
+        (true, _, _) => Locality::Off,
+        (_, true, _) | (_, _, true) => Locality::paper(),
+        _ => Locality::Off,
+    };
+    let config = TuningConfig {
+        steps: a.steps_tune,
+        locality,
+        ..TuningConfig::default()
+    };
+    let tuned = pivotal_tuning(
+        &g,
+        &pivot,
+        &target,
+        &perceptual,
+        &config,
+        &CancelToken::default(),
+        |p| {
+            let lp = p
+                .lpips
+                .map(|l| format!(" lpips {l:.4}"))
+                .unwrap_or_default();
+            print!(
+                "\rtuning {:>4}/{} loss {:.5} mse {:.5}{lp}  {:.0}s, ETA {:.0}s   ",
+                p.step, p.steps, p.loss, p.mse, p.seconds, p.eta_seconds
+            );
+            let _ = std::io::stdout().flush();
+        },
+    )?;
+    println!();
+    let (mse_after, lpips_after) = measure(&tuned.generator)?;
+    let fmt = |l: Option<f32>| l.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
+    println!(
+        "MSE {mse_before:.5} → {mse_after:.5}, LPIPS {} → {} ({} steps, {:.1}s)",
+        fmt(lpips_before),
+        fmt(lpips_after),
+        tuned.steps,
+        tuned.seconds
+    );
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    weights::write_safetensors(&tuned.generator.to_store(), &a.out)?;
+    let recon = tuned
+        .generator
+        .synthesize(pivot.clone(), &NoiseMode::Stored, None, &[])?
+        .image;
+    for (p, img) in a.photos.iter().zip(tensor_to_rgb_images(recon)) {
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = a.out.with_file_name(format!("{stem}_personalized.png"));
+        img.save(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("personalized generator → {}", a.out.display());
+    if let Some(report) = &a.report {
+        let json = serde_json::json!({
+            "perceptual": match perceptual { Perceptual::Lpips(_) => "lpips-alex", Perceptual::None => "none" },
+            "lpips_before": lpips_before,
+            "lpips_after": lpips_after,
+            "mse_before": mse_before,
+            "mse_after": mse_after,
+            "seconds_projection": seconds_projection,
+            "seconds_tuning": tuned.seconds,
+            "steps_projection": 0,
+            "steps_tuning": tuned.steps,
+            "pivot": "encoder",
+        });
+        std::fs::write(report, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", report.display()))?;
+    }
+    Ok(())
+}

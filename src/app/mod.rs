@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::device::DeviceChoice;
 use crate::engine::Engine;
 
-pub use state::{EditorState, EngineStatus, Pane};
+pub use state::{EditorState, EngineStatus, Pane, Personalization};
 pub use view::EditorApp;
 
 /// Opens the editor window (blocks until it is closed).

@@ -6,6 +6,7 @@ use crate::edit::directions::DirectionInfo;
 use crate::engine::{Event, Frame, Inversion, RenderParams};
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
+use crate::pti::{CancelToken, TuningProgress};
 
 /// What the central area shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +15,24 @@ pub enum Pane {
     RandomFace,
     /// The user's photo beside its reconstruction.
     Photo,
+}
+
+/// Personalization (PTI) as the editor sees it.
+#[derive(Debug, Clone)]
+pub enum Personalization {
+    /// The generator as loaded.
+    Original,
+    /// Tuning: the latest progress, and the token that cancels it.
+    Running {
+        progress: Option<TuningProgress>,
+        cancel: CancelToken,
+    },
+    /// The generator is tuned to the photo.
+    Personalized {
+        steps: usize,
+        seconds: f64,
+        perceptual: String,
+    },
 }
 
 /// Where the engine stands, as the status bar tells it.
@@ -41,6 +60,7 @@ pub struct EditorState {
     pub sliders: Vec<(DirectionInfo, f32)>,
     /// Where the directions came from.
     pub directions_label: String,
+    pub personalization: Personalization,
     /// The inverted photo with the sliders applied (absent while all are at 0).
     pub edited: Option<Frame>,
     requested_sliders: Option<Vec<f32>>,
@@ -74,6 +94,7 @@ impl EditorState {
             directions_label: String::new(),
             edited: None,
             requested_sliders: None,
+            personalization: Personalization::Original,
             error: None,
             next_id: 0,
             requested: None,
@@ -122,6 +143,29 @@ impl EditorState {
                 if frame.id == self.next_id {
                     self.edited = Some(frame);
                 }
+            }
+            Event::Tuning(p) => {
+                if let Personalization::Running { progress, .. } = &mut self.personalization {
+                    *progress = Some(p);
+                }
+            }
+            Event::Personalized {
+                steps,
+                seconds,
+                perceptual,
+            } => {
+                self.personalization = Personalization::Personalized {
+                    steps,
+                    seconds,
+                    perceptual,
+                };
+                self.requested_sliders = None;
+                self.requested = None;
+            }
+            Event::Unpersonalized => {
+                self.personalization = Personalization::Original;
+                self.requested_sliders = None;
+                self.requested = None;
             }
             Event::Directions(infos, label) => {
                 self.sliders = infos.into_iter().map(|i| (i, 0.0)).collect();

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use egui::{Color32, RichText, TextureHandle, TextureOptions};
 
-use super::state::{EditorState, EngineStatus, Pane};
+use super::state::{EditorState, EngineStatus, Pane, Personalization};
 use crate::engine::{Engine, Frame, Request};
+use crate::pti::CancelToken;
 
 pub struct EditorApp {
     engine: Engine,
@@ -81,6 +82,59 @@ impl EditorApp {
             .pick_file()
         {
             let _ = self.engine.requests.send(Request::LoadDirections(path));
+        }
+    }
+
+    /// Steps of a personalization started from the editor (PTI's default).
+    const PERSONALIZE_STEPS: usize = 350;
+
+    fn personalize(&mut self, ui: &mut egui::Ui) {
+        match self.state.personalization.clone() {
+            Personalization::Original => {
+                if ui
+                    .button("Personalize (PTI)")
+                    .on_hover_text("Tune the generator to this photo (pivotal tuning)")
+                    .clicked()
+                {
+                    let cancel = CancelToken::default();
+                    let _ = self.engine.requests.send(Request::Personalize {
+                        steps: Self::PERSONALIZE_STEPS,
+                        cancel: cancel.clone(),
+                    });
+                    self.state.personalization = Personalization::Running {
+                        progress: None,
+                        cancel,
+                    };
+                }
+            }
+            Personalization::Running { progress, cancel } => {
+                let (fraction, text) = match &progress {
+                    Some(p) => (
+                        p.step as f32 / p.steps as f32,
+                        format!(
+                            "step {}/{} · loss {:.4} · ETA {:.0}s",
+                            p.step, p.steps, p.loss, p.eta_seconds
+                        ),
+                    ),
+                    None => (0.0, "starting…".to_string()),
+                };
+                ui.add(egui::ProgressBar::new(fraction).text(text));
+                if ui.button("Cancel").clicked() {
+                    cancel.cancel();
+                }
+            }
+            Personalization::Personalized {
+                steps,
+                seconds,
+                perceptual,
+            } => {
+                ui.small(format!(
+                    "Personalized: {steps} steps in {seconds:.0}s (perceptual: {perceptual})"
+                ));
+                if ui.button("Revert to the original generator").clicked() {
+                    let _ = self.engine.requests.send(Request::Revert);
+                }
+            }
         }
     }
 
@@ -205,6 +259,7 @@ impl EditorApp {
                 "PSNR {:.2} dB · SSIM {:.3} · MSE {:.4}",
                 q.psnr, q.ssim, q.mse
             ));
+            self.personalize(ui);
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| self.sliders(ui));
         } else {

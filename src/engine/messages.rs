@@ -6,6 +6,7 @@ use crate::edit::directions::DirectionInfo;
 use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
+use crate::pti::{CancelToken, TuningProgress};
 
 /// A face the generator should draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +34,13 @@ pub enum Request {
     },
     /// Use the direction set in this file.
     LoadDirections(PathBuf),
+    /// Pivotal tuning on the inverted photo; `cancel` stops it and keeps the generator as it was.
+    Personalize {
+        steps: usize,
+        cancel: CancelToken,
+    },
+    /// Go back to the generator as it was before personalization.
+    Revert,
     Shutdown,
 }
 
@@ -86,6 +94,16 @@ pub enum Event {
     Inverted(Box<Inversion>),
     /// The inverted photo with the sliders applied.
     Edited(Frame),
+    /// One step of a running personalization.
+    Tuning(TuningProgress),
+    /// Personalization finished (the photo pane is redrawn with the tuned generator).
+    Personalized {
+        steps: usize,
+        seconds: f64,
+        perceptual: String,
+    },
+    /// Personalization was cancelled or reverted: the original generator is in use.
+    Unpersonalized,
     /// The sliders available for the loaded generator.
     Directions(Vec<DirectionInfo>, String),
     /// Something failed; the previous state is kept.

@@ -16,6 +16,7 @@ use crate::metrics::quality;
 use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
 use crate::model_source::{bundled_directions, load_encoder, load_generator};
+use crate::pti::{CancelToken, Perceptual, TuningConfig, pivotal_tuning};
 
 /// Handle of a running engine thread.
 pub struct Engine {
@@ -64,6 +65,10 @@ struct Worker {
     directions: Option<DirectionSet>,
     /// Codes of the last inverted photo: what the sliders edit.
     codes: Option<Codes>,
+    /// The last inverted photo and its target tensor (what personalization reproduces).
+    photo: Option<(std::path::PathBuf, burn::tensor::Tensor<4>)>,
+    /// The generator as it was before personalization, for "Revert".
+    original: Option<Generator>,
 }
 
 /// Unnamed SeFa directions offered when no named set fits the generator.
@@ -78,6 +83,8 @@ impl Worker {
             encoder: Err("no generator is loaded".into()),
             directions: None,
             codes: None,
+            photo: None,
+            original: None,
         };
         w.load(None, send);
         w
@@ -99,6 +106,8 @@ impl Worker {
                     config: g.config.clone(),
                 });
                 self.codes = None;
+                self.photo = None;
+                self.original = None;
                 self.generator = Some(g);
                 self.use_directions(bundled_directions().as_deref(), send);
             }
@@ -157,6 +166,10 @@ impl Worker {
                         Err(e) => send(Event::Error(e)),
                     },
                     Request::LoadDirections(path) => self.use_directions(Some(&path), send),
+                    Request::Personalize { steps, cancel } => {
+                        self.personalize(steps, &cancel, send)
+                    }
+                    Request::Revert => self.revert(send),
                     Request::Render { params, id } => match self.render(params, id) {
                         Ok(frame) => send(Event::Frame(params, frame)),
                         Err(e) => send(Event::Error(e)),
@@ -215,18 +228,108 @@ impl Worker {
             g.config.size as u32,
         );
         let x = rgb_images_to_tensor(std::slice::from_ref(&target), &self.device.device);
-        let codes = inversion::encode(g, e, inversion::encoder_input(x, e.config.input_resolution))
-            .map_err(|e| e.to_string())?;
+        let codes = inversion::encode(
+            g,
+            e,
+            inversion::encoder_input(x.clone(), e.config.input_resolution),
+        )
+        .map_err(|e| e.to_string())?;
         let recon =
             inversion::reconstruct(g, &codes, &NoiseMode::Stored).map_err(|e| e.to_string())?;
         let recon = tensor_to_rgb_images(recon).remove(0);
         let millis = start.elapsed().as_secs_f64() * 1000.0;
         self.codes = Some(codes);
+        self.photo = Some((photo.to_path_buf(), x));
         Ok(Inversion {
             photo: photo.to_path_buf(),
             quality: quality(&recon, &target),
             input: Frame::from_rgb(0, target, millis),
             reconstruction: Frame::from_rgb(0, recon, millis),
         })
+    }
+
+    /// Tunes the generator to the inverted photo; on success the photo's feature code becomes
+    /// the tuned generator's own activation (so G(w, F) = G_tuned(w) and Eq. 1 edits follow
+    /// the tuned generator), and every pane uses the tuned generator.
+    fn personalize(&mut self, steps: usize, cancel: &CancelToken, send: &dyn Fn(Event)) {
+        let result = (|| -> Result<(), String> {
+            let g = self.generator.as_ref().ok_or("no generator is loaded")?;
+            let codes = self.codes.as_ref().ok_or("invert a photo first")?;
+            let (photo, target) = self.photo.clone().ok_or("invert a photo first")?;
+            let perceptual = Perceptual::None;
+            let config = TuningConfig {
+                steps,
+                ..TuningConfig::default()
+            };
+            let tuned = pivotal_tuning(
+                g,
+                &codes.wplus,
+                &target,
+                &perceptual,
+                &config,
+                cancel,
+                |p| send(Event::Tuning(p.clone())),
+            )
+            .map_err(|e| e.to_string())?;
+            let feature = tuned
+                .generator
+                .feature_at(codes.wplus.clone(), &NoiseMode::Stored, codes.k)
+                .map_err(|e| e.to_string())?;
+            let previous = self
+                .generator
+                .replace(tuned.generator)
+                .expect("checked above");
+            self.original.get_or_insert(previous);
+            if let Some(c) = self.codes.as_mut() {
+                c.feature = feature;
+            }
+            send(Event::Personalized {
+                steps: tuned.steps,
+                seconds: tuned.seconds,
+                perceptual: perceptual.name().to_string(),
+            });
+            self.send_reconstruction(&photo, target, send)
+        })();
+        if let Err(e) = result {
+            send(Event::Error(e));
+            send(Event::Unpersonalized);
+        }
+    }
+
+    /// Redraws the photo pane from the current codes and generator.
+    fn send_reconstruction(
+        &self,
+        photo: &std::path::Path,
+        target: burn::tensor::Tensor<4>,
+        send: &dyn Fn(Event),
+    ) -> Result<(), String> {
+        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
+        let codes = self.codes.as_ref().ok_or("invert a photo first")?;
+        let start = Instant::now();
+        let recon =
+            inversion::reconstruct(g, codes, &NoiseMode::Stored).map_err(|e| e.to_string())?;
+        let recon = tensor_to_rgb_images(recon).remove(0);
+        let target = tensor_to_rgb_images(target).remove(0);
+        let millis = start.elapsed().as_secs_f64() * 1000.0;
+        send(Event::Inverted(Box::new(Inversion {
+            photo: photo.to_path_buf(),
+            quality: quality(&recon, &target),
+            input: Frame::from_rgb(0, target, millis),
+            reconstruction: Frame::from_rgb(0, recon, millis),
+        })));
+        Ok(())
+    }
+
+    fn revert(&mut self, send: &dyn Fn(Event)) {
+        if let Some(original) = self.original.take() {
+            self.generator = Some(original);
+            if let Some((photo, _)) = self.photo.clone() {
+                match self.invert(&photo) {
+                    Ok(inv) => send(Event::Inverted(Box::new(inv))),
+                    Err(e) => send(Event::Error(e)),
+                }
+            }
+        }
+        send(Event::Unpersonalized);
     }
 }

@@ -11,8 +11,19 @@ use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_
 use crate::model::lpips::{Lpips, TrunkKind, normalize_keys};
 use crate::model::{Generator, NoiseMode};
 use crate::model_source::{load_encoder, load_generator};
-use crate::pti::{CancelToken, Locality, Perceptual, TuningConfig, pivotal_tuning};
+use crate::pti::{
+    CancelToken, Locality, Perceptual, ProjectionConfig, TuningConfig, pivotal_tuning, project,
+};
 use crate::weights;
+
+/// Where the pivot code comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PivotSource {
+    /// PTI's W-space projection (slow, the paper's choice).
+    Project,
+    /// The Feature-Style encoder's w+ (fast).
+    Encoder,
+}
 
 #[derive(Args, Debug)]
 pub struct PersonalizeArgs {
@@ -25,6 +36,11 @@ pub struct PersonalizeArgs {
     pub weights: Option<PathBuf>,
     #[arg(long)]
     pub encoder: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PivotSource::Project)]
+    pub pivot: PivotSource,
+    /// Projection steps (PTI: 450).
+    #[arg(long, default_value_t = 450)]
+    pub steps_inv: usize,
     /// Pivotal tuning steps (PTI: 350).
     #[arg(long, default_value_t = 350)]
     pub steps_tune: usize,
@@ -85,14 +101,42 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let target = rgb_images_to_tensor(&photos, device);
 
-    // Pivot: the encoder's w+ (PTI's W-space projector is not part of this build).
     let pivot_start = Instant::now();
-    let codes = inversion::encode(
-        &g,
-        &e,
-        inversion::encoder_input(target.clone(), e.config.input_resolution),
-    )?;
-    let pivot = codes.wplus;
+    let (pivot, steps_projection) = match a.pivot {
+        PivotSource::Encoder => {
+            let input = inversion::encoder_input(target.clone(), e.config.input_resolution);
+            (inversion::encode(&g, &e, input)?.wplus, 0)
+        }
+        PivotSource::Project => {
+            // One projection per photo (the projector optimizes a single w).
+            let config = ProjectionConfig {
+                steps: a.steps_inv,
+                ..ProjectionConfig::default()
+            };
+            let mut pivots = Vec::new();
+            for i in 0..photos.len() {
+                let one = target.clone().narrow(0, i, 1);
+                let p = project(
+                    &g,
+                    &one,
+                    &perceptual,
+                    &config,
+                    &CancelToken::default(),
+                    |step, steps, loss| {
+                        print!(
+                            "\rprojecting {}/{}: step {step:>4}/{steps} loss {loss:.5}   ",
+                            i + 1,
+                            photos.len()
+                        );
+                        let _ = std::io::stdout().flush();
+                    },
+                )?;
+                pivots.push(p.wplus);
+            }
+            println!();
+            (burn::tensor::Tensor::cat(pivots, 0), a.steps_inv)
+        }
+    };
     let seconds_projection = pivot_start.elapsed().as_secs_f64();
 
     let measure = |g: &Generator| -> anyhow::Result<(f32, Option<f32>)> {
@@ -174,9 +218,9 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             "mse_after": mse_after,
             "seconds_projection": seconds_projection,
             "seconds_tuning": tuned.seconds,
-            "steps_projection": 0,
+            "steps_projection": steps_projection,
             "steps_tuning": tuned.steps,
-            "pivot": "encoder",
+            "pivot": match a.pivot { PivotSource::Project => "project", PivotSource::Encoder => "encoder" },
         });
         std::fs::write(report, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", report.display()))?;

@@ -2,9 +2,11 @@
 //! reproduces one photo, keeping edits meaningful.
 
 pub mod perceptual;
+pub mod projector;
 pub mod tuning;
 
 pub use perceptual::Perceptual;
+pub use projector::{ProjectionConfig, project};
 pub use tuning::{
     CancelToken, Locality, TuningConfig, TuningError, TuningProgress, pivotal_tuning,
 };

@@ -137,6 +137,7 @@ pub fn pivotal_tuning(
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
     let s = original.config.style_dim;
+    let avg = original.truncation_latent();
     let mut done = 0;
     for step in 0..config.steps {
         if cancel.is_cancelled() {
@@ -158,14 +159,15 @@ pub fn pivotal_tuning(
         } = config.locality
         {
             let z = tensor_from_vec(normal_values(s, &mut rng), [1, s], &original.device());
-            let w_z = original.broadcast(original.map(z));
-            let w_r = locality_code(pivot.clone(), w_z, alpha);
+            // PTI maps z with truncation 0.5 and renders these codes without noise.
+            let w_z = original.truncate(original.map(z), 0.5, &avg);
+            let w_r = locality_code(pivot.clone(), original.broadcast(w_z), alpha);
             let reference = original
-                .synthesize(w_r.clone(), &NoiseMode::Stored, None, &[])?
+                .synthesize(w_r.clone(), &NoiseMode::Zero, None, &[])?
                 .image;
             let reference = copy_to(&reference, &device);
             let w_r = tensor_from_vec(tensor_to_vec(w_r.clone()), w_r.dims(), &device);
-            let tuned = g.synthesize(w_r, &NoiseMode::Stored, None, &[])?.image;
+            let tuned = g.synthesize(w_r, &NoiseMode::Zero, None, &[])?.image;
             loss = loss
                 + (tuned.clone() - reference.clone())
                     .square()
@@ -178,6 +180,10 @@ pub fn pivotal_tuning(
         let loss_value: f32 = loss.clone().into_scalar();
         let mse_value: f32 = mse.into_scalar();
         let lpips_value: Option<f32> = lpips.map(|l| l.into_scalar());
+        // Close enough already: stop before updating (as the reference does).
+        if lpips_value.is_some_and(|l| l <= config.lpips_threshold) {
+            break;
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &g);
         g = optim.step(config.learning_rate, g, grads);
         done = step + 1;
@@ -191,9 +197,6 @@ pub fn pivotal_tuning(
             seconds,
             eta_seconds: seconds / done as f64 * (config.steps - done) as f64,
         });
-        if lpips_value.is_some_and(|l| l < config.lpips_threshold) {
-            break;
-        }
     }
     if cancel.is_cancelled() {
         return Err(TuningError::Cancelled);

@@ -52,6 +52,9 @@ pub struct EditorState {
     pub frame: Option<(RenderParams, Frame)>,
     pub pane: Pane,
     pub inversion: Option<Inversion>,
+    /// Counts inversions received, so views know when to refresh (the same photo is redrawn
+    /// after personalization).
+    pub inversion_serial: u64,
     /// Photos waiting for the engine to start.
     pub pending_photos: Vec<PathBuf>,
     /// A photo is being inverted.
@@ -88,6 +91,7 @@ impl EditorState {
                 Pane::RandomFace
             },
             inversion: None,
+            inversion_serial: 0,
             pending_photos: photo.into_iter().collect(),
             inverting: false,
             sliders: Vec::new(),
@@ -134,6 +138,7 @@ impl EditorState {
             Event::Inverted(inv) => {
                 self.inverting = false;
                 self.inversion = Some(*inv);
+                self.inversion_serial += 1;
                 self.pane = Pane::Photo;
                 self.edited = None;
                 // A new face: the current slider values apply to it too.

@@ -12,8 +12,8 @@ pub struct EditorApp {
     engine: Engine,
     pub state: EditorState,
     texture: Option<(u64, TextureHandle)>,
-    /// Textures of the photo pane: (photo path they show, input, reconstruction).
-    photo_textures: Option<(PathBuf, TextureHandle, TextureHandle)>,
+    /// Textures of the photo pane: (inversion serial they show, input, reconstruction).
+    photo_textures: Option<(u64, TextureHandle, TextureHandle)>,
     edited_texture: Option<(u64, TextureHandle)>,
 }
 
@@ -58,9 +58,10 @@ impl EditorApp {
 
     fn photo_textures(&mut self, ctx: &egui::Context) -> Option<(&TextureHandle, &TextureHandle)> {
         let inv = self.state.inversion.as_ref()?;
-        if self.photo_textures.as_ref().map(|(p, _, _)| p) != Some(&inv.photo) {
+        let serial = self.state.inversion_serial;
+        if self.photo_textures.as_ref().map(|(s, _, _)| *s) != Some(serial) {
             self.photo_textures = Some((
-                inv.photo.clone(),
+                serial,
                 texture_of(ctx, "photo", &inv.input),
                 texture_of(ctx, "reconstruction", &inv.reconstruction),
             ));

@@ -9,6 +9,9 @@ use crate::model::encoder::{EncoderConfig, FeatureStyleEncoder};
 use crate::model::loader::tensor_to_vec;
 use crate::model::{Generator, GeneratorConfig, NoiseMode};
 use crate::model_source::{load_encoder, load_generator};
+use crate::pti::{
+    CancelToken, Locality, Perceptual, ProjectionConfig, TuningConfig, pivotal_tuning, project,
+};
 use crate::weights::random_init::{random_encoder_store, random_generator_store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -17,6 +20,9 @@ pub enum BenchTarget {
     Generator,
     /// The Feature-Style encoder alone, and encode + generate (inversion), ms per image.
     Encoder,
+    /// PTI phases: projection and pivotal tuning (with and without locality regularization),
+    /// timed over --iters steps each and extrapolated to 450 / 350 steps.
+    Pti,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,6 +110,60 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 println!(
                     "  batch {b:>2}: {ms:9.1} ms/image ({:.1} images/s)",
                     1000.0 / ms
+                );
+            }
+        }
+        BenchTarget::Pti => {
+            let steps = a.iters.max(2);
+            let target = generate(&g, 1000, 1);
+            let pivot = g.broadcast(g.map(g.seeded_z(7, 1)));
+            println!(
+                "bench pti: {label}, {}px, on {dev}, perceptual: MSE only, {steps} steps per phase",
+                g.config.size
+            );
+            let cancel = CancelToken::default();
+            let config = ProjectionConfig {
+                steps,
+                ..ProjectionConfig::default()
+            };
+            let p = project(
+                &g,
+                &target,
+                &Perceptual::None,
+                &config,
+                &cancel,
+                |_, _, _| {},
+            )?;
+            let per = p.seconds / steps as f64;
+            println!(
+                "  projection:             {:7.3} s/step → {:7.1} s for 450 steps",
+                per,
+                per * 450.0
+            );
+            for (name, locality) in [
+                ("tuning", Locality::Off),
+                ("tuning + locality reg.", Locality::paper()),
+            ] {
+                let config = TuningConfig {
+                    steps,
+                    lpips_threshold: 0.0,
+                    locality,
+                    ..TuningConfig::default()
+                };
+                let t = pivotal_tuning(
+                    &g,
+                    &pivot,
+                    &target,
+                    &Perceptual::None,
+                    &config,
+                    &cancel,
+                    |_| {},
+                )?;
+                let per = t.seconds / steps as f64;
+                println!(
+                    "  {name:<23} {:7.3} s/step → {:7.1} s for 350 steps",
+                    per,
+                    per * 350.0
                 );
             }
         }

@@ -149,3 +149,33 @@ pub fn bundled_directions() -> Option<PathBuf> {
         .map(|d| d.join(BUNDLED_DIRECTIONS))
         .filter(|p| p.exists())
 }
+
+/// Where the app looks for LPIPS weights inside a weights folder: torchvision's AlexNet trunk
+/// and the LPIPS v0.1 heads, under their published file names.
+pub const LPIPS_TRUNK_FILES: [&str; 2] =
+    ["alexnet-owt-7be5be79.pth", "lpips_alex_trunk.safetensors"];
+pub const LPIPS_LIN_FILES: [&str; 2] = ["alex.pth", "lpips_alex_lin.safetensors"];
+
+/// The perceptual distance for PTI: exact LPIPS (AlexNet) when its weights are in the weights
+/// folder, else none (MSE only) — the bundled perceptual network comes with the trained model.
+pub fn load_perceptual(device: &Device) -> crate::pti::Perceptual {
+    use crate::model::lpips::{Lpips, TrunkKind, normalize_keys};
+    let dirs = [
+        std::env::var_os("FACESTYLE_WEIGHTS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")),
+    ];
+    for dir in dirs.into_iter().flatten() {
+        let find = |names: &[&str]| names.iter().map(|n| dir.join(n)).find(|p| p.exists());
+        if let (Some(trunk), Some(lin)) = (find(&LPIPS_TRUNK_FILES), find(&LPIPS_LIN_FILES)) {
+            let loaded = weights::read_checkpoint(&trunk)
+                .and_then(|t| Ok((t, weights::read_checkpoint(&lin)?)))
+                .and_then(|(t, l)| {
+                    Lpips::load(&normalize_keys(&t, &l, ""), TrunkKind::Alex, device)
+                });
+            if let Ok(lpips) = loaded {
+                return crate::pti::Perceptual::Lpips(Box::new(lpips));
+            }
+        }
+    }
+    crate::pti::Perceptual::None
+}

@@ -50,7 +50,8 @@ pub struct PersonalizeArgs {
     /// Force locality regularization on, also for one photo.
     #[arg(long, conflicts_with = "no_locality")]
     pub locality: bool,
-    /// LPIPS trunk weights (torchvision alexnet-owt-*.pth); without them tuning uses MSE only.
+    /// LPIPS trunk weights (torchvision alexnet-owt-*.pth); default: found in the weights
+    /// folder, else tuning uses MSE only (and says so).
     #[arg(long)]
     pub lpips_trunk: Option<PathBuf>,
     /// LPIPS heads (lpips v0.1 alex.pth).
@@ -63,7 +64,7 @@ pub struct PersonalizeArgs {
 
 fn perceptual(a: &PersonalizeArgs, device: &burn::tensor::Device) -> anyhow::Result<Perceptual> {
     Ok(match &a.lpips_trunk {
-        None => Perceptual::None,
+        None => crate::model_source::load_perceptual(device),
         Some(trunk) => {
             let trunk = weights::read_checkpoint(trunk)?;
             let lin = match &a.lpips_lin {

@@ -15,8 +15,8 @@ use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_
 use crate::metrics::quality;
 use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
-use crate::model_source::{bundled_directions, load_encoder, load_generator};
-use crate::pti::{CancelToken, Perceptual, TuningConfig, pivotal_tuning};
+use crate::model_source::{bundled_directions, load_encoder, load_generator, load_perceptual};
+use crate::pti::{CancelToken, TuningConfig, pivotal_tuning};
 
 /// Handle of a running engine thread.
 pub struct Engine {
@@ -256,7 +256,7 @@ impl Worker {
             let g = self.generator.as_ref().ok_or("no generator is loaded")?;
             let codes = self.codes.as_ref().ok_or("invert a photo first")?;
             let (photo, target) = self.photo.clone().ok_or("invert a photo first")?;
-            let perceptual = Perceptual::None;
+            let perceptual = load_perceptual(&self.device.device);
             let config = TuningConfig {
                 steps,
                 ..TuningConfig::default()

@@ -91,6 +91,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         bail!("no photos given");
     }
     let size = g.config.size as u32;
+    let perceptual = crate::model_source::load_perceptual(device);
     let mut failures = Vec::new();
     let mut good: Vec<(PathBuf, image::RgbImage)> = Vec::new();
     for p in &a.photos {
@@ -105,9 +106,12 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         let codes = inversion::encode(
             &g,
             &e,
-            inversion::encoder_input(x, e.config.input_resolution),
+            inversion::encoder_input(x.clone(), e.config.input_resolution),
         )?;
-        let recon = tensor_to_rgb_images(inversion::reconstruct(&g, &codes, &noise)?);
+        let recon_t = inversion::reconstruct(&g, &codes, &noise)?;
+        // LPIPS per photo when its weights are available (see weights/README.md).
+        let lpips = perceptual.per_sample(recon_t.clone(), x).map(tensor_to_vec);
+        let recon = tensor_to_rgb_images(recon_t);
         for (i, ((path, target), rec)) in chunk.iter().zip(&recon).enumerate() {
             let stem = stem(path);
             let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
@@ -117,8 +121,12 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             rec.save(out("_recon.png"))?;
             target.save(out("_input.png"))?;
             let q = quality(rec, target);
+            let lp = lpips
+                .as_ref()
+                .map(|l| format!("  LPIPS {:.4}", l[i]))
+                .unwrap_or_default();
             println!(
-                "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}  → {}",
+                "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}{lp}  → {}",
                 path.display(),
                 q.psnr,
                 q.ssim,

@@ -20,11 +20,16 @@ impl Perceptual {
         }
     }
 
-    /// Mean distance over the batch as a scalar tensor, `None` without a network.
-    pub fn distance(&self, x0: Tensor<4>, x1: Tensor<4>) -> Option<Tensor<1>> {
+    /// Distance per sample `[B]`, `None` without a network.
+    pub fn per_sample(&self, x0: Tensor<4>, x1: Tensor<4>) -> Option<Tensor<1>> {
         match self {
-            Perceptual::Lpips(l) => Some(l.distance(x0, x1).total.mean()),
+            Perceptual::Lpips(l) => Some(l.distance(x0, x1).total),
             Perceptual::None => None,
         }
+    }
+
+    /// Mean distance over the batch as a scalar tensor, `None` without a network.
+    pub fn distance(&self, x0: Tensor<4>, x1: Tensor<4>) -> Option<Tensor<1>> {
+        self.per_sample(x0, x1).map(|d| d.mean())
     }
 }

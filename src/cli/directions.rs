@@ -87,6 +87,22 @@ pub enum DirectionsAction {
     },
     /// List the directions of a set.
     List { set: PathBuf },
+    /// Render a strip per direction (its slider from min to max on a random face) to name it by
+    /// looking: `<out>/<name>.png`.
+    Strip {
+        set: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Images per strip.
+        #[arg(long, default_value_t = 7)]
+        steps: usize,
+        #[arg(long, default_value_t = 0.7)]
+        truncation: f32,
+    },
 }
 
 pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
@@ -182,6 +198,48 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 set.push(d)?;
             }
             save(&set, &out)
+        }
+        DirectionsAction::Strip {
+            set,
+            out,
+            weights,
+            seed,
+            steps,
+            truncation,
+        } => {
+            let (g, _) = computed(&weights)?;
+            let set = DirectionSet::load(&set)?;
+            set.check(&g)?;
+            let avg = g.truncation_latent();
+            let w = g.broadcast(g.truncate(g.map(g.seeded_z(seed, 1)), truncation, &avg));
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let steps = steps.max(2);
+            for (i, d) in set.directions.iter().enumerate() {
+                let (lo, hi) = d.info.range;
+                let edits: Vec<_> = (0..steps)
+                    .map(|k| {
+                        let alpha = lo + (hi - lo) * k as f32 / (steps - 1) as f32;
+                        set.apply(&g, w.clone(), &[(i, alpha)])
+                    })
+                    .collect::<Result<_, _>>()?;
+                let image = g
+                    .synthesize(
+                        burn::tensor::Tensor::cat(edits, 0),
+                        &crate::model::NoiseMode::Stored,
+                        None,
+                        &[],
+                    )?
+                    .image;
+                let file = out.join(format!("{}.png", d.info.name.replace([' ', '/'], "_")));
+                crate::imaging::grid(&crate::imaging::tensor_to_rgb_images(image), steps)
+                    .save(&file)?;
+                println!(
+                    "  {:<16} {lo:+.1} … {hi:+.1} → {}",
+                    d.info.name,
+                    file.display()
+                );
+            }
+            Ok(())
         }
         DirectionsAction::List { set } => {
             let s = DirectionSet::load(&set)?;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod device;
 pub mod edit;
 pub mod engine;
+pub mod face;
 pub mod imaging;
 pub mod metrics;
 pub mod model;

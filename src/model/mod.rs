@@ -8,6 +8,7 @@ pub mod loader;
 pub mod lpips;
 pub mod mapping;
 pub mod modulated_conv;
+pub mod mtcnn;
 pub mod noise;
 pub mod styled_conv;
 pub mod to_rgb;

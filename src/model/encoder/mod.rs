@@ -5,7 +5,7 @@
 
 mod config;
 mod ir_block;
-mod norm_act;
+pub mod norm_act;
 
 pub use config::EncoderConfig;
 

@@ -1,0 +1,5 @@
+//! Face analysis: detection with landmarks (MTCNN).
+
+pub mod detect;
+
+pub use detect::{Face, FaceDetector};

@@ -1,0 +1,60 @@
+//! Face detection on real photos (landmark positions checked by looking at marked copies; the
+//! assertions encode what an FFHQ-aligned face must satisfy).
+
+mod common;
+
+use common::*;
+use facestyle::face::FaceDetector;
+
+fn detector() -> FaceDetector {
+    FaceDetector::load(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/mtcnn"),
+        &device(),
+    )
+    .unwrap()
+}
+
+fn mark(img: &image::RgbImage, face: &facestyle::face::Face, name: &str) {
+    let mut out = img.clone();
+    for [x, y] in face.landmarks {
+        for dy in -3i32..=3 {
+            for dx in -3i32..=3 {
+                let (px, py) = (x as i32 + dx, y as i32 + dy);
+                if px >= 0 && py >= 0 && (px as u32) < out.width() && (py as u32) < out.height() {
+                    out.put_pixel(px as u32, py as u32, image::Rgb([0, 255, 0]));
+                }
+            }
+        }
+    }
+    out.save(tmp(name)).unwrap();
+}
+
+#[test]
+fn landmarks_on_an_ffhq_aligned_photo() {
+    let img = facestyle::imaging::load_photo(&fixture("photos/00020.jpg")).unwrap();
+    let faces = detector().detect(&img);
+    assert!(!faces.is_empty(), "a face is found");
+    let f = &faces[0];
+    mark(&img, f, "00020_marked.png");
+    println!("{f:?}");
+    let [le, re, nose, ml, mr] = f.landmarks;
+    // FFHQ alignment puts the eyes level, symmetric about the centre, above nose and mouth.
+    assert!((le[1] - re[1]).abs() < 30.0, "eyes level");
+    assert!(
+        le[0] < 512.0 && re[0] > 512.0,
+        "eyes either side of the centre"
+    );
+    assert!(nose[1] > le[1] && ml[1] > nose[1] && mr[1] > nose[1]);
+    assert!(ml[0] < mr[0]);
+}
+
+#[test]
+fn finds_the_face_in_an_unaligned_photo() {
+    let img = facestyle::imaging::load_photo(&fixture("photos/unaligned_joker.jpg")).unwrap();
+    let faces = detector().detect(&img);
+    assert!(!faces.is_empty());
+    mark(&img, &faces[0], "joker_marked.png");
+    println!("{} × {}: {:?}", img.width(), img.height(), faces[0]);
+    let [le, re, _, ml, mr] = faces[0].landmarks;
+    assert!(le[0] < re[0] && ml[0] < mr[0] && ml[1] > le[1]);
+}

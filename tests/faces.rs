@@ -58,3 +58,41 @@ fn finds_the_face_in_an_unaligned_photo() {
     let [le, re, _, ml, mr] = faces[0].landmarks;
     assert!(le[0] < re[0] && ml[0] < mr[0] && ml[1] > le[1]);
 }
+
+#[test]
+fn ffhq_alignment_of_an_aligned_photo_is_nearly_the_identity_and_paste_back_restores_it() {
+    let img = facestyle::imaging::load_photo(&fixture("photos/00020.jpg")).unwrap();
+    let face = &detector().detect(&img)[0];
+    let quad = facestyle::face::Quad::ffhq(&face.landmarks);
+    let side = quad.side();
+    assert!((side - 1024.0).abs() < 0.15 * 1024.0, "side {side}");
+    let centre = quad.to_photo(0.5, 0.5, 1.0);
+    assert!(
+        (centre[0] - 512.0).abs() < 60.0 && (centre[1] - 512.0).abs() < 80.0,
+        "{centre:?}"
+    );
+    let aligned = facestyle::face::align(&img, quad, 256);
+    assert_eq!(aligned.image.dimensions(), (256, 256));
+    aligned.image.save(tmp("00020_aligned.png")).unwrap();
+    // Pasting the unedited crop back changes the photo only by resampling.
+    let back = facestyle::face::paste_back(&img, &aligned.image, &aligned.quad);
+    let diff: f64 = back
+        .as_raw()
+        .iter()
+        .zip(img.as_raw())
+        .map(|(&a, &b)| (a as f64 - b as f64).abs())
+        .sum::<f64>()
+        / img.as_raw().len() as f64;
+    assert!(diff < 6.0, "mean abs difference {diff}");
+    let [u, v] = quad.to_crop(quad.to_photo(100.0, 40.0, 256.0), 256.0);
+    assert!((u - 100.0).abs() < 1e-2 && (v - 40.0).abs() < 1e-2);
+}
+
+#[test]
+fn unaligned_photo_aligns_with_padding() {
+    let img = facestyle::imaging::load_photo(&fixture("photos/unaligned_joker.jpg")).unwrap();
+    let face = &detector().detect(&img)[0];
+    let aligned = facestyle::face::align(&img, facestyle::face::Quad::ffhq(&face.landmarks), 256);
+    aligned.image.save(tmp("joker_aligned.png")).unwrap();
+    assert_eq!(aligned.image.dimensions(), (256, 256));
+}

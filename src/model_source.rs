@@ -179,3 +179,29 @@ pub fn load_perceptual(device: &Device) -> crate::pti::Perceptual {
     }
     crate::pti::Perceptual::None
 }
+
+/// A file shipped in `weights/` (e.g. `mtcnn/pnet.safetensors`), wherever the weights folder is.
+pub fn shipped_file(relative: &str) -> Option<PathBuf> {
+    [
+        std::env::var_os("FACESTYLE_WEIGHTS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")),
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|p| p.join("weights"))),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.join(relative))
+    .find(|p| p.exists())
+}
+
+/// The bundled MTCNN face detector.
+pub fn load_face_detector(device: &Device) -> Result<crate::face::FaceDetector, WeightsError> {
+    let dir = shipped_file("mtcnn/pnet.safetensors")
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .ok_or_else(|| WeightsError::Layout {
+            path: PathBuf::from("weights/mtcnn"),
+            reason: "the face detector weights are missing (see weights/mtcnn/README.md)".into(),
+        })?;
+    crate::face::FaceDetector::load(&dir, device)
+}

@@ -6,8 +6,11 @@ use clap::Args;
 use super::common::{parse_noise, save_pngs};
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::Codes;
+use crate::edit::codes::photo_alignment;
 use crate::edit::directions::DirectionSet;
 use crate::edit::feature_edit::edited_image;
+use crate::face::paste_back;
+use crate::imaging::load_photo;
 use crate::imaging::tensor_to_rgb_images;
 use crate::model_source::{bundled_directions, load_generator};
 
@@ -55,5 +58,25 @@ pub fn run(a: EditArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let noise = parse_noise(&a.noise, None, &g, 0, &dev.device)?;
     let edited_w = set.apply(&g, codes.wplus.clone(), &sliders)?;
     let image = edited_image(&g, &codes, edited_w, &noise)?;
-    save_pngs(&tensor_to_rgb_images(image), &a.out)
+    let edited = tensor_to_rgb_images(image);
+    save_pngs(&edited, &a.out)?;
+    // Codes made from an aligned photo: also the whole photo with the edited face pasted back.
+    if let Some((photo, aligned)) = photo_alignment(&a.codes)? {
+        match load_photo(&photo) {
+            Ok(original) => {
+                let full = paste_back(&original, &edited[0], &aligned.quad);
+                let stem = a
+                    .out
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let path = a.out.with_file_name(format!("{stem}_full.png"));
+                full.save(&path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("whole photo with the edited face → {}", path.display());
+            }
+            Err(e) => eprintln!("no paste-back: {e}"),
+        }
+    }
+    Ok(())
 }

@@ -5,11 +5,13 @@ use clap::Args;
 
 use super::common::{parse_noise, save_pngs};
 use crate::device::{ComputeDevice, DeviceChoice};
+use crate::edit::codes::{ALIGNMENT_KEY, PHOTO_KEY};
 use crate::edit::inversion;
-use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
+use crate::face::{Framing, frame};
+use crate::imaging::{load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::metrics::quality;
 use crate::model::loader::tensor_to_vec;
-use crate::model_source::{load_encoder, load_generator};
+use crate::model_source::{load_encoder, load_face_detector, load_generator};
 use crate::weights::{self, TensorStore};
 
 #[derive(Args, Debug)]
@@ -34,6 +36,10 @@ pub struct InvertArgs {
     /// With --input-tensor: write `wplus`, `feature` and `image` here.
     #[arg(long)]
     pub raw: Option<PathBuf>,
+    /// How photos are framed: auto = detect and FFHQ-align the largest face (centre square if
+    /// none), center-crop = use them as they are (already aligned crops).
+    #[arg(long, value_enum, default_value_t = Framing::Auto)]
+    pub framing: Framing,
     /// Photos encoded together.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
@@ -93,14 +99,30 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let size = g.config.size as u32;
     let perceptual = crate::model_source::load_perceptual(device);
     let mut failures = Vec::new();
+    let detector = match a.framing {
+        Framing::Auto => Some(load_face_detector(device)?),
+        Framing::CenterCrop => None,
+    };
     let mut good: Vec<(PathBuf, image::RgbImage)> = Vec::new();
+    let mut alignments = Vec::new();
     for p in &a.photos {
         match load_photo(p) {
-            Ok(img) => good.push((p.clone(), center_square(&img, size))),
+            Ok(img) => {
+                let (crop, aligned) = frame(&img, size, a.framing, detector.as_ref());
+                if aligned.is_none() && a.framing == Framing::Auto {
+                    eprintln!(
+                        "{}: no face found, using the centre square as it is",
+                        p.display()
+                    );
+                }
+                good.push((p.clone(), crop));
+                alignments.push(aligned);
+            }
             Err(err) => failures.push(err.to_string()),
         }
     }
-    for chunk in good.chunks(a.batch.max(1)) {
+    let batch = a.batch.max(1);
+    for (chunk_index, chunk) in good.chunks(batch).enumerate() {
         let targets: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
         let x = rgb_images_to_tensor(&targets, device);
         let codes = inversion::encode(
@@ -115,9 +137,13 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         for (i, ((path, target), rec)) in chunk.iter().zip(&recon).enumerate() {
             let stem = stem(path);
             let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
+            let mut meta = vec![(PHOTO_KEY, path.display().to_string())];
+            if let Some(al) = &alignments[chunk_index * batch + i] {
+                meta.push((ALIGNMENT_KEY, serde_json::to_string(al)?));
+            }
             codes
                 .select(i)
-                .save(&out(".codes.safetensors"), &g.identity)?;
+                .save_with(&out(".codes.safetensors"), &g.identity, &meta)?;
             rec.save(out("_recon.png"))?;
             target.save(out("_input.png"))?;
             let q = quality(rec, target);

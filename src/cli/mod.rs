@@ -1,5 +1,6 @@
 //! The headless command line: every GUI action as a subcommand.
 
+mod align;
 mod bench;
 mod common;
 mod convert;
@@ -37,6 +38,8 @@ pub struct Cli {
 pub enum Command {
     /// Render images from seeds or from a latents file (w+ or z), with feature tap/injection.
     Render(render::RenderArgs),
+    /// Detect the face and FFHQ-align photos (crops + landmarks JSON).
+    Align(align::AlignArgs),
     /// Invert photos with the Feature-Style encoder: codes + reconstruction + PSNR/SSIM/MSE.
     Invert(invert::InvertArgs),
     /// Mix two faces' latent and feature codes: G(w_B, F_A) and G(w_A, F_B).
@@ -59,6 +62,7 @@ pub enum Command {
 pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
     match command {
         Command::Render(a) => render::run(a, device),
+        Command::Align(a) => align::run(a, device),
         Command::Invert(a) => invert::run(a, device),
         Command::Mix(a) => mix::run(a, device),
         Command::Lpips(a) => lpips::run(a, device),

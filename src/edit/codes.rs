@@ -34,7 +34,20 @@ impl Codes {
     }
 
     pub fn save(&self, path: &Path, generator_id: &str) -> Result<(), WeightsError> {
+        self.save_with(path, generator_id, &[])
+    }
+
+    /// Saves with extra metadata (e.g. the photo and its alignment, for paste-back).
+    pub fn save_with(
+        &self,
+        path: &Path,
+        generator_id: &str,
+        metadata: &[(&str, String)],
+    ) -> Result<(), WeightsError> {
         let mut st = TensorStore::new(path);
+        for (k, v) in metadata {
+            st.metadata.insert(k.to_string(), v.clone());
+        }
         st.insert_f32(
             "wplus",
             self.wplus.dims().to_vec(),
@@ -90,4 +103,24 @@ impl Codes {
             k,
         })
     }
+}
+
+/// Metadata keys of a codes file made from a photo.
+pub const PHOTO_KEY: &str = "photo";
+pub const ALIGNMENT_KEY: &str = "alignment";
+
+/// The photo and crop square a codes file was made from, when it records them.
+pub fn photo_alignment(
+    path: &Path,
+) -> Result<Option<(std::path::PathBuf, crate::face::Aligned)>, WeightsError> {
+    let st = weights::read_safetensors(path)?;
+    Ok(st
+        .metadata
+        .get(PHOTO_KEY)
+        .zip(st.metadata.get(ALIGNMENT_KEY))
+        .and_then(|(p, a)| {
+            serde_json::from_str::<crate::face::Aligned>(a)
+                .ok()
+                .map(|a| (std::path::PathBuf::from(p), a))
+        }))
 }

@@ -241,11 +241,11 @@ pub fn align(photo: &RgbImage, quad: Quad, size: u32) -> Aligned {
                 let mx = 1.0 - (xf / pl.max(1.0)).min((pw as f32 - 1.0 - xf) / pr.max(1.0));
                 let my = 1.0 - (yf / pt.max(1.0)).min((ph as f32 - 1.0 - yf) / pb.max(1.0));
                 let mask = mx.max(my); // negative inside the photo: untouched there
-                for c in 0..3 {
+                for (c, med) in median.iter().enumerate() {
                     let i = (y * pw + x) * 3 + c;
                     let mut v = data[i];
                     v += (blurred[i] - v) * (mask * 3.0 + 1.0).clamp(0.0, 1.0);
-                    v += (median[c] - v) * mask.clamp(0.0, 1.0);
+                    v += (med - v) * mask.clamp(0.0, 1.0);
                     data[i] = v;
                 }
             }

@@ -29,8 +29,8 @@ pub fn paste_back(photo: &RgbImage, face: &RgbImage, quad: &Quad) -> RgbImage {
             let alpha = alpha * alpha * (3.0 - 2.0 * alpha);
             let f = sample(face, u, v);
             let p = out.get_pixel_mut(x, y);
-            for c in 0..3 {
-                p.0[c] = (p.0[c] as f32 * (1.0 - alpha) + f[c] * alpha)
+            for (dst, src) in p.0.iter_mut().zip(f) {
+                *dst = (*dst as f32 * (1.0 - alpha) + src * alpha)
                     .round()
                     .clamp(0.0, 255.0) as u8;
             }

@@ -67,6 +67,8 @@ pub struct EditorState {
     /// The inverted photo with the sliders applied (absent while all are at 0).
     pub edited: Option<Frame>,
     requested_sliders: Option<Vec<f32>>,
+    /// The last thing saved, for the status bar.
+    pub notice: Option<String>,
     /// The last error, shown until dismissed; nothing is lost when one occurs.
     pub error: Option<String>,
     next_id: u64,
@@ -99,6 +101,7 @@ impl EditorState {
             edited: None,
             requested_sliders: None,
             personalization: Personalization::Original,
+            notice: None,
             error: None,
             next_id: 0,
             requested: None,
@@ -149,6 +152,7 @@ impl EditorState {
                     self.edited = Some(frame);
                 }
             }
+            Event::Exported(path) => self.notice = Some(format!("saved {}", path.display())),
             Event::Tuning(p) => {
                 if let Personalization::Running { progress, .. } = &mut self.personalization {
                     *progress = Some(p);

@@ -202,6 +202,33 @@ impl EditorApp {
         }
     }
 
+    /// Saves the whole photo with the (edited) face pasted back, on the engine thread.
+    fn export_full(&mut self) {
+        let Some(inv) = &self.state.inversion else {
+            return;
+        };
+        let face = self
+            .state
+            .edited
+            .clone()
+            .unwrap_or_else(|| inv.reconstruction.clone());
+        let stem = inv
+            .photo
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(path) = rfd::FileDialog::new()
+            .set_file_name(format!("{stem}_edited_full.png"))
+            .add_filter("PNG", &["png"])
+            .save_file()
+        {
+            let _ = self
+                .engine
+                .requests
+                .send(Request::ExportFull { face, path });
+        }
+    }
+
     fn open_weights(&mut self) {
         if let Some(path) = rfd::FileDialog::new()
             .add_filter("Generator", &["safetensors", "pt", "pth"])
@@ -260,6 +287,17 @@ impl EditorApp {
                 "PSNR {:.2} dB · SSIM {:.3} · MSE {:.4}",
                 q.psnr, q.ssim, q.mse
             ));
+            if inv.aligned {
+                if ui
+                    .button("Export full photo…")
+                    .on_hover_text("The whole photo with the edited face pasted back")
+                    .clicked()
+                {
+                    self.export_full();
+                }
+            } else {
+                ui.small("No face found: the centre square was used.");
+            }
             self.personalize(ui);
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| self.sliders(ui));
@@ -297,6 +335,9 @@ impl EditorApp {
                 ui.label(format!("· {:.0} ms", f.millis));
             }
             ui.label(format!("· {}", self.state.device));
+            if let Some(n) = &self.state.notice {
+                ui.label(format!("· {n}"));
+            }
             if let Some(o) = &self.state.origin {
                 let text = RichText::new(format!("· {o}"));
                 ui.label(if self.state.is_interim_model() {

@@ -41,6 +41,11 @@ pub enum Request {
     },
     /// Go back to the generator as it was before personalization.
     Revert,
+    /// Save the whole photo with `face` (the aligned crop as edited) pasted back.
+    ExportFull {
+        face: Frame,
+        path: PathBuf,
+    },
     Shutdown,
 }
 
@@ -79,6 +84,8 @@ pub struct Inversion {
     pub input: Frame,
     pub reconstruction: Frame,
     pub quality: Quality,
+    /// Whether a face was found and FFHQ-aligned (else the centre square was used).
+    pub aligned: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +109,8 @@ pub enum Event {
         seconds: f64,
         perceptual: String,
     },
+    /// A file was written.
+    Exported(PathBuf),
     /// Personalization was cancelled or reverted: the original generator is in use.
     Unpersonalized,
     /// The sliders available for the loaded generator.

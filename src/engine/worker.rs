@@ -11,11 +11,14 @@ use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::Codes;
 use crate::edit::directions::{DirectionSet, sefa};
 use crate::edit::{feature_edit, inversion};
-use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
+use crate::face::{FaceDetector, Framing, Quad, frame, paste_back};
+use crate::imaging::{load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::metrics::quality;
 use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
-use crate::model_source::{bundled_directions, load_encoder, load_generator, load_perceptual};
+use crate::model_source::{
+    bundled_directions, load_encoder, load_face_detector, load_generator, load_perceptual,
+};
 use crate::pti::{CancelToken, TuningConfig, pivotal_tuning};
 
 /// Handle of a running engine thread.
@@ -69,6 +72,10 @@ struct Worker {
     photo: Option<(std::path::PathBuf, burn::tensor::Tensor<4>)>,
     /// The generator as it was before personalization, for "Revert".
     original: Option<Generator>,
+    /// Finds and aligns faces in dropped photos (absent if its weights are missing).
+    detector: Option<FaceDetector>,
+    /// The crop square of the last photo, for paste-back.
+    alignment: Option<Quad>,
 }
 
 /// Unnamed SeFa directions offered when no named set fits the generator.
@@ -85,7 +92,13 @@ impl Worker {
             codes: None,
             photo: None,
             original: None,
+            detector: None,
+            alignment: None,
         };
+        match load_face_detector(&w.device.device) {
+            Ok(d) => w.detector = Some(d),
+            Err(e) => send(Event::Error(format!("photos will be centre-cropped: {e}"))),
+        }
         w.load(None, send);
         w
     }
@@ -170,6 +183,10 @@ impl Worker {
                         self.personalize(steps, &cancel, send)
                     }
                     Request::Revert => self.revert(send),
+                    Request::ExportFull { face, path } => match self.export_full(&face, &path) {
+                        Ok(()) => send(Event::Exported(path)),
+                        Err(e) => send(Event::Error(e)),
+                    },
                     Request::Render { params, id } => match self.render(params, id) {
                         Ok(frame) => send(Event::Frame(params, frame)),
                         Err(e) => send(Event::Error(e)),
@@ -223,10 +240,14 @@ impl Worker {
             .as_ref()
             .map_err(|e| format!("cannot invert photos: {e}"))?;
         let start = Instant::now();
-        let target = center_square(
-            &load_photo(photo).map_err(|e| e.to_string())?,
+        let img = load_photo(photo).map_err(|e| e.to_string())?;
+        let (target, aligned) = frame(
+            &img,
             g.config.size as u32,
+            Framing::Auto,
+            self.detector.as_ref(),
         );
+        let alignment = aligned.map(|a| a.quad);
         let x = rgb_images_to_tensor(std::slice::from_ref(&target), &self.device.device);
         let codes = inversion::encode(
             g,
@@ -240,7 +261,9 @@ impl Worker {
         let millis = start.elapsed().as_secs_f64() * 1000.0;
         self.codes = Some(codes);
         self.photo = Some((photo.to_path_buf(), x));
+        self.alignment = alignment;
         Ok(Inversion {
+            aligned: alignment.is_some(),
             photo: photo.to_path_buf(),
             quality: quality(&recon, &target),
             input: Frame::from_rgb(0, target, millis),
@@ -312,12 +335,29 @@ impl Worker {
         let target = tensor_to_rgb_images(target).remove(0);
         let millis = start.elapsed().as_secs_f64() * 1000.0;
         send(Event::Inverted(Box::new(Inversion {
+            aligned: self.alignment.is_some(),
             photo: photo.to_path_buf(),
             quality: quality(&recon, &target),
             input: Frame::from_rgb(0, target, millis),
             reconstruction: Frame::from_rgb(0, recon, millis),
         })));
         Ok(())
+    }
+
+    fn export_full(&self, face: &Frame, path: &std::path::Path) -> Result<(), String> {
+        let (photo, _) = self.photo.as_ref().ok_or("invert a photo first")?;
+        let quad = self
+            .alignment
+            .as_ref()
+            .ok_or("no face was aligned in this photo: export the crop instead")?;
+        let original = load_photo(photo).map_err(|e| e.to_string())?;
+        let face = face
+            .to_rgba_image()
+            .ok_or("frame buffer has the wrong size")?;
+        let face = image::DynamicImage::ImageRgba8(face).into_rgb8();
+        paste_back(&original, &face, quad)
+            .save(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     fn revert(&mut self, send: &dyn Fn(Event)) {

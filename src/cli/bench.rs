@@ -20,6 +20,8 @@ pub enum BenchTarget {
     Generator,
     /// The Feature-Style encoder alone, and encode + generate (inversion), ms per image.
     Encoder,
+    /// Face detection + FFHQ alignment of a 12-MP photo (a sample photo upscaled to 4000×3000).
+    Align,
     /// PTI phases: projection and pivotal tuning (with and without locality regularization),
     /// timed over --iters steps each and extrapolated to 450 / 350 steps.
     Pti,
@@ -43,6 +45,9 @@ pub struct BenchArgs {
     /// Timed repetitions per batch size (after one warm-up run).
     #[arg(long, default_value_t = 3)]
     pub iters: usize,
+    /// `bench align`: the photo to upscale to 12 MP (default: a synthetic gradient).
+    #[arg(long)]
+    pub photo: Option<PathBuf>,
     /// Batch sizes to time.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8])]
     pub batch: Vec<usize>,
@@ -112,6 +117,39 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                     1000.0 / ms
                 );
             }
+        }
+        BenchTarget::Align => {
+            let detector = crate::model_source::load_face_detector(device)?;
+            let sample = image::RgbImage::from_fn(1024, 768, |x, y| {
+                image::Rgb([(x / 4) as u8, (y / 3) as u8, 128])
+            });
+            let photo = match a.photo.as_deref() {
+                Some(p) => crate::imaging::load_photo(p)?,
+                None => sample,
+            };
+            let photo =
+                image::imageops::resize(&photo, 4000, 3000, image::imageops::FilterType::Triangle);
+            println!("bench align: 4000×3000 photo, output 1024², on {dev}");
+            let iters = a.iters.max(1);
+            let (mut detect_s, mut align_s, mut found) = (0.0, 0.0, 0);
+            for _ in 0..iters {
+                let start = Instant::now();
+                let faces = detector.detect(&photo);
+                detect_s += start.elapsed().as_secs_f64();
+                if let Some(f) = faces.first() {
+                    found += 1;
+                    let start = Instant::now();
+                    crate::face::align(&photo, crate::face::Quad::ffhq(&f.landmarks), 1024);
+                    align_s += start.elapsed().as_secs_f64();
+                }
+            }
+            let per = |s: f64| s * 1000.0 / iters as f64;
+            println!(
+                "  detect {:.0} ms + align {:.0} ms = {:.0} ms per photo ({found}/{iters} with a face)",
+                per(detect_s),
+                per(align_s),
+                per(detect_s + align_s)
+            );
         }
         BenchTarget::Pti => {
             let steps = a.iters.max(2);

@@ -104,6 +104,17 @@ pub fn sample(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
     out
 }
 
+/// Bilinear sample with the photo continued by reflection beyond its borders.
+fn sample_reflect(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let reflect = |v: f32, n: f32| {
+        let period = 2.0 * n;
+        let m = v.rem_euclid(period);
+        if m < n { m } else { period - m }
+    };
+    sample(img, reflect(x, w), reflect(y, h))
+}
+
 /// Three box blurs of radius `r` (≈ a Gaussian of σ ≈ r), per channel.
 fn blur(img: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
     let mut a = img.to_vec();
@@ -191,7 +202,9 @@ pub fn align(photo: &RgbImage, quad: Quad, size: u32) -> Aligned {
         .to_image();
         quad = quad.shifted([-(cx0 as f32), -(cy0 as f32)]);
     }
-    // 3. Pad by reflection where the square leaves the photo, blending toward a blur.
+    // 3. Where the square leaves the photo, the photo is continued by reflection and blended
+    //    toward a blurred copy and its median colour (FFHQ's padding), evaluated per output
+    //    sample; the blur runs on a reduced copy of the padded photo.
     let (w, h) = (img.width() as i64, img.height() as i64);
     let xs = quad.0.map(|p| p[0]);
     let ys = quad.0.map(|p| p[1]);
@@ -201,66 +214,68 @@ pub fn align(photo: &RgbImage, quad: Quad, size: u32) -> Aligned {
         (xs.iter().cloned().fold(f32::MIN, f32::max).ceil() as i64 - w + border).max(0),
         (ys.iter().cloned().fold(f32::MIN, f32::max).ceil() as i64 - h + border).max(0),
     ];
-    if pad.iter().any(|&p| p > border - 4) {
+    let padding = pad.iter().any(|&p| p > border - 4).then(|| {
         let extra = (qsize * 0.3).round() as i64;
         let pad = pad.map(|p| p.max(extra));
-        let (pw, ph) = (
-            (w + pad[0] + pad[2]) as usize,
-            (h + pad[1] + pad[3]) as usize,
-        );
-        let reflect = |i: i64, n: i64| {
-            let period = 2 * n;
-            let m = i.rem_euclid(period);
-            if m < n { m } else { period - 1 - m }
-        };
-        let mut data = vec![0f32; pw * ph * 3];
-        for y in 0..ph {
-            for x in 0..pw {
-                let p = img
-                    .get_pixel(
-                        reflect(x as i64 - pad[0], w) as u32,
-                        reflect(y as i64 - pad[1], h) as u32,
-                    )
-                    .0;
-                for c in 0..3 {
-                    data[(y * pw + x) * 3 + c] = p[c] as f32;
-                }
+        let (pw, ph) = ((w + pad[0] + pad[2]) as f32, (h + pad[1] + pad[3]) as f32);
+        // The blurred padded photo at reduced resolution (the blur hides the reduction).
+        let k = ((qsize * 0.02) / 4.0).max(1.0);
+        let (sw, sh) = ((pw / k).ceil() as usize, (ph / k).ceil() as usize);
+        let mut small = vec![0f32; sw * sh * 3];
+        for yy in 0..sh {
+            for xx in 0..sw {
+                let (px, py) = (
+                    (xx as f32 + 0.5) * k - pad[0] as f32,
+                    (yy as f32 + 0.5) * k - pad[1] as f32,
+                );
+                let v = sample_reflect(&img, px, py);
+                small[(yy * sw + xx) * 3..(yy * sw + xx) * 3 + 3].copy_from_slice(&v);
             }
         }
-        let blurred = blur(&data, pw, ph, ((qsize * 0.02).round() as usize).max(1));
-        let mut median = [0f32; 3];
-        for (c, m) in median.iter_mut().enumerate() {
-            let mut v: Vec<u8> = img.pixels().map(|p| p.0[c]).collect();
-            v.sort_unstable();
-            *m = v[v.len() / 2] as f32;
-        }
-        let (pl, pt, pr, pb) = (pad[0] as f32, pad[1] as f32, pad[2] as f32, pad[3] as f32);
-        for y in 0..ph {
-            for x in 0..pw {
-                let (xf, yf) = (x as f32, y as f32);
-                let mx = 1.0 - (xf / pl.max(1.0)).min((pw as f32 - 1.0 - xf) / pr.max(1.0));
-                let my = 1.0 - (yf / pt.max(1.0)).min((ph as f32 - 1.0 - yf) / pb.max(1.0));
-                let mask = mx.max(my); // negative inside the photo: untouched there
-                for (c, med) in median.iter().enumerate() {
-                    let i = (y * pw + x) * 3 + c;
-                    let mut v = data[i];
-                    v += (blurred[i] - v) * (mask * 3.0 + 1.0).clamp(0.0, 1.0);
-                    v += (med - v) * mask.clamp(0.0, 1.0);
-                    data[i] = v;
-                }
-            }
-        }
-        img = RgbImage::from_fn(pw as u32, ph as u32, |x, y| {
-            let i = (y as usize * pw + x as usize) * 3;
-            image::Rgb([0, 1, 2].map(|c| data[i + c].round().clamp(0.0, 255.0) as u8))
+        let blurred = blur(&small, sw, sh, ((qsize * 0.02 / k).round() as usize).max(1));
+        let blurred = RgbImage::from_fn(sw as u32, sh as u32, |x, y| {
+            let i = (y as usize * sw + x as usize) * 3;
+            image::Rgb([0, 1, 2].map(|c| blurred[i + c].round().clamp(0.0, 255.0) as u8))
         });
-        quad = quad.shifted([pad[0] as f32, pad[1] as f32]);
-    }
+        // Per-channel median from histograms.
+        let mut hist = [[0usize; 256]; 3];
+        for p in img.pixels() {
+            for (h, v) in hist.iter_mut().zip(p.0) {
+                h[v as usize] += 1;
+            }
+        }
+        let half = (img.width() * img.height()) as usize / 2;
+        let median = hist.map(|h| {
+            let mut acc = 0;
+            h.iter()
+                .position(|&n| {
+                    acc += n;
+                    acc > half
+                })
+                .unwrap_or(0) as f32
+        });
+        (pad.map(|p| p as f32), pw, ph, k, blurred, median)
+    });
     // 4. Resample the square at twice the output size, then reduce (anti-aliased).
     let big = size * 2;
     let render = RgbImage::from_fn(big, big, |u, v| {
         let [x, y] = quad.to_photo(u as f32 + 0.5, v as f32 + 0.5, big as f32);
-        image::Rgb(sample(&img, x, y).map(|c| c.round().clamp(0.0, 255.0) as u8))
+        let mut px = sample_reflect(&img, x, y);
+        if let Some((pad, pw, ph, k, blurred, median)) = &padding {
+            // Padded-photo coordinates, then FFHQ's mask (negative inside the photo).
+            let (xp, yp) = (x + pad[0], y + pad[1]);
+            let mx = 1.0 - (xp / pad[0].max(1.0)).min((pw - 1.0 - xp) / pad[2].max(1.0));
+            let my = 1.0 - (yp / pad[1].max(1.0)).min((ph - 1.0 - yp) / pad[3].max(1.0));
+            let mask = mx.max(my);
+            if mask > -1.0 / 3.0 {
+                let b = sample(blurred, xp / k, yp / k);
+                for ((v, b), m) in px.iter_mut().zip(b).zip(median) {
+                    *v += (b - *v) * (mask * 3.0 + 1.0).clamp(0.0, 1.0);
+                    *v += (m - *v) * mask.clamp(0.0, 1.0);
+                }
+            }
+        }
+        image::Rgb(px.map(|c| c.round().clamp(0.0, 255.0) as u8))
     });
     Aligned {
         quad: original_quad,

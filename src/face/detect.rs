@@ -144,7 +144,7 @@ impl FaceDetector {
                 (photo.width() as f32 / scale_back) as u32,
                 (photo.height() as f32 / scale_back) as u32,
             );
-            small = image::imageops::resize(photo, w.max(1), h.max(1), FilterType::Triangle);
+            small = image::imageops::thumbnail(photo, w.max(1), h.max(1));
             &small
         } else {
             photo

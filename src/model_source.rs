@@ -205,3 +205,15 @@ pub fn load_face_detector(device: &Device) -> Result<crate::face::FaceDetector, 
         })?;
     crate::face::FaceDetector::load(&dir, device)
 }
+
+/// The bundled identity network (face-api's recognition net).
+pub fn load_identity_net(device: &Device) -> Result<crate::face::IdentityNet, WeightsError> {
+    let path = shipped_file("face_id/face_recognition.safetensors").ok_or_else(|| {
+        WeightsError::Layout {
+            path: PathBuf::from("weights/face_id"),
+            reason: "the identity network weights are missing (see weights/face_id/README.md)"
+                .into(),
+        }
+    })?;
+    crate::face::IdentityNet::load(&path, device)
+}

@@ -96,3 +96,33 @@ fn unaligned_photo_aligns_with_padding() {
     aligned.image.save(tmp("joker_aligned.png")).unwrap();
     assert_eq!(aligned.image.dimensions(), (256, 256));
 }
+
+#[test]
+fn identity_same_person_is_closer_than_different_people() {
+    let id = facestyle::model_source::load_identity_net(&device()).unwrap();
+    let det = detector();
+    let aligned = |name: &str| {
+        let img = facestyle::imaging::load_photo(&fixture(&format!("photos/{name}"))).unwrap();
+        let face = &det.detect(&img)[0];
+        facestyle::face::align(&img, facestyle::face::Quad::ffhq(&face.landmarks), 256).image
+    };
+    let a = aligned("00020.jpg");
+    let b = aligned("unaligned_joker.jpg");
+    // The same person, seen differently: mirrored and re-sampled.
+    let a2 = image::imageops::resize(
+        &image::imageops::flip_horizontal(&a),
+        200,
+        200,
+        image::imageops::FilterType::CatmullRom,
+    );
+    let a2 = image::imageops::resize(&a2, 256, 256, image::imageops::FilterType::Triangle);
+    let b2 = image::imageops::flip_horizontal(&b);
+    let same = [id.similarity(&a, &a2), id.similarity(&b, &b2)];
+    let different = [id.similarity(&a, &b), id.similarity(&a2, &b2)];
+    println!("same {same:?} different {different:?}");
+    assert!(
+        same.iter().cloned().fold(f32::MAX, f32::min)
+            > different.iter().cloned().fold(f32::MIN, f32::max)
+    );
+    assert!((id.similarity(&a, &a) - 1.0).abs() < 1e-4);
+}

@@ -6,13 +6,26 @@ use crate::weights::{self, GeneratorLayout};
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
-    /// PyTorch checkpoint (.pt / .pth, zip or legacy format) or safetensors.
+    /// PyTorch checkpoint (.pt / .pth, zip or legacy format), safetensors, or a TensorFlow.js
+    /// weights manifest (.json).
     pub input: PathBuf,
     /// Output .safetensors file.
     pub output: PathBuf,
 }
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
+    if a.input.extension().is_some_and(|e| e == "json") {
+        // A TensorFlow.js manifest (face-api's identity network): dequantized, stored as f16.
+        let store = weights::tfjs::to_f16(&weights::tfjs::read_tfjs(&a.input)?);
+        weights::write_safetensors(&store, &a.output)?;
+        println!(
+            "{} → {}: {} tensors: TensorFlow.js weights (f16)",
+            a.input.display(),
+            a.output.display(),
+            store.tensors.len()
+        );
+        return Ok(());
+    }
     let keys = match a.input.extension().and_then(|e| e.to_str()) {
         Some("safetensors") => weights::read_safetensors(&a.input)?
             .tensors

@@ -98,6 +98,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     }
     let size = g.config.size as u32;
     let perceptual = crate::model_source::load_perceptual(device);
+    let identity = crate::model_source::load_identity_net(device).ok();
     let mut failures = Vec::new();
     let detector = match a.framing {
         Framing::Auto => Some(load_face_detector(device)?),
@@ -151,8 +152,12 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|l| format!("  LPIPS {:.4}", l[i]))
                 .unwrap_or_default();
+            let id = identity
+                .as_ref()
+                .map(|n| format!("  ID {:.3}", n.similarity(rec, target)))
+                .unwrap_or_default();
             println!(
-                "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}{lp}  → {}",
+                "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}{lp}{id}  → {}",
                 path.display(),
                 q.psnr,
                 q.ssim,

@@ -2,6 +2,7 @@
 
 pub mod encoder;
 pub mod equal_linear;
+pub mod face_id;
 pub mod generator;
 pub mod generator_config;
 pub mod loader;

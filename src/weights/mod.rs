@@ -7,6 +7,7 @@ pub mod pickle;
 pub mod random_init;
 mod safetensors_file;
 mod tensor_store;
+pub mod tfjs;
 mod torch_checkpoint;
 
 pub use error::WeightsError;

@@ -24,7 +24,10 @@ fn bursts_of_renders_are_coalesced_and_errors_are_events() {
     // Keep the worker busy with a photo that fails, then queue a burst of renders behind it.
     engine
         .requests
-        .send(Request::Invert("/nonexistent/photo.jpg".into()))
+        .send(Request::Invert {
+            photo: "/nonexistent/photo.jpg".into(),
+            face: 0,
+        })
         .unwrap();
     for id in 1..=10 {
         let params = RenderParams {

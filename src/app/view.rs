@@ -44,7 +44,10 @@ impl EditorApp {
             let _ = self.engine.requests.send(Request::Edit { sliders, id });
         }
         for photo in self.state.take_photos() {
-            let _ = self.engine.requests.send(Request::Invert(photo));
+            let _ = self
+                .engine
+                .requests
+                .send(Request::Invert { photo, face: 0 });
         }
     }
 
@@ -287,6 +290,19 @@ impl EditorApp {
                 "PSNR {:.2} dB · SSIM {:.3} · MSE {:.4}",
                 q.psnr, q.ssim, q.mse
             ));
+            if inv.faces > 1 {
+                ui.horizontal(|ui| {
+                    ui.small(format!("face {} of {}", inv.face + 1, inv.faces));
+                    if ui.button("Next face").clicked() {
+                        let request = Request::Invert {
+                            photo: inv.photo.clone(),
+                            face: (inv.face + 1) % inv.faces,
+                        };
+                        let _ = self.engine.requests.send(request);
+                        self.state.inverting = true;
+                    }
+                });
+            }
             if inv.aligned {
                 if ui
                     .button("Export full photo…")

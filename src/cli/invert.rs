@@ -109,7 +109,8 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     for p in &a.photos {
         match load_photo(p) {
             Ok(img) => {
-                let (crop, aligned) = frame(&img, size, a.framing, detector.as_ref());
+                let framed = frame(&img, size, a.framing, detector.as_ref(), 0);
+                let (crop, aligned) = (framed.crop, framed.aligned);
                 if aligned.is_none() && a.framing == Framing::Auto {
                     eprintln!(
                         "{}: no face found, using the centre square as it is",

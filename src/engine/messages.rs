@@ -25,7 +25,10 @@ pub enum Request {
     /// Swap the generator for the one in this file.
     LoadGenerator(PathBuf),
     /// Invert a photo with the Feature-Style encoder; its codes become the ones edited.
-    Invert(PathBuf),
+    Invert {
+        photo: PathBuf,
+        face: usize,
+    },
     /// Redraw the inverted photo with these slider values (direction index, α); like renders,
     /// only the newest queued edit is drawn.
     Edit {
@@ -86,6 +89,9 @@ pub struct Inversion {
     pub quality: Quality,
     /// Whether a face was found and FFHQ-aligned (else the centre square was used).
     pub aligned: bool,
+    /// Faces found (largest first) and the one shown.
+    pub faces: usize,
+    pub face: usize,
 }
 
 #[derive(Debug, Clone)]

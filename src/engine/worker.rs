@@ -76,6 +76,8 @@ struct Worker {
     detector: Option<FaceDetector>,
     /// The crop square of the last photo, for paste-back.
     alignment: Option<Quad>,
+    /// Faces found in the last photo and the one in use.
+    face: (usize, usize),
 }
 
 /// Unnamed SeFa directions offered when no named set fits the generator.
@@ -94,6 +96,7 @@ impl Worker {
             original: None,
             detector: None,
             alignment: None,
+            face: (0, 0),
         };
         match load_face_detector(&w.device.device) {
             Ok(d) => w.detector = Some(d),
@@ -191,7 +194,7 @@ impl Worker {
                         Ok(frame) => send(Event::Frame(params, frame)),
                         Err(e) => send(Event::Error(e)),
                     },
-                    Request::Invert(photo) => match self.invert(&photo) {
+                    Request::Invert { photo, face } => match self.invert(&photo, face) {
                         Ok(inv) => send(Event::Inverted(Box::new(inv))),
                         Err(e) => send(Event::Error(e)),
                     },
@@ -233,7 +236,7 @@ impl Worker {
         ))
     }
 
-    fn invert(&mut self, photo: &std::path::Path) -> Result<Inversion, String> {
+    fn invert(&mut self, photo: &std::path::Path, face: usize) -> Result<Inversion, String> {
         let g = self.generator.as_ref().ok_or("no generator is loaded")?;
         let e = self
             .encoder
@@ -241,13 +244,15 @@ impl Worker {
             .map_err(|e| format!("cannot invert photos: {e}"))?;
         let start = Instant::now();
         let img = load_photo(photo).map_err(|e| e.to_string())?;
-        let (target, aligned) = frame(
+        let framed = frame(
             &img,
             g.config.size as u32,
             Framing::Auto,
             self.detector.as_ref(),
+            face,
         );
-        let alignment = aligned.map(|a| a.quad);
+        let (target, alignment) = (framed.crop, framed.aligned.map(|a| a.quad));
+        let (faces, face) = (framed.faces, framed.face);
         let x = rgb_images_to_tensor(std::slice::from_ref(&target), &self.device.device);
         let codes = inversion::encode(
             g,
@@ -262,8 +267,11 @@ impl Worker {
         self.codes = Some(codes);
         self.photo = Some((photo.to_path_buf(), x));
         self.alignment = alignment;
+        self.face = (faces, face);
         Ok(Inversion {
             aligned: alignment.is_some(),
+            faces,
+            face,
             photo: photo.to_path_buf(),
             quality: quality(&recon, &target),
             input: Frame::from_rgb(0, target, millis),
@@ -336,6 +344,8 @@ impl Worker {
         let millis = start.elapsed().as_secs_f64() * 1000.0;
         send(Event::Inverted(Box::new(Inversion {
             aligned: self.alignment.is_some(),
+            faces: self.face.0,
+            face: self.face.1,
             photo: photo.to_path_buf(),
             quality: quality(&recon, &target),
             input: Frame::from_rgb(0, target, millis),
@@ -364,7 +374,7 @@ impl Worker {
         if let Some(original) = self.original.take() {
             self.generator = Some(original);
             if let Some((photo, _)) = self.photo.clone() {
-                match self.invert(&photo) {
+                match self.invert(&photo, self.face.1) {
                     Ok(inv) => send(Event::Inverted(Box::new(inv))),
                     Err(e) => send(Event::Error(e)),
                 }

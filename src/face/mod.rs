@@ -19,18 +19,41 @@ pub enum Framing {
     CenterCrop,
 }
 
-/// The square crop of `photo` the model sees, and the alignment when a face was found.
+/// The square crop the model sees for one photo.
+pub struct Framed {
+    pub crop: image::RgbImage,
+    /// The alignment, when a face was found.
+    pub aligned: Option<Aligned>,
+    /// Faces found in the photo (largest first); `face` indexes them.
+    pub faces: usize,
+    pub face: usize,
+}
+
+/// Frames `photo`: face number `face` (largest first, wrapping) FFHQ-aligned, else the centre square.
 pub fn frame(
     photo: &image::RgbImage,
     size: u32,
     framing: Framing,
     detector: Option<&FaceDetector>,
-) -> (image::RgbImage, Option<Aligned>) {
-    if let (Framing::Auto, Some(d)) = (framing, detector)
-        && let Some(face) = d.detect(photo).first()
-    {
-        let aligned = align(photo, Quad::ffhq(&face.landmarks), size);
-        return (aligned.image.clone(), Some(aligned));
+    face: usize,
+) -> Framed {
+    if let (Framing::Auto, Some(d)) = (framing, detector) {
+        let faces = d.detect(photo);
+        if !faces.is_empty() {
+            let face = face % faces.len();
+            let aligned = align(photo, Quad::ffhq(&faces[face].landmarks), size);
+            return Framed {
+                crop: aligned.image.clone(),
+                aligned: Some(aligned),
+                faces: faces.len(),
+                face,
+            };
+        }
     }
-    (crate::imaging::center_square(photo, size), None)
+    Framed {
+        crop: crate::imaging::center_square(photo, size),
+        aligned: None,
+        faces: 0,
+        face: 0,
+    }
 }

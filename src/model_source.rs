@@ -156,26 +156,35 @@ pub const LPIPS_TRUNK_FILES: [&str; 2] =
     ["alexnet-owt-7be5be79.pth", "lpips_alex_trunk.safetensors"];
 pub const LPIPS_LIN_FILES: [&str; 2] = ["alex.pth", "lpips_alex_lin.safetensors"];
 
+/// LPIPS from a trunk file and an optional heads file (default: heads inside the trunk file).
+pub fn load_lpips(
+    trunk: &Path,
+    lin: Option<&Path>,
+    kind: crate::model::lpips::TrunkKind,
+    device: &Device,
+) -> Result<crate::model::lpips::Lpips, WeightsError> {
+    use crate::model::lpips::{Lpips, normalize_keys};
+    let trunk = weights::read_checkpoint(trunk)?;
+    let lin = match lin {
+        Some(p) => weights::read_checkpoint(p)?,
+        None => trunk.clone(),
+    };
+    Lpips::load(&normalize_keys(&trunk, &lin, ""), kind, device)
+}
+
 /// The perceptual distance for PTI: exact LPIPS (AlexNet) when its weights are in the weights
 /// folder, else none (MSE only) — the bundled perceptual network comes with the trained model.
 pub fn load_perceptual(device: &Device) -> crate::pti::Perceptual {
-    use crate::model::lpips::{Lpips, TrunkKind, normalize_keys};
-    let dirs = [
-        std::env::var_os("FACESTYLE_WEIGHTS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")),
-    ];
-    for dir in dirs.into_iter().flatten() {
-        let find = |names: &[&str]| names.iter().map(|n| dir.join(n)).find(|p| p.exists());
-        if let (Some(trunk), Some(lin)) = (find(&LPIPS_TRUNK_FILES), find(&LPIPS_LIN_FILES)) {
-            let loaded = weights::read_checkpoint(&trunk)
-                .and_then(|t| Ok((t, weights::read_checkpoint(&lin)?)))
-                .and_then(|(t, l)| {
-                    Lpips::load(&normalize_keys(&t, &l, ""), TrunkKind::Alex, device)
-                });
-            if let Ok(lpips) = loaded {
-                return crate::pti::Perceptual::Lpips(Box::new(lpips));
-            }
-        }
+    let find = |names: &[&str]| names.iter().find_map(|n| shipped_file(n));
+    if let (Some(trunk), Some(lin)) = (find(&LPIPS_TRUNK_FILES), find(&LPIPS_LIN_FILES))
+        && let Ok(lpips) = load_lpips(
+            &trunk,
+            Some(&lin),
+            crate::model::lpips::TrunkKind::Alex,
+            device,
+        )
+    {
+        return crate::pti::Perceptual::Lpips(Box::new(lpips));
     }
     crate::pti::Perceptual::None
 }

@@ -75,14 +75,7 @@ fn reduced_alex_and_vgg_from_the_lpips_state_dict() {
 #[test]
 fn identical_images_have_zero_distance_and_multiscale_sums_three_scales() {
     // 128² so that the 4× halving (32²) still fits AlexNet's two 3×3 max-pools.
-    let trunk = store("lpips_alex/alexnet_trunk.safetensors");
-    let lin = store("lpips_alex/lin_alex_v0.1.safetensors");
-    let lpips = Lpips::load(
-        &normalize_keys(&trunk, &lin, ""),
-        TrunkKind::Alex,
-        &device(),
-    )
-    .unwrap();
+    let lpips = lpips_alex_fixture();
     let input = store("lpips_alex/case_in.safetensors");
     let (x0, x1) = (tensor::<4>(&input, "image0"), tensor::<4>(&input, "image1"));
     let zero = lpips.distance(x0.clone(), x0.clone()).total;

@@ -7,7 +7,6 @@ use burn::tensor::Tensor;
 use common::*;
 use facestyle::edit::inversion;
 use facestyle::model::encoder::FeatureStyleEncoder;
-use facestyle::model::lpips::{Lpips, TrunkKind, normalize_keys};
 use facestyle::model::{Generator, NoiseMode};
 use facestyle::pti::tuning::locality_code;
 use facestyle::pti::{
@@ -33,14 +32,7 @@ fn setup() -> Setup {
     let photo =
         tensor::<4>(&store("fse_encoder_64/case_encode_in.safetensors"), "image").narrow(0, 0, 1);
     let codes = inversion::encode(&g, &e, photo.clone()).unwrap();
-    let trunk = store("lpips_alex/alexnet_trunk.safetensors");
-    let lin = store("lpips_alex/lin_alex_v0.1.safetensors");
-    let lpips = Lpips::load(
-        &normalize_keys(&trunk, &lin, ""),
-        TrunkKind::Alex,
-        &device(),
-    )
-    .unwrap();
+    let lpips = lpips_alex_fixture();
     Setup {
         g,
         pivot: codes.wplus,

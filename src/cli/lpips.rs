@@ -7,7 +7,7 @@ use super::common::stored_tensor;
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::imaging::{load_photo, rgb_images_to_tensor};
 use crate::model::loader::tensor_to_vec;
-use crate::model::lpips::{Lpips, TrunkKind, normalize_keys};
+use crate::model::lpips::TrunkKind;
 use crate::weights::{self, TensorStore};
 
 #[derive(Args, Debug)]
@@ -33,12 +33,7 @@ pub struct LpipsArgs {
 pub fn run(a: LpipsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = ComputeDevice::select(choice);
     let device = &dev.device;
-    let trunk = weights::read_checkpoint(&a.trunk)?;
-    let lin = match &a.lin {
-        Some(p) => weights::read_checkpoint(p)?,
-        None => trunk.clone(),
-    };
-    let lpips = Lpips::load(&normalize_keys(&trunk, &lin, ""), a.net, device)?;
+    let lpips = crate::model_source::load_lpips(&a.trunk, a.lin.as_deref(), a.net, device)?;
     let (x0, x1) = match &a.input_tensor {
         Some(p) => {
             let st = weights::read_safetensors(p)?;

@@ -8,7 +8,7 @@ use clap::Args;
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::inversion;
 use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
-use crate::model::lpips::{Lpips, TrunkKind, normalize_keys};
+use crate::model::lpips::TrunkKind;
 use crate::model::{Generator, NoiseMode};
 use crate::model_source::{load_encoder, load_generator};
 use crate::pti::{
@@ -65,18 +65,12 @@ pub struct PersonalizeArgs {
 fn perceptual(a: &PersonalizeArgs, device: &burn::tensor::Device) -> anyhow::Result<Perceptual> {
     Ok(match &a.lpips_trunk {
         None => crate::model_source::load_perceptual(device),
-        Some(trunk) => {
-            let trunk = weights::read_checkpoint(trunk)?;
-            let lin = match &a.lpips_lin {
-                Some(p) => weights::read_checkpoint(p)?,
-                None => trunk.clone(),
-            };
-            Perceptual::Lpips(Box::new(Lpips::load(
-                &normalize_keys(&trunk, &lin, ""),
-                TrunkKind::Alex,
-                device,
-            )?))
-        }
+        Some(trunk) => Perceptual::Lpips(Box::new(crate::model_source::load_lpips(
+            trunk,
+            a.lpips_lin.as_deref(),
+            TrunkKind::Alex,
+            device,
+        )?)),
     })
 }
 

@@ -96,3 +96,14 @@ pub fn assert_key<const D: usize>(got: &TensorStore, expected: &TensorStore, key
         RTOL,
     )
 }
+
+/// LPIPS with the published AlexNet heads on the fixtures' random AlexNet trunk.
+pub fn lpips_alex_fixture() -> facestyle::model::lpips::Lpips {
+    facestyle::model_source::load_lpips(
+        &fixture("lpips_alex/alexnet_trunk.safetensors"),
+        Some(&fixture("lpips_alex/lin_alex_v0.1.safetensors")),
+        facestyle::model::lpips::TrunkKind::Alex,
+        &device(),
+    )
+    .unwrap()
+}

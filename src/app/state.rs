@@ -67,7 +67,7 @@ pub struct EditorState {
     /// The inverted photo with the sliders applied (absent while all are at 0).
     pub edited: Option<Frame>,
     requested_sliders: Option<Vec<f32>>,
-    /// The last thing saved, for the status bar.
+    /// The last thing done (saved, loaded), for the status bar.
     pub notice: Option<String>,
     /// The last error, shown until dismissed; nothing is lost when one occurs.
     pub error: Option<String>,
@@ -152,7 +152,7 @@ impl EditorState {
                     self.edited = Some(frame);
                 }
             }
-            Event::Exported(path) => self.notice = Some(format!("saved {}", path.display())),
+            Event::Notice(text) => self.notice = Some(text),
             Event::Tuning(p) => {
                 if let Personalization::Running { progress, .. } = &mut self.personalization {
                     *progress = Some(p);

@@ -269,6 +269,13 @@ impl EditorApp {
             if ui.button("Open generator…").clicked() {
                 self.open_weights();
             }
+            if ui.button("Open encoder…").clicked()
+                && let Some(path) = rfd::FileDialog::new()
+                    .add_filter("Feature-Style encoder", &["safetensors", "pth", "pt"])
+                    .pick_file()
+            {
+                let _ = self.engine.requests.send(Request::LoadEncoder(path));
+            }
         });
         if self.state.inverting {
             ui.horizontal(|ui| {

@@ -24,6 +24,8 @@ pub enum Request {
     },
     /// Swap the generator for the one in this file.
     LoadGenerator(PathBuf),
+    /// Use the Feature-Style encoder in this file (e.g. the official `143_enc.pth`).
+    LoadEncoder(PathBuf),
     /// Invert a photo with the Feature-Style encoder; its codes become the ones edited.
     Invert {
         photo: PathBuf,
@@ -115,8 +117,8 @@ pub enum Event {
         seconds: f64,
         perceptual: String,
     },
-    /// A file was written.
-    Exported(PathBuf),
+    /// Something done that the status bar should tell (a file saved, a model loaded).
+    Notice(String),
     /// Personalization was cancelled or reverted: the original generator is in use.
     Unpersonalized,
     /// The sliders available for the loaded generator.

@@ -186,8 +186,9 @@ impl Worker {
                         self.personalize(steps, &cancel, send)
                     }
                     Request::Revert => self.revert(send),
+                    Request::LoadEncoder(path) => self.load_encoder(&path, send),
                     Request::ExportFull { face, path } => match self.export_full(&face, &path) {
-                        Ok(()) => send(Event::Exported(path)),
+                        Ok(()) => send(Event::Notice(format!("saved {}", path.display()))),
                         Err(e) => send(Event::Error(e)),
                     },
                     Request::Render { params, id } => match self.render(params, id) {
@@ -352,6 +353,24 @@ impl Worker {
             reconstruction: Frame::from_rgb(0, recon, millis),
         })));
         Ok(())
+    }
+
+    fn load_encoder(&mut self, path: &std::path::Path, send: &dyn Fn(Event)) {
+        let Some(g) = &self.generator else { return };
+        let origin = crate::model_source::ModelOrigin::File(path.to_path_buf());
+        match load_encoder(Some(path), &origin, &self.device.device)
+            .map_err(|e| e.to_string())
+            .and_then(|(e, _)| {
+                inversion::check_pair(g, &e)
+                    .map(|_| e)
+                    .map_err(|e| e.to_string())
+            }) {
+            Ok(e) => {
+                self.encoder = Ok(e);
+                send(Event::Notice(format!("encoder: {}", path.display())));
+            }
+            Err(e) => send(Event::Error(e)),
+        }
     }
 
     fn export_full(&self, face: &Frame, path: &std::path::Path) -> Result<(), String> {

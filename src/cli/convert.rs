@@ -26,16 +26,11 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let keys = match a.input.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => weights::read_safetensors(&a.input)?
-            .tensors
-            .into_keys()
-            .collect(),
-        _ => weights::list_torch_keys(&a.input)?,
-    };
-    let (store, what) = match GeneratorLayout::detect(keys.iter()) {
+    let read = weights::read_model_checkpoint(&a.input)?;
+    let has = |k: &str| read.contains(k);
+    let (store, what) = match GeneratorLayout::detect(read.tensors.keys()) {
         Some(_) => {
-            let (store, layout) = weights::read_generator_checkpoint(&a.input)?;
+            let (store, layout) = weights::extract_generator(&read)?;
             // Validate that the tensors really form a generator before writing.
             crate::model::GeneratorConfig::from_store(&store)?;
             let avg = if store.contains("latent_avg") {
@@ -48,23 +43,15 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
                 format!("StyleGAN2 generator ({}{avg})", layout.name()),
             )
         }
-        None if keys.iter().any(|k| k == "styles.0.weight")
-            && keys.iter().any(|k| k == "block_1.0.conv1.weight") =>
-        {
-            let store = weights::read_checkpoint(&a.input)?;
-            let c = crate::model::encoder::EncoderConfig::from_store(&store)?;
-            (
-                store,
-                format!(
-                    "Feature-Style encoder (widths {:?}, blocks {:?}, {} w+ heads)",
-                    c.widths, c.layers, c.n_styles
-                ),
-            )
+        None if has("styles.0.weight") && has("block_1.0.conv1.weight") => {
+            let c = crate::model::encoder::EncoderConfig::from_store(&read)?;
+            let what = format!(
+                "Feature-Style encoder (widths {:?}, blocks {:?}, {} w+ heads)",
+                c.widths, c.layers, c.n_styles
+            );
+            (read, what)
         }
-        None => (
-            weights::read_checkpoint(&a.input)?,
-            "no known model layout, copied as is".to_string(),
-        ),
+        None => (read, "no known model layout, copied as is".to_string()),
     };
     weights::write_safetensors(&store, &a.output)?;
     println!(

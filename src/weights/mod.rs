@@ -14,7 +14,7 @@ pub use error::WeightsError;
 pub use layout::{GeneratorLayout, extract_generator};
 pub use safetensors_file::{parse_safetensors, read_safetensors, write_safetensors};
 pub use tensor_store::{DType, StoredTensor, TensorStore};
-pub use torch_checkpoint::{list_torch_keys, read_torch, read_torch_filtered};
+pub use torch_checkpoint::{KeyFilter, read_torch, read_torch_filtered};
 
 use std::path::Path;
 
@@ -32,25 +32,22 @@ pub fn read_checkpoint(path: &Path) -> Result<TensorStore, WeightsError> {
     }
 }
 
-/// Reads a generator checkpoint of any supported layout; PyTorch files only materialize
-/// the generator's tensors (discriminator and optimizer states are skipped).
+/// Reads a checkpoint for a model: a PyTorch file holding a StyleGAN2 generator only
+/// materializes the generator's tensors and `latent_avg` (discriminator and optimizer states
+/// are skipped); anything else is read whole.
+pub fn read_model_checkpoint(path: &Path) -> Result<TensorStore, WeightsError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => read_checkpoint(path),
+        _ => read_torch_filtered(path, |keys| match GeneratorLayout::detect(keys.iter()) {
+            Some(layout) => Box::new(move |k| layout.wants(k)),
+            None => Box::new(|_| true),
+        }),
+    }
+}
+
+/// Reads a generator checkpoint of any supported layout (see [`read_model_checkpoint`]).
 pub fn read_generator_checkpoint(
     path: &Path,
 ) -> Result<(TensorStore, GeneratorLayout), WeightsError> {
-    let store = match path.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => read_safetensors(path)?,
-        _ => {
-            let layout = peek_torch_layout(path)?;
-            read_torch_filtered(path, |k| layout.wants(k))?
-        }
-    };
-    extract_generator(&store)
-}
-
-fn peek_torch_layout(path: &Path) -> Result<GeneratorLayout, WeightsError> {
-    let keys = list_torch_keys(path)?;
-    GeneratorLayout::detect(keys.iter()).ok_or_else(|| WeightsError::Layout {
-        path: path.to_path_buf(),
-        reason: "no StyleGAN2 generator found (expected `style.1.weight` at the top level, under `g_ema.` or under `decoder.`)".into(),
-    })
+    extract_generator(&read_model_checkpoint(path)?)
 }

@@ -17,27 +17,26 @@ const LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 
 
 /// Reads every tensor of a PyTorch checkpoint into a [`TensorStore`] with dotted keys.
 pub fn read_torch(path: &Path) -> Result<TensorStore, WeightsError> {
-    read_torch_filtered(path, |_| true)
+    read_torch_filtered(path, |_| Box::new(|_| true))
 }
 
-/// The dotted keys of every tensor in a PyTorch checkpoint (no storage is copied).
-pub fn list_torch_keys(path: &Path) -> Result<Vec<String>, WeightsError> {
-    let bytes = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
-    let parsed = parse(&bytes).map_err(|e| e.into_weights_error(path))?;
-    Ok(parsed.entries.into_iter().map(|(k, _)| k).collect())
-}
+/// Which keys to materialize, chosen once all keys of the file are known.
+pub type KeyFilter = Box<dyn Fn(&str) -> bool>;
 
-/// Like [`read_torch`] but only materializes the tensors whose key passes `keep`
-/// (so optimizer and discriminator states of training checkpoints are never copied).
+/// Like [`read_torch`] but only materializes the tensors whose key passes the filter that
+/// `choose` builds from the list of all keys (so optimizer and discriminator states of
+/// training checkpoints are never copied). The file is parsed once.
 pub fn read_torch_filtered(
     path: &Path,
-    keep: impl Fn(&str) -> bool,
+    choose: impl FnOnce(&[String]) -> KeyFilter,
 ) -> Result<TensorStore, WeightsError> {
     let bytes = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
     let mut parsed = parse(&bytes).map_err(|e| e.into_weights_error(path))?;
     if parsed.entries.is_empty() {
         return Err(ParseError::Other("it holds no tensors".into()).into_weights_error(path));
     }
+    let keys: Vec<String> = parsed.entries.iter().map(|(k, _)| k.clone()).collect();
+    let keep = choose(&keys);
     let mut store = TensorStore::new(path);
     let entries = std::mem::take(&mut parsed.entries);
     for (key, t) in entries.into_iter().filter(|(k, _)| keep(k)) {

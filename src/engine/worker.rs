@@ -237,13 +237,13 @@ impl Worker {
         ))
     }
 
+    /// Frames and encodes a photo; its codes become the ones the sliders edit.
     fn invert(&mut self, photo: &std::path::Path, face: usize) -> Result<Inversion, String> {
         let g = self.generator.as_ref().ok_or("no generator is loaded")?;
         let e = self
             .encoder
             .as_ref()
             .map_err(|e| format!("cannot invert photos: {e}"))?;
-        let start = Instant::now();
         let img = load_photo(photo).map_err(|e| e.to_string())?;
         let framed = frame(
             &img,
@@ -252,32 +252,18 @@ impl Worker {
             self.detector.as_ref(),
             face,
         );
-        let (target, alignment) = (framed.crop, framed.aligned.map(|a| a.quad));
-        let (faces, face) = (framed.faces, framed.face);
-        let x = rgb_images_to_tensor(std::slice::from_ref(&target), &self.device.device);
+        let x = rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &self.device.device);
         let codes = inversion::encode(
             g,
             e,
             inversion::encoder_input(x.clone(), e.config.input_resolution),
         )
         .map_err(|e| e.to_string())?;
-        let recon =
-            inversion::reconstruct(g, &codes, &NoiseMode::Stored).map_err(|e| e.to_string())?;
-        let recon = tensor_to_rgb_images(recon).remove(0);
-        let millis = start.elapsed().as_secs_f64() * 1000.0;
         self.codes = Some(codes);
         self.photo = Some((photo.to_path_buf(), x));
-        self.alignment = alignment;
-        self.face = (faces, face);
-        Ok(Inversion {
-            aligned: alignment.is_some(),
-            faces,
-            face,
-            photo: photo.to_path_buf(),
-            quality: quality(&recon, &target),
-            input: Frame::from_rgb(0, target, millis),
-            reconstruction: Frame::from_rgb(0, recon, millis),
-        })
+        self.alignment = framed.aligned.map(|a| a.quad);
+        self.face = (framed.faces, framed.face);
+        self.current_inversion()
     }
 
     /// Tunes the generator to the inverted photo; on success the photo's feature code becomes
@@ -287,22 +273,17 @@ impl Worker {
         let result = (|| -> Result<(), String> {
             let g = self.generator.as_ref().ok_or("no generator is loaded")?;
             let codes = self.codes.as_ref().ok_or("invert a photo first")?;
-            let (photo, target) = self.photo.clone().ok_or("invert a photo first")?;
+            let (_, target) = self.photo.as_ref().ok_or("invert a photo first")?;
             let perceptual = load_perceptual(&self.device.device);
             let config = TuningConfig {
                 steps,
                 ..TuningConfig::default()
             };
-            let tuned = pivotal_tuning(
-                g,
-                &codes.wplus,
-                &target,
-                &perceptual,
-                &config,
-                cancel,
-                |p| send(Event::Tuning(p.clone())),
-            )
-            .map_err(|e| e.to_string())?;
+            let tuned =
+                pivotal_tuning(g, &codes.wplus, target, &perceptual, &config, cancel, |p| {
+                    send(Event::Tuning(p.clone()))
+                })
+                .map_err(|e| e.to_string())?;
             let feature = tuned
                 .generator
                 .feature_at(codes.wplus.clone(), &NoiseMode::Stored, codes.k)
@@ -320,7 +301,8 @@ impl Worker {
                 seconds: tuned.seconds,
                 perceptual: perceptual.name().to_string(),
             });
-            self.send_reconstruction(&photo, target, send)
+            send(Event::Inverted(Box::new(self.current_inversion()?)));
+            Ok(())
         })();
         if let Err(e) = result {
             send(Event::Error(e));
@@ -328,31 +310,26 @@ impl Worker {
         }
     }
 
-    /// Redraws the photo pane from the current codes and generator.
-    fn send_reconstruction(
-        &self,
-        photo: &std::path::Path,
-        target: burn::tensor::Tensor<4>,
-        send: &dyn Fn(Event),
-    ) -> Result<(), String> {
+    /// The photo pane for the current photo, codes and generator.
+    fn current_inversion(&self) -> Result<Inversion, String> {
         let g = self.generator.as_ref().ok_or("no generator is loaded")?;
         let codes = self.codes.as_ref().ok_or("invert a photo first")?;
+        let (photo, target) = self.photo.as_ref().ok_or("invert a photo first")?;
         let start = Instant::now();
         let recon =
             inversion::reconstruct(g, codes, &NoiseMode::Stored).map_err(|e| e.to_string())?;
         let recon = tensor_to_rgb_images(recon).remove(0);
-        let target = tensor_to_rgb_images(target).remove(0);
+        let target = tensor_to_rgb_images(target.clone()).remove(0);
         let millis = start.elapsed().as_secs_f64() * 1000.0;
-        send(Event::Inverted(Box::new(Inversion {
+        Ok(Inversion {
             aligned: self.alignment.is_some(),
             faces: self.face.0,
             face: self.face.1,
-            photo: photo.to_path_buf(),
+            photo: photo.clone(),
             quality: quality(&recon, &target),
             input: Frame::from_rgb(0, target, millis),
             reconstruction: Frame::from_rgb(0, recon, millis),
-        })));
-        Ok(())
+        })
     }
 
     fn load_encoder(&mut self, path: &std::path::Path, send: &dyn Fn(Event)) {

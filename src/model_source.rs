@@ -22,7 +22,12 @@ pub const BUNDLED_ENCODER: &str = "encoder.safetensors";
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelOrigin {
     File(PathBuf),
-    Bundled(PathBuf),
+    /// A model shipped in `weights/`; `interim` holds its file's `interim` note when it is a
+    /// stand-in (e.g. trained on a CPU for want of a GPU) rather than the release model.
+    Bundled {
+        path: PathBuf,
+        interim: Option<String>,
+    },
     /// Seeded random weights (no trained model available).
     RandomInterim {
         seed: u64,
@@ -33,11 +38,43 @@ impl fmt::Display for ModelOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelOrigin::File(p) => write!(f, "{}", p.display()),
-            ModelOrigin::Bundled(p) => write!(f, "bundled model ({})", p.display()),
+            ModelOrigin::Bundled {
+                path,
+                interim: None,
+            } => write!(f, "bundled model ({})", path.display()),
+            ModelOrigin::Bundled {
+                path,
+                interim: Some(note),
+            } => write!(f, "INTERIM bundled model: {note} ({})", path.display()),
             ModelOrigin::RandomInterim { seed } => write!(
                 f,
                 "INTERIM random weights (seed {seed}, untrained: outputs are not faces)"
             ),
+        }
+    }
+}
+
+impl ModelOrigin {
+    /// Metadata key of a weights file that marks it as an interim stand-in, with a note.
+    pub const INTERIM_KEY: &str = "interim";
+
+    fn bundled(path: PathBuf, store: &weights::TensorStore) -> Self {
+        let interim = store.metadata.get(Self::INTERIM_KEY).cloned();
+        ModelOrigin::Bundled { path, interim }
+    }
+
+    /// What the UI should warn about, when the running model is a stand-in.
+    pub fn interim_notice(&self) -> Option<String> {
+        match self {
+            ModelOrigin::RandomInterim { .. } => Some(
+                "Interim model: seeded random weights (the trained bundled model is not in weights/ yet)."
+                    .into(),
+            ),
+            ModelOrigin::Bundled {
+                interim: Some(note),
+                ..
+            } => Some(format!("Interim model: {note} (see weights/MODEL_CARD.md).")),
+            _ => None,
         }
     }
 }
@@ -99,7 +136,8 @@ pub fn load_generator(
     if let Some(dir) = bundled_weights_dir() {
         let path = dir.join(BUNDLED_GENERATOR);
         let (store, _) = weights::read_generator_checkpoint(&path)?;
-        return Ok((Generator::load(&store, device)?, ModelOrigin::Bundled(path)));
+        let origin = ModelOrigin::bundled(path, &store);
+        return Ok((Generator::load(&store, device)?, origin));
     }
     let seed = 0;
     let store = weights::random_init::random_generator_store(&interim_config(), seed);
@@ -126,10 +164,8 @@ pub fn load_encoder(
     if let Some(dir) = bundled_weights_dir().filter(|d| d.join(BUNDLED_ENCODER).exists()) {
         let path = dir.join(BUNDLED_ENCODER);
         let store = weights::read_safetensors(&path)?;
-        return Ok((
-            FeatureStyleEncoder::load(&store, device)?,
-            ModelOrigin::Bundled(path),
-        ));
+        let origin = ModelOrigin::bundled(path, &store);
+        return Ok((FeatureStyleEncoder::load(&store, device)?, origin));
     }
     match generator_origin {
         ModelOrigin::RandomInterim { seed } => {

@@ -223,7 +223,8 @@ impl EditorState {
         std::mem::take(&mut self.pending_photos)
     }
 
-    pub fn is_interim_model(&self) -> bool {
-        matches!(self.origin, Some(ModelOrigin::RandomInterim { .. }))
+    /// The warning to show while the running model is an interim stand-in.
+    pub fn interim_notice(&self) -> Option<String> {
+        self.origin.as_ref().and_then(ModelOrigin::interim_notice)
     }
 }

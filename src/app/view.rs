@@ -363,7 +363,7 @@ impl EditorApp {
             }
             if let Some(o) = &self.state.origin {
                 let text = RichText::new(format!("· {o}"));
-                ui.label(if self.state.is_interim_model() {
+                ui.label(if self.state.interim_notice().is_some() {
                     text.color(Color32::from_rgb(230, 160, 40))
                 } else {
                     text
@@ -399,11 +399,8 @@ impl eframe::App for EditorApp {
                     }
                 });
             }
-            if self.state.is_interim_model() {
-                ui.colored_label(
-                    Color32::from_rgb(230, 160, 40),
-                    "Interim model: seeded random weights (the trained bundled model is not in weights/ yet).",
-                );
+            if let Some(notice) = self.state.interim_notice() {
+                ui.colored_label(Color32::from_rgb(230, 160, 40), notice);
             }
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.state.pane, Pane::RandomFace, "Random face");
@@ -425,7 +422,9 @@ impl eframe::App for EditorApp {
                 Pane::Photo => {
                     let edited = self.edited_texture(&ctx).cloned();
                     if let Some((input, recon)) = self.photo_textures(&ctx) {
-                        let side = (ui.available_width() / 2.0 - 12.0).min(ui.available_height() - 24.0).max(64.0);
+                        let side = (ui.available_width() / 2.0 - 12.0)
+                            .min(ui.available_height() - 24.0)
+                            .max(64.0);
                         let right = match &edited {
                             Some(tex) => ("Edited (Eq. 1 feature correction)", tex),
                             None => ("Reconstruction G(w+, F)", recon),
@@ -434,7 +433,10 @@ impl eframe::App for EditorApp {
                             for (title, tex) in [("Photo (encoder input)", input), right] {
                                 ui.vertical(|ui| {
                                     ui.label(title);
-                                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
+                                    ui.add(
+                                        egui::Image::new(tex)
+                                            .fit_to_exact_size(egui::vec2(side, side)),
+                                    );
                                 });
                             }
                         });

@@ -5,6 +5,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use crate::device::{ComputeDevice, DeviceChoice};
+use crate::edit::directions::pick::{Pick, parse_layers, pick};
 use crate::edit::directions::{DirectionSet, Owner, ganspace, import, sefa};
 use crate::model_source::load_generator;
 
@@ -12,20 +13,6 @@ use crate::model_source::load_generator;
 pub struct DirectionsArgs {
     #[command(subcommand)]
     pub action: DirectionsAction,
-}
-
-/// `a..b` (half-open) or a single layer `a`.
-pub fn parse_layers(s: &str) -> Result<Range<usize>, String> {
-    let bad = || format!("`{s}` is not a layer range like 0..4");
-    match s.split_once("..") {
-        Some((a, b)) => {
-            Ok(a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?)
-        }
-        None => {
-            let i: usize = s.trim().parse().map_err(|_| bad())?;
-            Ok(i..i + 1)
-        }
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +74,17 @@ pub enum DirectionsAction {
     },
     /// List the directions of a set.
     List { set: PathBuf },
+    /// Compose a named set from computed ones, e.g.
+    /// `--take "sefa 3=Age,layers=2..6,range=4,flip"` (flip: + means more of the attribute).
+    Pick {
+        /// Sets to pick from (all of one generator).
+        sets: Vec<PathBuf>,
+        /// `OLD=NEW[,layers=A..B][,range=R][,flip]`, once per direction, in slider order.
+        #[arg(long = "take", required = true, value_parser = Pick::parse)]
+        takes: Vec<Pick>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Render a strip per direction (its slider from min to max on a random face) to name it by
     /// looking: `<out>/<name>.png`.
     Strip {
@@ -100,6 +98,9 @@ pub enum DirectionsAction {
         /// Images per strip.
         #[arg(long, default_value_t = 7)]
         steps: usize,
+        /// Faces (one row each: seed, seed+1, …).
+        #[arg(long, default_value_t = 1)]
+        faces: usize,
         #[arg(long, default_value_t = 0.7)]
         truncation: f32,
     },
@@ -205,13 +206,15 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             weights,
             seed,
             steps,
+            faces,
             truncation,
         } => {
             let (g, _) = computed(&weights)?;
             let set = DirectionSet::load(&set)?;
             set.check(&g)?;
             let avg = g.truncation_latent();
-            let w = g.broadcast(g.truncate(g.map(g.seeded_z(seed, 1)), truncation, &avg));
+            let faces = faces.max(1);
+            let w = g.broadcast(g.truncate(g.map(g.seeded_z(seed, faces)), truncation, &avg));
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let steps = steps.max(2);
             for (i, d) in set.directions.iter().enumerate() {
@@ -231,8 +234,13 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                     )?
                     .image;
                 let file = out.join(format!("{}.png", d.info.name.replace([' ', '/'], "_")));
-                crate::imaging::grid(&crate::imaging::tensor_to_rgb_images(image), steps)
-                    .save(&file)?;
+                // rendered slider-step-major; shown one face per row
+                let images = crate::imaging::tensor_to_rgb_images(image);
+                let rows: Vec<_> = (0..faces)
+                    .flat_map(|f| (0..steps).map(move |k| k * faces + f))
+                    .map(|i| images[i].clone())
+                    .collect();
+                crate::imaging::grid(&rows, steps).save(&file)?;
                 println!(
                     "  {:<16} {lo:+.1} … {hi:+.1} → {}",
                     d.info.name,
@@ -240,6 +248,13 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        DirectionsAction::Pick { sets, takes, out } => {
+            let sources = sets
+                .iter()
+                .map(|p| DirectionSet::load(p).with_context(|| format!("reading {}", p.display())))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            save(&pick(&sources, &takes)?, &out)
         }
         DirectionsAction::List { set } => {
             let s = DirectionSet::load(&set)?;

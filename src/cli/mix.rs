@@ -24,7 +24,7 @@ pub struct MixArgs {
     #[arg(long, default_value = "const")]
     pub noise: String,
     /// Also classic style mixing: these w+ layers of B into A (e.g. 0..4 coarse, 4..8 middle).
-    #[arg(long, value_parser = super::directions::parse_layers)]
+    #[arg(long, value_parser = crate::edit::directions::pick::parse_layers)]
     pub layers: Option<std::ops::Range<usize>>,
 }
 

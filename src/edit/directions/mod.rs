@@ -4,6 +4,7 @@
 pub mod eigen;
 pub mod ganspace;
 pub mod import;
+pub mod pick;
 pub mod sefa;
 pub mod set;
 

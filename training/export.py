@@ -1,0 +1,77 @@
+"""Exports trained weights as the safetensors files the Rust app loads.
+
+  python -m training.export generator RUN/checkpoint.pt weights/generator.safetensors
+  python -m training.export encoder RUN_ENC/checkpoint.pt weights/encoder.safetensors
+
+The generator file is the EMA generator under rosinality's `g_ema` key names plus
+`latent_avg` (mean of 4096 mapped z, the truncation centre) and a `config` metadata entry;
+the encoder file uses the `fs_encoder_v2` key names (BatchNorm in eval form, running
+statistics included) with its `config` (widths, layers, input resolution, K …).
+"""
+
+import argparse
+import json
+import os
+
+import torch
+from safetensors.torch import save_file
+
+from training.fse import FeatureStyleEncoder
+from training.stylegan2 import Generator
+
+
+def generator_from_checkpoint(path, which="g_ema"):
+    s = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = s.get("generator_config")
+    if cfg is None:  # checkpoints of the first run keep it in the run folder's config.json
+        with open(os.path.join(os.path.dirname(path), "config.json")) as f:
+            cfg = json.load(f)["generator"]
+    g = Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channels"], cfg["lr_mlp"])
+    g.load_state_dict(s[which])
+    return g.eval().requires_grad_(False), s
+
+
+def encoder_from_checkpoint(path):
+    s = torch.load(path, map_location="cpu", weights_only=False)
+    e = FeatureStyleEncoder(**{k: v for k, v in s["encoder_config"].items() if k != "bn_eps"})
+    e.load_state_dict(s["encoder"])
+    return e.eval().requires_grad_(False), s
+
+
+def generator_tensors(g):
+    t = {k: v.detach().float().contiguous().clone() for k, v in g.state_dict().items()}
+    t["latent_avg"] = g.mean_latent(4096).float().contiguous()
+    return t
+
+
+def encoder_tensors(e):
+    return {k: v.detach().float().contiguous().clone() for k, v in e.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("kind", choices=["generator", "encoder"])
+    p.add_argument("checkpoint")
+    p.add_argument("out")
+    p.add_argument("--interim", default=None,
+                   help="mark the file as an interim stand-in; the app shows this note")
+    a = p.parse_args()
+    if a.kind == "generator":
+        g, s = generator_from_checkpoint(a.checkpoint)
+        meta = {"config": json.dumps(g.config()),
+                "training": json.dumps({"kimg": s["state"]["nimg"] / 1000, "steps": s["state"]["step"]})}
+        if a.interim:
+            meta["interim"] = a.interim
+        save_file(generator_tensors(g), a.out, metadata=meta)
+    else:
+        e, s = encoder_from_checkpoint(a.checkpoint)
+        meta = {"config": json.dumps(e.cfg), "training": json.dumps({"steps": s["state"]["step"]})}
+        if a.interim:
+            meta["interim"] = a.interim
+        save_file(encoder_tensors(e), a.out, metadata=meta)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

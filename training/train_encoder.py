@@ -1,0 +1,147 @@
+"""Trains the Feature-Style encoder for a trained generator (the FSE paper's recipe).
+
+Each batch is half real faces, half generated ones with known (w, noise). The encoder
+predicts w+ (as an offset from latent_avg) and the feature code F at layer K; two inversions
+are made, x1 = G(w+) and x2 = G(w+, F at K). Losses (paper Eq. 5 / 8):
+  MSE (generated: on x1 with the true noise; real: on x2, random noise)
+  + 0.2 · multi-scale perceptual distance on x1 and x2 (three scales)
+  + 0.01 · ||F − G^K(w+)||²  (feature reconstruction, keeps Eq. 1 edits valid)
+The identity term (0.1) needs the identity network in PyTorch and the face-parsing term needs
+a parsing model: neither is available to the trainer yet, so both are left out (the model
+card says so). The perceptual trunk is the trained discriminator (training/perceptual.py).
+Adam, lr 1e-4, divided by ten for the last 1/6 of the steps (the paper's 10 + 2 epochs).
+"""
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from training.data import Sampler, load_faces
+from training.export import generator_from_checkpoint
+from training.fse import FeatureStyleEncoder
+from training.perceptual import DiscriminatorFeatures
+from training.stylegan2 import Discriminator
+from training.util import atomic_save, device_and_threads, save_grid
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="../shared/data/faces")
+    p.add_argument("--cache", default=os.path.expanduser("~/.cache/facestyle-train"))
+    p.add_argument("--generator-run", required=True, help="run folder of train_generator (checkpoint.pt)")
+    p.add_argument("--run", required=True)
+    p.add_argument("--k", type=int, default=3, help="generator layer (outs index) F replaces")
+    p.add_argument("--widths", default="32,64,128,256")
+    p.add_argument("--layers", default="1,2,2,1")
+    p.add_argument("--batch", type=int, default=8, help="half real, half generated")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--steps", type=int, default=120000, help="total steps (sets the lr drop)")
+    p.add_argument("--minutes", type=float, default=8.0)
+    p.add_argument("--ckpt-minutes", type=float, default=3.0)
+    p.add_argument("--lambda-perceptual", type=float, default=0.2)
+    p.add_argument("--lambda-feature", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args()
+
+
+def main():
+    a = parse_args()
+    dev = device_and_threads()
+    torch.manual_seed(a.seed)
+    os.makedirs(a.run, exist_ok=True)
+    gckpt = os.path.join(a.generator_run, "checkpoint.pt")
+    g, gs = generator_from_checkpoint(gckpt)
+    g = g.to(dev)
+    gcfg = g.config()
+    d = Discriminator(gcfg["size"], gcfg["channels"])
+    d.load_state_dict(gs["d"])
+    perceptual = DiscriminatorFeatures(d.to(dev))
+    latent_avg = g.mean_latent(4096).to(dev)
+    fmaps, side = g.feature_shape(a.k)
+    res = gcfg["size"]
+    widths = [int(x) for x in a.widths.split(",")]
+    stride = 1 if res // 8 == side else 2
+    assert res // 8 // stride == side, f"K={a.k} ({side}px) is not reachable from {res}px inputs"
+    e = FeatureStyleEncoder(widths, [int(x) for x in a.layers.split(",")], fmaps, gcfg["style_dim"],
+                            g.n_latent, stride, res, a.k).to(dev)
+    opt = torch.optim.Adam(e.parameters(), lr=a.lr)
+    state = dict(step=0, seconds=0.0)
+    ckpt = os.path.join(a.run, "checkpoint.pt")
+    if os.path.exists(ckpt):
+        s = torch.load(ckpt, map_location=dev, weights_only=False)
+        e.load_state_dict(s["encoder"]), opt.load_state_dict(s["opt"])
+        state = s["state"]
+        print(f"resumed at step {state['step']}")
+    train, held = load_faces(a.data, res, a.cache)
+    sample = Sampler(train, a.seed + state["step"])
+    held_x = torch.from_numpy(held[:16]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
+    half = a.batch // 2
+    t0 = run_start = last_ckpt = time.time()
+    log = open(os.path.join(a.run, "log.txt"), "a")
+
+    def invert(x, noise):
+        delta, feat = e(x)
+        wplus = delta + latent_avg
+        x1, gk = g.synthesis(wplus, noise, return_feature=a.k)
+        x2 = g.synthesis(wplus, noise, inject=(a.k, feat))
+        return x1, x2, feat, gk
+
+    def checkpoint():
+        atomic_save(dict(encoder=e.state_dict(), opt=opt.state_dict(), state=state,
+                         encoder_config=e.cfg, generator_checkpoint=gckpt), ckpt)
+        e.eval()
+        with torch.no_grad():
+            _, x2, _, _ = invert(held_x, g.stored_noise())
+        e.train()
+        save_grid(torch.cat([held_x, x2]), os.path.join(a.run, "held_out.png"), cols=16)
+        mse = F.mse_loss(x2, held_x).item()
+        print(f"held-out MSE {mse:.4f} PSNR {10 * np.log10(4 / mse):.2f} dB", flush=True)
+
+    while True:
+        step_start = time.time()
+        lr = a.lr * (0.1 if state["step"] >= a.steps * 10 // 12 else 1.0)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        real = sample(half).to(dev)
+        with torch.no_grad():
+            z = torch.randn(half, gcfg["style_dim"], device=dev)
+            w = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
+            noise = [torch.randn_like(n.expand(half, -1, -1, -1)) for n in g.stored_noise()]
+            fake = g.synthesis(w, noise)
+        # generated half: true noise, MSE on the latent-only inversion
+        f1, f2, ffeat, fgk = invert(fake, noise)
+        # real half: random noise, MSE on the inversion with the feature code
+        r1, r2, rfeat, rgk = invert(real, None)
+        mse = F.mse_loss(f1, fake) + F.mse_loss(r2, real)
+        perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
+                + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).mean()
+        frec = F.mse_loss(ffeat, fgk) + F.mse_loss(rfeat, rgk)
+        loss = mse + a.lambda_perceptual * perc + a.lambda_feature * frec
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        state["seconds"] += time.time() - step_start
+        if state["step"] % 50 == 0:
+            line = (f"step {state['step']} loss {loss.item():.4f} mse {mse.item():.4f} perc {perc.item():.4f} "
+                    f"frec {frec.item():.4f} lr {lr:g} s/step {(time.time() - t0) / 50:.3f}")
+            print(line, flush=True)
+            log.write(line + "\n")
+            log.flush()
+            t0 = time.time()
+        now = time.time()
+        done = state["step"] >= a.steps or now - run_start >= a.minutes * 60
+        if now - last_ckpt >= a.ckpt_minutes * 60 or done:
+            checkpoint()
+            last_ckpt = now
+        if done:
+            break
+
+
+if __name__ == "__main__":
+    main()

@@ -125,3 +125,92 @@ mod tests {
         assert!(q.ssim < 1.0 && q.ssim > 0.5);
     }
 }
+
+/// Fréchet distance between Gaussians fitted to two sets of embeddings (rows):
+/// `|μa − μb|² + Tr(Σa + Σb − 2 (Σa Σb)^½)` — FID's formula, here in the identity network's
+/// embedding space. The trace of the matrix square root is taken as the sum of the square
+/// roots of the eigenvalues of `Σa^½ Σb Σa^½` (symmetric, so the Jacobi solver serves).
+pub fn frechet_distance(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    use crate::edit::directions::eigen::symmetric_eigen;
+    let n = a.first().map_or(0, Vec::len);
+    let stats = |x: &[Vec<f32>]| {
+        let m = x.len().max(2) as f64;
+        let mut mean = vec![0.0; n];
+        for row in x {
+            for (acc, v) in mean.iter_mut().zip(row) {
+                *acc += *v as f64 / x.len() as f64;
+            }
+        }
+        let mut cov = vec![0.0; n * n];
+        for row in x {
+            for i in 0..n {
+                let di = row[i] as f64 - mean[i];
+                for j in 0..n {
+                    cov[i * n + j] += di * (row[j] as f64 - mean[j]) / (m - 1.0);
+                }
+            }
+        }
+        (mean, cov)
+    };
+    let matmul = |p: &[f64], q: &[f64]| {
+        let mut r = vec![0.0; n * n];
+        for i in 0..n {
+            for k in 0..n {
+                let pik = p[i * n + k];
+                for j in 0..n {
+                    r[i * n + j] += pik * q[k * n + j];
+                }
+            }
+        }
+        r
+    };
+    let (ma, ca) = stats(a);
+    let (mb, cb) = stats(b);
+    let (values, vectors) = symmetric_eigen(&ca, n);
+    let mut sqrt_a = vec![0.0; n * n];
+    for (l, v) in values.iter().zip(&vectors) {
+        let s = l.max(0.0).sqrt();
+        for i in 0..n {
+            for j in 0..n {
+                sqrt_a[i * n + j] += s * v[i] * v[j];
+            }
+        }
+    }
+    let inner = matmul(&matmul(&sqrt_a, &cb), &sqrt_a);
+    let sym: Vec<f64> = (0..n * n)
+        .map(|k| 0.5 * (inner[k] + inner[(k % n) * n + k / n]))
+        .collect();
+    let tr_sqrt: f64 = symmetric_eigen(&sym, n)
+        .0
+        .iter()
+        .map(|l| l.max(0.0).sqrt())
+        .sum();
+    let mean_term: f64 = ma.iter().zip(&mb).map(|(x, y)| (x - y).powi(2)).sum();
+    let trace = |c: &[f64]| (0..n).map(|i| c[i * n + i]).sum::<f64>();
+    mean_term + trace(&ca) + trace(&cb) - 2.0 * tr_sqrt
+}
+
+#[cfg(test)]
+mod frechet_tests {
+    use super::frechet_distance;
+
+    #[test]
+    fn gaussians_in_closed_form() {
+        // Two 2-d samples with diagonal covariances: FD = |Δμ|² + Σ (σa − σb)².
+        let grid = |mx: f32, sx: f32, sy: f32| -> Vec<Vec<f32>> {
+            let mut v = Vec::new();
+            for i in [-1.0f32, 1.0] {
+                for j in [-1.0f32, 1.0] {
+                    v.push(vec![mx + sx * i, sy * j]);
+                }
+            }
+            v
+        };
+        // sample variance of ±s over 4 points (n−1 = 3): 4s²/3
+        let (a, b) = (grid(0.0, 1.0, 2.0), grid(3.0, 2.0, 2.0));
+        let k = (4.0f64 / 3.0).sqrt();
+        let expected = 9.0 + (k * 1.0 - k * 2.0).powi(2);
+        assert!((frechet_distance(&a, &b) - expected).abs() < 1e-6);
+        assert!(frechet_distance(&a, &a).abs() < 1e-9);
+    }
+}

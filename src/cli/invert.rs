@@ -124,6 +124,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         }
     }
     let batch = a.batch.max(1);
+    let mut summary = Summary::default();
     for (chunk_index, chunk) in good.chunks(batch).enumerate() {
         let targets: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
         let x = rgb_images_to_tensor(&targets, device);
@@ -153,10 +154,9 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|l| format!("  LPIPS {:.4}", l[i]))
                 .unwrap_or_default();
-            let id = identity
-                .as_ref()
-                .map(|n| format!("  ID {:.3}", n.similarity(rec, target)))
-                .unwrap_or_default();
+            let id_sim = identity.as_ref().map(|n| n.similarity(rec, target));
+            summary.add(&q, lpips.as_ref().map(|l| l[i]), id_sim);
+            let id = id_sim.map(|s| format!("  ID {s:.3}")).unwrap_or_default();
             println!(
                 "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}{lp}{id}  → {}",
                 path.display(),
@@ -167,6 +167,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             );
         }
     }
+    summary.print();
     if !failures.is_empty() {
         for f in &failures {
             eprintln!("failed: {f}");
@@ -180,4 +181,52 @@ fn stem(p: &Path) -> String {
     p.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "photo".into())
+}
+
+/// Means over every inverted photo, printed as the last line.
+#[derive(Default)]
+struct Summary {
+    n: usize,
+    psnr: f64,
+    ssim: f64,
+    mse: f64,
+    lpips: Option<f64>,
+    id: Option<f64>,
+}
+
+impl Summary {
+    fn add(&mut self, q: &crate::metrics::Quality, lpips: Option<f32>, id: Option<f32>) {
+        self.n += 1;
+        self.psnr += q.psnr;
+        self.ssim += q.ssim;
+        self.mse += q.mse;
+        if let Some(l) = lpips {
+            *self.lpips.get_or_insert(0.0) += l as f64;
+        }
+        if let Some(s) = id {
+            *self.id.get_or_insert(0.0) += s as f64;
+        }
+    }
+
+    fn print(&self) {
+        if self.n < 2 {
+            return;
+        }
+        let n = self.n as f64;
+        let lp = self
+            .lpips
+            .map(|l| format!("  LPIPS {:.4}", l / n))
+            .unwrap_or_default();
+        let id = self
+            .id
+            .map(|s| format!("  ID {:.3}", s / n))
+            .unwrap_or_default();
+        println!(
+            "mean over {} photos: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}{lp}{id}",
+            self.n,
+            self.psnr / n,
+            self.ssim / n,
+            self.mse / n
+        );
+    }
 }

@@ -6,6 +6,7 @@ mod common;
 mod convert;
 mod directions;
 mod edit;
+mod evaluate;
 mod invert;
 mod lpips;
 mod mix;
@@ -54,6 +55,8 @@ pub enum Command {
     Lpips(lpips::LpipsArgs),
     /// Convert a PyTorch checkpoint (.pt/.pth) to safetensors without running Python.
     Convert(convert::ConvertArgs),
+    /// Quality figures: identity-space Fréchet distance, identity kept by edits.
+    Evaluate(evaluate::EvaluateArgs),
     /// Print timing figures.
     Bench(bench::BenchArgs),
 }
@@ -70,6 +73,7 @@ pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
         Command::Directions(a) => directions::run(a, device),
         Command::Edit(a) => edit::run(a, device),
         Command::Convert(a) => convert::run(a),
+        Command::Evaluate(a) => evaluate::run(a, device),
         Command::Bench(a) => bench::run(a, device),
     }
 }

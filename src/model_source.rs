@@ -208,21 +208,73 @@ pub fn load_lpips(
     Lpips::load(&normalize_keys(&trunk, &lin, ""), kind, device)
 }
 
-/// The perceptual distance for PTI: exact LPIPS (AlexNet) when its weights are in the weights
-/// folder, else none (MSE only) — the bundled perceptual network comes with the trained model.
-pub fn load_perceptual(device: &Device) -> crate::pti::Perceptual {
+/// File name of the bundled perceptual network (discriminator trunk) inside `weights/`.
+pub const BUNDLED_PERCEPTUAL: &str = "perceptual.safetensors";
+
+/// Which perceptual distance PTI uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PerceptualChoice {
+    /// LPIPS when its weights are in the weights folder, else the bundled network, else none.
+    #[default]
+    Auto,
+    /// Exact LPIPS (AlexNet) from the weights folder.
+    Lpips,
+    /// The bundled discriminator-feature network.
+    Discriminator,
+    /// MSE only.
+    None,
+}
+
+fn shipped_lpips(device: &Device) -> Option<Result<crate::model::lpips::Lpips, WeightsError>> {
     let find = |names: &[&str]| names.iter().find_map(|n| shipped_file(n));
-    if let (Some(trunk), Some(lin)) = (find(&LPIPS_TRUNK_FILES), find(&LPIPS_LIN_FILES))
-        && let Ok(lpips) = load_lpips(
-            &trunk,
-            Some(&lin),
-            crate::model::lpips::TrunkKind::Alex,
-            device,
-        )
-    {
-        return crate::pti::Perceptual::Lpips(Box::new(lpips));
-    }
-    crate::pti::Perceptual::None
+    let (trunk, lin) = (find(&LPIPS_TRUNK_FILES)?, find(&LPIPS_LIN_FILES)?);
+    Some(load_lpips(
+        &trunk,
+        Some(&lin),
+        crate::model::lpips::TrunkKind::Alex,
+        device,
+    ))
+}
+
+fn shipped_discriminator_trunk(
+    device: &Device,
+) -> Option<Result<crate::model::discriminator_trunk::DiscriminatorTrunk, WeightsError>> {
+    let path = shipped_file(BUNDLED_PERCEPTUAL)?;
+    Some(
+        weights::read_safetensors(&path)
+            .and_then(|s| crate::model::discriminator_trunk::DiscriminatorTrunk::load(&s, device)),
+    )
+}
+
+/// The perceptual distance for PTI. `Auto` never fails (it falls back to MSE only); asking for
+/// a network that is not in the weights folder is an error naming the missing files.
+pub fn load_perceptual(
+    choice: PerceptualChoice,
+    device: &Device,
+) -> Result<crate::pti::Perceptual, WeightsError> {
+    use crate::pti::Perceptual;
+    let missing = |what: &str| WeightsError::Layout {
+        path: PathBuf::from("weights"),
+        reason: format!("{what} not found in the weights folder (see weights/README.md)"),
+    };
+    Ok(match choice {
+        PerceptualChoice::Auto => {
+            if let Some(Ok(l)) = shipped_lpips(device) {
+                Perceptual::Lpips(Box::new(l))
+            } else if let Some(Ok(d)) = shipped_discriminator_trunk(device) {
+                Perceptual::Discriminator(Box::new(d))
+            } else {
+                Perceptual::None
+            }
+        }
+        PerceptualChoice::Lpips => Perceptual::Lpips(Box::new(
+            shipped_lpips(device).ok_or_else(|| missing("LPIPS weights"))??,
+        )),
+        PerceptualChoice::Discriminator => Perceptual::Discriminator(Box::new(
+            shipped_discriminator_trunk(device).ok_or_else(|| missing(BUNDLED_PERCEPTUAL))??,
+        )),
+        PerceptualChoice::None => Perceptual::None,
+    })
 }
 
 /// A file shipped in `weights/` (e.g. `mtcnn/pnet.safetensors`), wherever the weights folder is.

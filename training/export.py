@@ -2,11 +2,14 @@
 
   python -m training.export generator RUN/checkpoint.pt weights/generator.safetensors
   python -m training.export encoder RUN_ENC/checkpoint.pt weights/encoder.safetensors
+  python -m training.export perceptual RUN/checkpoint.pt weights/perceptual.safetensors
 
 The generator file is the EMA generator under rosinality's `g_ema` key names plus
 `latent_avg` (mean of 4096 mapped z, the truncation centre) and a `config` metadata entry;
 the encoder file uses the `fs_encoder_v2` key names (BatchNorm in eval form, running
-statistics included) with its `config` (widths, layers, input resolution, K …).
+statistics included) with its `config` (widths, layers, input resolution, K …); the
+perceptual file is the discriminator's feature trunk (`from_rgb`, `blocks.*` without the blur
+buffers; the scoring head is not needed).
 """
 
 import argparse
@@ -44,6 +47,12 @@ def generator_tensors(g):
     return t
 
 
+def perceptual_tensors(checkpoint):
+    s = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return {k: v.float().contiguous().clone() for k, v in s["d"].items()
+            if (k.startswith("from_rgb.") or k.startswith("blocks.")) and not k.endswith(".kernel")}
+
+
 def encoder_tensors(e):
     return {k: v.detach().float().contiguous().clone() for k, v in e.state_dict().items()
             if not k.endswith("num_batches_tracked")}
@@ -51,7 +60,7 @@ def encoder_tensors(e):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["generator", "encoder"])
+    p.add_argument("kind", choices=["generator", "encoder", "perceptual"])
     p.add_argument("checkpoint")
     p.add_argument("out")
     p.add_argument("--interim", default=None,
@@ -64,6 +73,11 @@ def main():
         if a.interim:
             meta["interim"] = a.interim
         save_file(generator_tensors(g), a.out, metadata=meta)
+    elif a.kind == "perceptual":
+        meta = {"kind": "discriminator trunk, LPIPS-style unit-normalized features"}
+        if a.interim:
+            meta["interim"] = a.interim
+        save_file(perceptual_tensors(a.checkpoint), a.out, metadata=meta)
     else:
         e, s = encoder_from_checkpoint(a.checkpoint)
         meta = {"config": json.dumps(e.cfg), "training": json.dumps({"steps": s["state"]["step"]})}

@@ -21,7 +21,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from training.fse import FeatureStyleEncoder
-from training.stylegan2 import Generator
+from training.perceptual import DiscriminatorFeatures
+from training.stylegan2 import Discriminator, Generator
 
 LIMIT = 1e-3
 
@@ -81,6 +82,21 @@ def main():
         save_file({"image": x.contiguous()}, os.path.join(a.fixture, "case_encode_in.safetensors"))
         save_file({"wplus": wplus.contiguous(), "feature": feat.contiguous(), "image": recon.contiguous()},
                   os.path.join(a.fixture, "case_encode_out.safetensors"))
+    perc_path = os.path.join(a.weights, "perceptual.safetensors")
+    if os.path.exists(perc_path):
+        t, _ = read(perc_path)
+        n_blocks = len({k.split(".")[1] for k in t if k.startswith("blocks.")})
+        chans = [t["from_rgb.weight"].shape[0]] + [t[f"blocks.{i}.conv2.weight"].shape[0] for i in range(n_blocks)]
+        d = Discriminator(g.size, list(reversed(chans)))
+        missing, unexpected = d.load_state_dict(t, strict=False)
+        assert not unexpected and all(not k.startswith(("from_rgb", "blocks")) or k.endswith("kernel")
+                                      for k in missing), (missing, unexpected)
+        x0 = image.clamp(-1, 1)
+        x1 = torch.flip(x0, [3])
+        with torch.no_grad():
+            dist = DiscriminatorFeatures(d).distance(x0, x1)
+        save_file({"x0": x0.contiguous(), "x1": x1.contiguous()}, os.path.join(a.fixture, "case_perceptual_in.safetensors"))
+        save_file({"distance": dist.contiguous()}, os.path.join(a.fixture, "case_perceptual_out.safetensors"))
     print(f"wrote golden cases to {a.fixture}")
     if not a.bin:
         return

@@ -11,6 +11,7 @@ use crate::face::{Framing, frame};
 use crate::imaging::{load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::metrics::quality;
 use crate::model::loader::tensor_to_vec;
+use crate::model_source::PerceptualChoice;
 use crate::model_source::{load_encoder, load_face_detector, load_generator};
 use crate::weights::{self, TensorStore};
 
@@ -97,7 +98,8 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         bail!("no photos given");
     }
     let size = g.config.size as u32;
-    let perceptual = crate::model_source::load_perceptual(device);
+    let perceptual = crate::model_source::load_perceptual(PerceptualChoice::Auto, device)?;
+    let perceptual_label = perceptual.key();
     let identity = crate::model_source::load_identity_net(device).ok();
     let mut failures = Vec::new();
     let detector = match a.framing {
@@ -134,7 +136,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             inversion::encoder_input(x.clone(), e.config.input_resolution),
         )?;
         let recon_t = inversion::reconstruct(&g, &codes, &noise)?;
-        // LPIPS per photo when its weights are available (see weights/README.md).
+        // perceptual distance per photo when a network is available (see weights/README.md)
         let lpips = perceptual.per_sample(recon_t.clone(), x).map(tensor_to_vec);
         let recon = tensor_to_rgb_images(recon_t);
         for (i, ((path, target), rec)) in chunk.iter().zip(&recon).enumerate() {
@@ -152,7 +154,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             let q = quality(rec, target);
             let lp = lpips
                 .as_ref()
-                .map(|l| format!("  LPIPS {:.4}", l[i]))
+                .map(|l| format!("  {perceptual_label} {:.4}", l[i]))
                 .unwrap_or_default();
             let id_sim = identity.as_ref().map(|n| n.similarity(rec, target));
             summary.add(&q, lpips.as_ref().map(|l| l[i]), id_sim);
@@ -167,7 +169,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             );
         }
     }
-    summary.print();
+    summary.print(perceptual_label);
     if !failures.is_empty() {
         for f in &failures {
             eprintln!("failed: {f}");
@@ -208,14 +210,14 @@ impl Summary {
         }
     }
 
-    fn print(&self) {
+    fn print(&self, perceptual_label: &str) {
         if self.n < 2 {
             return;
         }
         let n = self.n as f64;
         let lp = self
             .lpips
-            .map(|l| format!("  LPIPS {:.4}", l / n))
+            .map(|l| format!("  {perceptual_label} {:.4}", l / n))
             .unwrap_or_default();
         let id = self
             .id

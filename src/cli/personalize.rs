@@ -10,6 +10,7 @@ use crate::edit::inversion;
 use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::model::lpips::TrunkKind;
 use crate::model::{Generator, NoiseMode};
+use crate::model_source::PerceptualChoice;
 use crate::model_source::{load_encoder, load_generator};
 use crate::pti::{
     CancelToken, Locality, Perceptual, ProjectionConfig, TuningConfig, pivotal_tuning, project,
@@ -57,6 +58,10 @@ pub struct PersonalizeArgs {
     /// LPIPS heads (lpips v0.1 alex.pth).
     #[arg(long)]
     pub lpips_lin: Option<PathBuf>,
+    /// Perceptual distance: auto = LPIPS when its weights are in the weights folder, else the
+    /// bundled discriminator features, else none (MSE only).
+    #[arg(long, value_enum, default_value_t = PerceptualChoice::Auto)]
+    pub perceptual: PerceptualChoice,
     /// Write LPIPS/MSE before and after and the timings as JSON.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -64,7 +69,7 @@ pub struct PersonalizeArgs {
 
 fn perceptual(a: &PersonalizeArgs, device: &burn::tensor::Device) -> anyhow::Result<Perceptual> {
     Ok(match &a.lpips_trunk {
-        None => crate::model_source::load_perceptual(device),
+        None => crate::model_source::load_perceptual(a.perceptual, device)?,
         Some(trunk) => Perceptual::Lpips(Box::new(crate::model_source::load_lpips(
             trunk,
             a.lpips_lin.as_deref(),
@@ -206,7 +211,7 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     println!("personalized generator → {}", a.out.display());
     if let Some(report) = &a.report {
         let json = serde_json::json!({
-            "perceptual": match perceptual { Perceptual::Lpips(_) => "lpips-alex", Perceptual::None => "none" },
+            "perceptual": perceptual.key(),
             "lpips_before": lpips_before,
             "lpips_after": lpips_after,
             "mse_before": mse_before,

@@ -17,7 +17,8 @@ use crate::metrics::quality;
 use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
 use crate::model_source::{
-    bundled_directions, load_encoder, load_face_detector, load_generator, load_perceptual,
+    PerceptualChoice, bundled_directions, load_encoder, load_face_detector, load_generator,
+    load_perceptual,
 };
 use crate::pti::{CancelToken, TuningConfig, pivotal_tuning};
 
@@ -274,7 +275,8 @@ impl Worker {
             let g = self.generator.as_ref().ok_or("no generator is loaded")?;
             let codes = self.codes.as_ref().ok_or("invert a photo first")?;
             let (_, target) = self.photo.as_ref().ok_or("invert a photo first")?;
-            let perceptual = load_perceptual(&self.device.device);
+            let perceptual = load_perceptual(PerceptualChoice::Auto, &self.device.device)
+                .unwrap_or(crate::pti::Perceptual::None);
             let config = TuningConfig {
                 steps,
                 ..TuningConfig::default()

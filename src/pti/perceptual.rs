@@ -1,13 +1,17 @@
-//! The perceptual distance PTI minimizes: exact LPIPS when its weights are available; without
-//! them the tuning runs on pixel MSE alone, and says so.
+//! The perceptual distance PTI minimizes: exact LPIPS when its weights are available, else the
+//! bundled discriminator-feature distance; without either the tuning runs on pixel MSE alone,
+//! and says so.
 
 use burn::tensor::Tensor;
 
+use crate::model::discriminator_trunk::DiscriminatorTrunk;
 use crate::model::lpips::Lpips;
 
 pub enum Perceptual {
     /// LPIPS v0.1 with the AlexNet trunk (PTI's choice).
     Lpips(Box<Lpips>),
+    /// The bundled model's discriminator features, compared LPIPS-style.
+    Discriminator(Box<DiscriminatorTrunk>),
     /// No perceptual network: MSE only.
     None,
 }
@@ -16,7 +20,17 @@ impl Perceptual {
     pub fn name(&self) -> &'static str {
         match self {
             Perceptual::Lpips(_) => "lpips-alex",
+            Perceptual::Discriminator(_) => "discriminator features (bundled perceptual network)",
             Perceptual::None => "none (MSE only: no perceptual network available)",
+        }
+    }
+
+    /// Short name for reports.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Perceptual::Lpips(_) => "lpips-alex",
+            Perceptual::Discriminator(_) => "discriminator",
+            Perceptual::None => "none",
         }
     }
 
@@ -24,6 +38,7 @@ impl Perceptual {
     pub fn per_sample(&self, x0: Tensor<4>, x1: Tensor<4>) -> Option<Tensor<1>> {
         match self {
             Perceptual::Lpips(l) => Some(l.distance(x0, x1).total),
+            Perceptual::Discriminator(d) => Some(d.distance(x0, x1)),
             Perceptual::None => None,
         }
     }

@@ -41,8 +41,12 @@ def encoder_from_checkpoint(path):
     return e.eval().requires_grad_(False), s
 
 
-def generator_tensors(g):
+def generator_tensors(g, stored_noise="keep"):
     t = {k: v.detach().float().contiguous().clone() for k, v in g.state_dict().items()}
+    if stored_noise == "zero":
+        for k in t:
+            if k.startswith("noises."):
+                t[k].zero_()
     t["latent_avg"] = g.mean_latent(4096).float().contiguous()
     return t
 
@@ -63,6 +67,8 @@ def main():
     p.add_argument("kind", choices=["generator", "encoder", "perceptual"])
     p.add_argument("checkpoint")
     p.add_argument("out")
+    p.add_argument("--stored-noise", choices=["keep", "zero"], default="keep",
+                   help="the generator's fixed noise buffers (the app's default noise): as trained, or zero")
     p.add_argument("--interim", default=None,
                    help="mark the file as an interim stand-in; the app shows this note")
     a = p.parse_args()
@@ -72,7 +78,8 @@ def main():
                 "training": json.dumps({"kimg": s["state"]["nimg"] / 1000, "steps": s["state"]["step"]})}
         if a.interim:
             meta["interim"] = a.interim
-        save_file(generator_tensors(g), a.out, metadata=meta)
+        meta["stored_noise"] = a.stored_noise
+        save_file(generator_tensors(g, a.stored_noise), a.out, metadata=meta)
     elif a.kind == "perceptual":
         meta = {"kind": "discriminator trunk, LPIPS-style unit-normalized features"}
         if a.interim:

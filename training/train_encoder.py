@@ -38,13 +38,16 @@ def parse_args():
     p.add_argument("--k", type=int, default=3, help="generator layer (outs index) F replaces")
     p.add_argument("--widths", default="32,64,128,256")
     p.add_argument("--layers", default="1,2,2,1")
-    p.add_argument("--batch", type=int, default=8, help="half real, half generated")
+    p.add_argument("--batch", type=int, default=4, help="half real, half generated (the paper: 2 + 2)")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--steps", type=int, default=120000, help="total steps (sets the lr drop)")
     p.add_argument("--minutes", type=float, default=8.0)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--lambda-perceptual", type=float, default=0.2)
     p.add_argument("--lambda-feature", type=float, default=0.01)
+    p.add_argument("--noise", choices=["paper", "zero"], default="paper",
+                   help="paper: true noise for generated faces, random for real ones; zero: no noise "
+                        "anywhere (for a generator exported with --stored-noise zero)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
 
@@ -96,7 +99,8 @@ def main():
                          encoder_config=e.cfg, generator_checkpoint=gckpt), ckpt)
         e.eval()
         with torch.no_grad():
-            _, x2, _, _ = invert(held_x, g.stored_noise())
+            eval_noise = [torch.zeros_like(n) for n in g.stored_noise()] if a.noise == "zero" else g.stored_noise()
+            _, x2, _, _ = invert(held_x, eval_noise)
         e.train()
         save_grid(torch.cat([held_x, x2]), os.path.join(a.run, "held_out.png"), cols=16)
         mse = F.mse_loss(x2, held_x).item()
@@ -111,12 +115,15 @@ def main():
         with torch.no_grad():
             z = torch.randn(half, gcfg["style_dim"], device=dev)
             w = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
-            noise = [torch.randn_like(n.expand(half, -1, -1, -1)) for n in g.stored_noise()]
+            if a.noise == "zero":
+                noise = [torch.zeros_like(n) for n in g.stored_noise()]
+            else:
+                noise = [torch.randn_like(n.expand(half, -1, -1, -1)) for n in g.stored_noise()]
             fake = g.synthesis(w, noise)
         # generated half: true noise, MSE on the latent-only inversion
         f1, f2, ffeat, fgk = invert(fake, noise)
         # real half: random noise, MSE on the inversion with the feature code
-        r1, r2, rfeat, rgk = invert(real, None)
+        r1, r2, rfeat, rgk = invert(real, noise if a.noise == "zero" else None)
         mse = F.mse_loss(f1, fake) + F.mse_loss(r2, real)
         perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
                 + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).mean()

@@ -3,7 +3,8 @@
 //! of the attribute"), narrow the w+ layers they move and set the slider range.
 //!
 //! A pick is written `OLD=NEW[,layers=A..B][,range=R][,flip]`, e.g.
-//! `sefa 3=Age,layers=2..6,range=4,flip`.
+//! `sefa 3=Age,layers=2..6,range=4,flip`; `2:sefa 3` takes `sefa 3` from the second set given
+//! (names repeat across sets computed on different layers).
 
 use std::ops::Range;
 
@@ -111,9 +112,26 @@ pub fn pick(sources: &[DirectionSet], picks: &[Pick]) -> Result<DirectionSet, Di
                 p.name
             )));
         }
-        let source = sources
+        let (candidates, wanted) = match p.from.split_once(':') {
+            Some((n, name)) if n.trim().parse::<usize>().is_ok() => {
+                let n: usize = n.trim().parse().unwrap_or(0);
+                let set = n
+                    .checked_sub(1)
+                    .and_then(|i| sources.get(i))
+                    .ok_or_else(|| {
+                        DirectionError::Mismatch(format!(
+                            "`{}`: there are {} sets",
+                            p.from,
+                            sources.len()
+                        ))
+                    })?;
+                (std::slice::from_ref(set), name.trim())
+            }
+            _ => (sources, p.from.as_str()),
+        };
+        let source = candidates
             .iter()
-            .find_map(|s| s.directions.iter().find(|d| d.info.name == p.from))
+            .find_map(|s| s.directions.iter().find(|d| d.info.name == wanted))
             .ok_or_else(|| {
                 let names: Vec<_> = sources
                     .iter()
@@ -199,5 +217,14 @@ mod tests {
         assert!(pick(&[set("g")], &twice).is_err());
         let foreign = pick(&[set("g"), set("h")], &[Pick::parse("sefa 0=X").unwrap()]);
         assert!(foreign.is_err());
+        assert!(pick(&[set("g")], &[Pick::parse("2:sefa 0=X").unwrap()]).is_err());
+    }
+
+    #[test]
+    fn set_qualifier_picks_from_that_set() {
+        let mut second = set("g");
+        second.directions[0].vector = vec![0.5, 0.5];
+        let s = pick(&[set("g"), second], &[Pick::parse("2:sefa 0=X").unwrap()]).unwrap();
+        assert_eq!(s.directions[0].vector, vec![0.5, 0.5]);
     }
 }

@@ -69,9 +69,16 @@ def main():
     p.add_argument("out")
     p.add_argument("--stored-noise", choices=["keep", "zero"], default="keep",
                    help="the generator's fixed noise buffers (the app's default noise): as trained, or zero")
+    p.add_argument("--dtype", choices=["f16", "f32"], default="f16",
+                   help="stored precision (the app computes in f32 either way; parity.py reads the "
+                        "stored values, so its golden cases match the file)")
     p.add_argument("--interim", default=None,
                    help="mark the file as an interim stand-in; the app shows this note")
     a = p.parse_args()
+    store = save_file
+    if a.dtype == "f16":
+        def store(tensors, path, metadata):
+            save_file({k: v.half() for k, v in tensors.items()}, path, metadata=metadata)
     if a.kind == "generator":
         g, s = generator_from_checkpoint(a.checkpoint)
         meta = {"config": json.dumps(g.config()),
@@ -79,18 +86,18 @@ def main():
         if a.interim:
             meta["interim"] = a.interim
         meta["stored_noise"] = a.stored_noise
-        save_file(generator_tensors(g, a.stored_noise), a.out, metadata=meta)
+        store(generator_tensors(g, a.stored_noise), a.out, metadata=meta)
     elif a.kind == "perceptual":
         meta = {"kind": "discriminator trunk, LPIPS-style unit-normalized features"}
         if a.interim:
             meta["interim"] = a.interim
-        save_file(perceptual_tensors(a.checkpoint), a.out, metadata=meta)
+        store(perceptual_tensors(a.checkpoint), a.out, metadata=meta)
     else:
         e, s = encoder_from_checkpoint(a.checkpoint)
         meta = {"config": json.dumps(e.cfg), "training": json.dumps({"steps": s["state"]["step"]})}
         if a.interim:
             meta["interim"] = a.interim
-        save_file(encoder_tensors(e), a.out, metadata=meta)
+        store(encoder_tensors(e), a.out, metadata=meta)
     print(f"wrote {a.out}")
 
 

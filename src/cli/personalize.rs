@@ -185,7 +185,8 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let (mse_after, lpips_after) = measure(&tuned.generator)?;
     let fmt = |l: Option<f32>| l.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
     println!(
-        "MSE {mse_before:.5} → {mse_after:.5}, LPIPS {} → {} ({} steps, {:.1}s)",
+        "MSE {mse_before:.5} → {mse_after:.5}, {} {} → {} ({} steps, {:.1}s)",
+        perceptual.key(),
         fmt(lpips_before),
         fmt(lpips_after),
         tuned.steps,

@@ -26,7 +26,7 @@ from training.export import generator_from_checkpoint
 from training.fse import FeatureStyleEncoder
 from training.perceptual import DiscriminatorFeatures
 from training.stylegan2 import Discriminator
-from training.util import atomic_save, device_and_threads, save_grid
+from training.util import RunSchedule, atomic_save, device_and_threads, save_grid
 
 
 def parse_args():
@@ -84,8 +84,7 @@ def main():
     sample = Sampler(train, a.seed + state["step"])
     held_x = torch.from_numpy(held[:16]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
     half = a.batch // 2
-    t0 = run_start = last_ckpt = time.time()
-    log = open(os.path.join(a.run, "log.txt"), "a")
+    schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
 
     def invert(x, noise):
         delta, feat = e(x)
@@ -132,21 +131,10 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        state["step"] += 1
-        state["seconds"] += time.time() - step_start
-        if state["step"] % 50 == 0:
-            line = (f"step {state['step']} loss {loss.item():.4f} mse {mse.item():.4f} perc {perc.item():.4f} "
-                    f"frec {frec.item():.4f} lr {lr:g} s/step {(time.time() - t0) / 50:.3f}")
-            print(line, flush=True)
-            log.write(line + "\n")
-            log.flush()
-            t0 = time.time()
-        now = time.time()
-        done = state["step"] >= a.steps or now - run_start >= a.minutes * 60
-        if now - last_ckpt >= a.ckpt_minutes * 60 or done:
-            checkpoint()
-            last_ckpt = now
-        if done:
+        if schedule.tick(state, step_start,
+                         lambda: f"loss {loss.item():.4f} mse {mse.item():.4f} perc {perc.item():.4f} "
+                                 f"frec {frec.item():.4f} lr {lr:g}",
+                         state["step"] + 1 >= a.steps, checkpoint):
             break
 
 

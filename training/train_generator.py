@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from training.data import Sampler, load_faces
 from training.diffaug import diff_augment
 from training.stylegan2 import Discriminator, Generator
-from training.util import atomic_save, device_and_threads, save_grid
+from training.util import RunSchedule, atomic_save, device_and_threads, save_grid
 
 
 def parse_args():
@@ -85,8 +85,8 @@ def main():
         json.dump(dict(generator=g.config(), args=vars(a)), f, indent=1)
     fixed_z = torch.randn(16, a.style_dim, generator=torch.Generator().manual_seed(123)).to(dev)
     ema_kimg = a.ema_kimg if a.ema_kimg is not None else a.batch * 10 / 32
-    t0 = run_start = last_ckpt = time.time()
-    log = open(os.path.join(a.run, "log.txt"), "a")
+    schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
+    last_r1 = 0.0
 
     def checkpoint():
         atomic_save(dict(g=g.state_dict(), d=d.state_dict(), g_ema=g_ema.state_dict(),
@@ -111,7 +111,6 @@ def main():
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        r1 = torch.zeros(())
         if state["step"] % a.r1_every == 0:
             real.requires_grad_(True)
             out = d(diff_augment(real))
@@ -120,6 +119,7 @@ def main():
             opt_d.zero_grad(set_to_none=True)
             (a.r1_gamma / 2 * r1 * a.r1_every + 0 * out[0, 0]).backward()
             opt_d.step()
+            last_r1 = r1.item()
         # generator
         z = torch.randn(a.batch, a.style_dim, device=dev)
         fake = g.synthesis(mixed_wplus(g, z, a.mixing))
@@ -136,21 +136,10 @@ def main():
                 pe.lerp_(p, 1 - beta)
             for be, b in zip(g_ema.buffers(), g.buffers()):
                 be.copy_(b)
-        state["step"] += 1
-        state["seconds"] += time.time() - step_start
-        if state["step"] % 50 == 0:
-            line = (f"step {state['step']} kimg {state['nimg'] / 1000:.2f} d {loss_d.item():.3f} "
-                    f"g {loss_g.item():.3f} r1 {r1.item():.3f} s/step {(time.time() - t0) / 50:.3f}")
-            print(line, flush=True)
-            log.write(line + "\n")
-            log.flush()
-            t0 = time.time()
-        now = time.time()
-        done = state["nimg"] >= a.max_kimg * 1000 or now - run_start >= a.minutes * 60
-        if now - last_ckpt >= a.ckpt_minutes * 60 or done:
-            checkpoint()
-            last_ckpt = now
-        if done:
+        if schedule.tick(state, step_start,
+                         lambda: f"kimg {state['nimg'] / 1000:.2f} d {loss_d.item():.3f} "
+                                 f"g {loss_g.item():.3f} r1 {last_r1:.3f}",
+                         state["nimg"] >= a.max_kimg * 1000, checkpoint):
             break
 
 

@@ -1,6 +1,7 @@
 """Small helpers shared by the training scripts."""
 
 import os
+import time
 
 import numpy as np
 import torch
@@ -38,3 +39,32 @@ def save_grid(img, path, cols=None):
         r, c = divmod(i, cols)
         grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = x[i]
     Image.fromarray(grid).save(path)
+
+
+class RunSchedule:
+    """The step accounting both trainers share: a log line every `every` steps (printed and
+    appended to `log.txt`), a checkpoint every `ckpt_minutes`, and the end of the call after
+    `minutes` or when the trainer says its target is reached (always with a checkpoint)."""
+
+    def __init__(self, run_dir, minutes, ckpt_minutes, every=50):
+        self.minutes, self.ckpt_minutes, self.every = minutes, ckpt_minutes, every
+        self.start = self.last_ckpt = self.last_line = time.time()
+        self.log = open(os.path.join(run_dir, "log.txt"), "a")
+
+    def tick(self, state, step_start, describe, finished, checkpoint):
+        """Counts one step; `describe()` gives the losses for the log line; returns True
+        once the run should stop."""
+        now = time.time()
+        state["step"] += 1
+        state["seconds"] += now - step_start
+        if state["step"] % self.every == 0:
+            line = f"step {state['step']} {describe()} s/step {(now - self.last_line) / self.every:.3f}"
+            print(line, flush=True)
+            self.log.write(line + "\n")
+            self.log.flush()
+            self.last_line = now
+        done = finished or now - self.start >= self.minutes * 60
+        if done or now - self.last_ckpt >= self.ckpt_minutes * 60:
+            checkpoint()
+            self.last_ckpt = now
+        return done

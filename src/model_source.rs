@@ -106,19 +106,23 @@ pub fn interim_encoder_config() -> EncoderConfig {
     }
 }
 
-/// `weights/` next to the executable's crate (development) or the working directory.
-pub fn bundled_weights_dir() -> Option<PathBuf> {
-    let candidates = [
+/// The weights folders searched, in order: `$FACESTYLE_WEIGHTS`, `weights/` of the crate
+/// (development), `weights/` beside the executable.
+fn weights_dirs() -> impl Iterator<Item = PathBuf> {
+    [
         std::env::var_os("FACESTYLE_WEIGHTS").map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")),
         std::env::current_exe()
             .ok()
             .and_then(|e| e.parent().map(|p| p.join("weights"))),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join(BUNDLED_GENERATOR).exists())
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The first weights folder that holds the bundled generator.
+pub fn bundled_weights_dir() -> Option<PathBuf> {
+    weights_dirs().find(|d| d.join(BUNDLED_GENERATOR).exists())
 }
 
 /// Loads the named generator file, else the bundled one, else the interim random model.
@@ -279,17 +283,9 @@ pub fn load_perceptual(
 
 /// A file shipped in `weights/` (e.g. `mtcnn/pnet.safetensors`), wherever the weights folder is.
 pub fn shipped_file(relative: &str) -> Option<PathBuf> {
-    [
-        std::env::var_os("FACESTYLE_WEIGHTS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")),
-        std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(|p| p.join("weights"))),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|d| d.join(relative))
-    .find(|p| p.exists())
+    weights_dirs()
+        .map(|d| d.join(relative))
+        .find(|p| p.exists())
 }
 
 /// The bundled MTCNN face detector.

@@ -56,8 +56,7 @@ def main():
     c = json.loads(meta["config"])
     e = FeatureStyleEncoder(c["widths"], c["layers"], c["fmaps"], c["style_dim"], c["n_styles"],
                             c["content_stride"], c["input_resolution"], c["k"])
-    missing, unexpected = e.load_state_dict(sd, strict=False)
-    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    e.load_exported(sd)
     e.eval()
     with torch.no_grad():
         i = load_file(f"{FIX}/fse_encoder_64/case_encode_in.safetensors")

@@ -53,6 +53,14 @@ class FeatureStyleEncoder(nn.Module):
             nn.init.normal_(head.weight, std=0.01 / pooled**0.5)
             nn.init.zeros_(head.bias)
 
+    def load_exported(self, tensors):
+        """Loads a state dict as the app stores it (no `num_batches_tracked`), strictly
+        otherwise."""
+        missing, unexpected = self.load_state_dict(tensors, strict=False)
+        bad = [k for k in missing if not k.endswith("num_batches_tracked")]
+        if unexpected or bad:
+            raise KeyError(f"encoder weights: missing {bad}, unexpected {unexpected}")
+
     def forward(self, x):
         """Returns (wplus_delta [B, n_styles, S], F)."""
         x = self.conv(x)

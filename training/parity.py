@@ -45,8 +45,7 @@ def load_encoder(path):
     t, meta = read(path)
     c = json.loads(meta["config"])
     e = FeatureStyleEncoder(**{k: v for k, v in c.items() if k != "bn_eps"})
-    missing, unexpected = e.load_state_dict(t, strict=False)
-    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
+    e.load_exported(t)
     return e.eval(), c
 
 

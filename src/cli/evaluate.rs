@@ -146,14 +146,20 @@ pub fn run(a: EvaluateArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 between.len()
             );
             for (k, d) in set.directions.iter().enumerate() {
-                let mut ds = Vec::new();
-                for (c, e) in faces.iter().zip(&emb) {
+                let mut edited = Vec::with_capacity(2 * faces.len());
+                for c in &faces {
                     for s in [-amount, amount] {
                         let w = set.apply(&g, c.wplus.clone(), &[(k, s)])?;
-                        let img = tensor_to_rgb_images(edited_image(&g, c, w, &noise)?).remove(0);
-                        ds.push(dist(&id_net.embed(&[img])[0], e));
+                        edited.extend(tensor_to_rgb_images(edited_image(&g, c, w, &noise)?));
                     }
                 }
+                // one identity-network batch per direction; edits of face i sit at 2i, 2i + 1
+                let ds: Vec<f32> = id_net
+                    .embed(&edited)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| dist(e, &emb[i / 2]))
+                    .collect();
                 let (m, worst) = (mean(&ds), ds.iter().cloned().fold(0.0, f32::max));
                 println!(
                     "  {:<16} ±{amount}: mean {m:.3}, max {worst:.3}  {}",

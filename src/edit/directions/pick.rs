@@ -112,9 +112,12 @@ pub fn pick(sources: &[DirectionSet], picks: &[Pick]) -> Result<DirectionSet, Di
                 p.name
             )));
         }
-        let (candidates, wanted) = match p.from.split_once(':') {
-            Some((n, name)) if n.trim().parse::<usize>().is_ok() => {
-                let n: usize = n.trim().parse().unwrap_or(0);
+        let qualified = p
+            .from
+            .split_once(':')
+            .and_then(|(n, name)| Some((n.trim().parse::<usize>().ok()?, name.trim())));
+        let (candidates, wanted) = match qualified {
+            Some((n, name)) => {
                 let set = n
                     .checked_sub(1)
                     .and_then(|i| sources.get(i))
@@ -125,9 +128,9 @@ pub fn pick(sources: &[DirectionSet], picks: &[Pick]) -> Result<DirectionSet, Di
                             sources.len()
                         ))
                     })?;
-                (std::slice::from_ref(set), name.trim())
+                (std::slice::from_ref(set), name)
             }
-            _ => (sources, p.from.as_str()),
+            None => (sources, p.from.as_str()),
         };
         let source = candidates
             .iter()

@@ -225,6 +225,8 @@ pub enum PerceptualChoice {
     Lpips,
     /// The bundled discriminator-feature network.
     Discriminator,
+    /// The bundled identity network's features of the face region.
+    FaceId,
     /// MSE only.
     None,
 }
@@ -277,6 +279,12 @@ pub fn load_perceptual(
         PerceptualChoice::Discriminator => Perceptual::Discriminator(Box::new(
             shipped_discriminator_trunk(device).ok_or_else(|| missing(BUNDLED_PERCEPTUAL))??,
         )),
+        PerceptualChoice::FaceId => Perceptual::FaceId(Box::new(
+            weights::read_safetensors(
+                &shipped_file(FACE_ID_FILE).ok_or_else(|| missing(FACE_ID_FILE))?,
+            )
+            .and_then(|s| crate::model::face_id::FaceIdNet::load(&s, device))?,
+        )),
         PerceptualChoice::None => Perceptual::None,
     })
 }
@@ -299,14 +307,14 @@ pub fn load_face_detector(device: &Device) -> Result<crate::face::FaceDetector, 
     crate::face::FaceDetector::load(&dir, device)
 }
 
+/// The identity network's weights inside `weights/`.
+pub const FACE_ID_FILE: &str = "face_id/face_recognition.safetensors";
+
 /// The bundled identity network (face-api's recognition net).
 pub fn load_identity_net(device: &Device) -> Result<crate::face::IdentityNet, WeightsError> {
-    let path = shipped_file("face_id/face_recognition.safetensors").ok_or_else(|| {
-        WeightsError::Layout {
-            path: PathBuf::from("weights/face_id"),
-            reason: "the identity network weights are missing (see weights/face_id/README.md)"
-                .into(),
-        }
+    let path = shipped_file(FACE_ID_FILE).ok_or_else(|| WeightsError::Layout {
+        path: PathBuf::from("weights/face_id"),
+        reason: "the identity network weights are missing (see weights/face_id/README.md)".into(),
     })?;
     crate::face::IdentityNet::load(&path, device)
 }

@@ -75,3 +75,24 @@ fn bundled_perceptual_network_matches_the_trainer() {
     let d = trunk.distance(tensor(&input, "x0"), tensor(&input, "x1"));
     assert_close("distance", d, tensor(&expected, "distance"), ATOL, RTOL);
 }
+
+#[test]
+fn bundled_identity_network_matches_the_trainer() {
+    let path = model_source::shipped_file(model_source::FACE_ID_FILE)
+        .expect("weights/face_id/face_recognition.safetensors is bundled");
+    let net = facestyle::model::face_id::FaceIdNet::load(
+        &facestyle::weights::read_safetensors(&path).unwrap(),
+        &device(),
+    )
+    .unwrap();
+    let input = store("bundled/case_face_id_in.safetensors");
+    let expected = store("bundled/case_face_id_out.safetensors");
+    let embedding = net.embed(tensor(&input, "faces"));
+    assert_close(
+        "embedding",
+        embedding,
+        tensor(&expected, "embedding"),
+        ATOL,
+        RTOL,
+    );
+}

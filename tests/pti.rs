@@ -172,3 +172,34 @@ fn cancel_leaves_the_generator_bit_equal() {
         "bit-equal weights after cancel"
     );
 }
+
+#[test]
+fn tuning_on_identity_network_features_lowers_their_distance() {
+    let s = setup();
+    let perceptual = facestyle::model_source::load_perceptual(
+        facestyle::model_source::PerceptualChoice::FaceId,
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(perceptual.key(), "face-id");
+    let mut distances = Vec::new();
+    pivotal_tuning(
+        &s.g,
+        &s.pivot,
+        &s.target,
+        &perceptual,
+        &config(8, Locality::Off),
+        &CancelToken::default(),
+        |p| distances.push(p.lpips.expect("a perceptual distance is reported")),
+    )
+    .unwrap();
+    assert_eq!(distances.len(), 8);
+    assert!(distances[0] > 0.0);
+    assert!(distances.last() < distances.first(), "{distances:?}");
+    // Identical images are at distance zero.
+    let same: f32 = perceptual
+        .per_sample(s.target.clone(), s.target.clone())
+        .unwrap()
+        .into_scalar();
+    assert!(same.abs() < 1e-6, "{same}");
+}

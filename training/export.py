@@ -75,10 +75,10 @@ def main():
     p.add_argument("--interim", default=None,
                    help="mark the file as an interim stand-in; the app shows this note")
     a = p.parse_args()
-    store = save_file
-    if a.dtype == "f16":
-        def store(tensors, path, metadata):
-            save_file({k: v.half() for k, v in tensors.items()}, path, metadata=metadata)
+    dtype = torch.float16 if a.dtype == "f16" else torch.float32
+
+    def store(tensors, path, metadata):
+        save_file({k: v.to(dtype) for k, v in tensors.items()}, path, metadata=metadata)
     if a.kind == "generator":
         g, s = generator_from_checkpoint(a.checkpoint)
         meta = {"config": json.dumps(g.config()),

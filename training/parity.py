@@ -4,49 +4,25 @@
 
 Builds the trainer's PyTorch generator and encoder from the exported safetensors, runs fixed
 inputs through them, writes the inputs and outputs as golden files for the Rust test
-`tests/bundled_model.rs`, and — given the facestyle binary — runs the same inputs through the
-Rust CLI (`render --raw`, `invert --input-tensor --raw`) and prints the largest differences
+`tests/bundled_model.rs` (the identity network of the encoder's identity loss included), and
+— given the facestyle binary — runs the same inputs through the Rust CLI (`render --raw`, `invert --input-tensor --raw`) and prints the largest differences
 (they must stay ≤ 1e-3).
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from training.fse import FeatureStyleEncoder
+from training.exported import load_encoder, load_generator, load_perceptual_trunk
+from training.face_id import SIDE, FaceIdNet
 from training.perceptual import DiscriminatorFeatures
-from training.stylegan2 import Discriminator, Generator
 
 LIMIT = 1e-3
-
-
-def read(path):
-    with safe_open(path, "pt") as f:
-        return {k: f.get_tensor(k).float() for k in f.keys()}, f.metadata() or {}
-
-
-def load_generator(path):
-    t, meta = read(path)
-    c = json.loads(meta["config"])
-    g = Generator(c["size"], c["style_dim"], c["n_mlp"], c["channels"], c["lr_mlp"])
-    avg = t.pop("latent_avg")
-    g.load_state_dict(t)
-    return g.eval(), avg
-
-
-def load_encoder(path):
-    t, meta = read(path)
-    c = json.loads(meta["config"])
-    e = FeatureStyleEncoder(**{k: v for k, v in c.items() if k != "bn_eps"})
-    e.load_exported(t)
-    return e.eval(), c
 
 
 def main():
@@ -83,19 +59,20 @@ def main():
                   os.path.join(a.fixture, "case_encode_out.safetensors"))
     perc_path = os.path.join(a.weights, "perceptual.safetensors")
     if os.path.exists(perc_path):
-        t, _ = read(perc_path)
-        n_blocks = len({k.split(".")[1] for k in t if k.startswith("blocks.")})
-        chans = [t["from_rgb.weight"].shape[0]] + [t[f"blocks.{i}.conv2.weight"].shape[0] for i in range(n_blocks)]
-        d = Discriminator(g.size, list(reversed(chans)))
-        missing, unexpected = d.load_state_dict(t, strict=False)
-        assert not unexpected and all(not k.startswith(("from_rgb", "blocks")) or k.endswith("kernel")
-                                      for k in missing), (missing, unexpected)
+        d = load_perceptual_trunk(perc_path, g.size)
         x0 = image.clamp(-1, 1)
         x1 = torch.flip(x0, [3])
         with torch.no_grad():
             dist = DiscriminatorFeatures(d).distance(x0, x1)
         save_file({"x0": x0.contiguous(), "x1": x1.contiguous()}, os.path.join(a.fixture, "case_perceptual_in.safetensors"))
         save_file({"distance": dist.contiguous()}, os.path.join(a.fixture, "case_perceptual_out.safetensors"))
+    face_id_path = os.path.join(a.weights, "face_id", "face_recognition.safetensors")
+    if os.path.exists(face_id_path):
+        faces = torch.rand(2, 3, SIDE, SIDE, generator=gen) * 255
+        with torch.no_grad():
+            embedding = FaceIdNet(face_id_path)(faces)
+        save_file({"faces": faces.contiguous()}, os.path.join(a.fixture, "case_face_id_in.safetensors"))
+        save_file({"embedding": embedding.contiguous()}, os.path.join(a.fixture, "case_face_id_out.safetensors"))
     print(f"wrote golden cases to {a.fixture}")
     if not a.bin:
         return

@@ -6,14 +6,21 @@ are made, x1 = G(w+) and x2 = G(w+, F at K). Losses (paper Eq. 5 / 8):
   MSE (generated: on x1 with the true noise; real: on x2, random noise)
   + 0.2 · multi-scale perceptual distance on x1 and x2 (three scales)
   + 0.01 · ||F − G^K(w+)||²  (feature reconstruction, keeps Eq. 1 edits valid)
-The identity term (0.1) needs the identity network in PyTorch and the face-parsing term needs
-a parsing model: neither is available to the trainer yet, so both are left out (the model
-card says so). The perceptual trunk is the trained discriminator (training/perceptual.py).
+  + 0.1 · multi-layer identity loss on x1 and x2 (Eq. 6, with the app's identity network,
+    training/face_id.py, in place of ArcFace)
+The face-parsing term needs a parsing model, which is not available, so it is left out (the
+model card says so). The perceptual trunk is the trained discriminator (training/perceptual.py).
 Adam, lr 1e-4, divided by ten for the last 1/6 of the steps (the paper's 10 + 2 epochs).
+
+The generator and the perceptual trunk come from a generator run's checkpoint
+(`--generator-run`) or from exported files (`--generator`, `--perceptual`: e.g. the bundled
+ones in weights/); `--init-encoder` starts from an exported encoder (tensors whose shape does
+not fit the chosen K are left freshly initialized). `--input-res` above the generator's
+resolution gives the encoder's trunk larger inputs (F = input / 8 / stride), which is how
+F can sit at 1/4 of the generator's side.
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -23,6 +30,8 @@ import torch.nn.functional as F
 
 from training.data import Sampler, load_faces
 from training.export import generator_from_checkpoint
+from training.exported import load_generator, load_perceptual_trunk, read
+from training.face_id import FaceIdNet, IdentityLoss
 from training.fse import FeatureStyleEncoder
 from training.perceptual import DiscriminatorFeatures
 from training.stylegan2 import Discriminator
@@ -33,9 +42,17 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/faces")
     p.add_argument("--cache", default=os.path.expanduser("~/.cache/facestyle-train"))
-    p.add_argument("--generator-run", required=True, help="run folder of train_generator (checkpoint.pt)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--generator-run", help="run folder of train_generator (checkpoint.pt)")
+    src.add_argument("--generator", help="exported generator safetensors (e.g. weights/generator.safetensors)")
+    p.add_argument("--perceptual", default="weights/perceptual.safetensors",
+                   help="exported perceptual trunk, with --generator")
+    p.add_argument("--init-encoder", default=None, help="exported encoder safetensors to start from")
+    p.add_argument("--face-id", default="weights/face_id/face_recognition.safetensors",
+                   help="identity network for the identity loss")
     p.add_argument("--run", required=True)
     p.add_argument("--k", type=int, default=3, help="generator layer (outs index) F replaces")
+    p.add_argument("--input-res", type=int, default=None, help="encoder input side (default: the generator's)")
     p.add_argument("--widths", default="32,64,128,256")
     p.add_argument("--layers", default="1,2,2,1")
     p.add_argument("--batch", type=int, default=4, help="half real, half generated (the paper: 2 + 2)")
@@ -45,6 +62,7 @@ def parse_args():
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--lambda-perceptual", type=float, default=0.2)
     p.add_argument("--lambda-feature", type=float, default=0.01)
+    p.add_argument("--lambda-id", type=float, default=0.1, help="0 leaves the identity network out")
     p.add_argument("--noise", choices=["paper", "zero"], default="paper",
                    help="paper: true noise for generated faces, random for real ones; zero: no noise "
                         "anywhere (for a generator exported with --stored-noise zero)")
@@ -52,26 +70,48 @@ def parse_args():
     return p.parse_args()
 
 
+def to_generator_side(x, res):
+    """Encoder-side images → the generator's side by the app's exact 2x halvings."""
+    while x.shape[-1] >= 2 * res:
+        x = F.avg_pool2d(x, 2)
+    return x
+
+
 def main():
     a = parse_args()
     dev = device_and_threads()
     torch.manual_seed(a.seed)
     os.makedirs(a.run, exist_ok=True)
-    gckpt = os.path.join(a.generator_run, "checkpoint.pt")
-    g, gs = generator_from_checkpoint(gckpt)
-    g = g.to(dev)
+    if a.generator_run:
+        gsource = os.path.join(a.generator_run, "checkpoint.pt")
+        g, gs = generator_from_checkpoint(gsource)
+        d = Discriminator(g.size, g.config()["channels"])
+        d.load_state_dict(gs["d"])
+        latent_avg = g.mean_latent(4096)
+    else:
+        gsource = a.generator
+        g, latent_avg = load_generator(gsource)
+        g.requires_grad_(False)
+        d = load_perceptual_trunk(a.perceptual, g.size)
+    g, latent_avg = g.to(dev), latent_avg.to(dev)
     gcfg = g.config()
-    d = Discriminator(gcfg["size"], gcfg["channels"])
-    d.load_state_dict(gs["d"])
     perceptual = DiscriminatorFeatures(d.to(dev))
-    latent_avg = g.mean_latent(4096).to(dev)
+    identity = IdentityLoss(FaceIdNet(a.face_id).to(dev)) if a.lambda_id > 0 else None
     fmaps, side = g.feature_shape(a.k)
     res = gcfg["size"]
+    in_res = a.input_res or res
     widths = [int(x) for x in a.widths.split(",")]
-    stride = 1 if res // 8 == side else 2
-    assert res // 8 // stride == side, f"K={a.k} ({side}px) is not reachable from {res}px inputs"
+    stride = 1 if in_res // 8 == side else 2
+    assert in_res // 8 // stride == side, f"K={a.k} ({side}px) is not reachable from {in_res}px inputs"
     e = FeatureStyleEncoder(widths, [int(x) for x in a.layers.split(",")], fmaps, gcfg["style_dim"],
-                            g.n_latent, stride, res, a.k).to(dev)
+                            g.n_latent, stride, in_res, a.k).to(dev)
+    if a.init_encoder:
+        init, _ = read(a.init_encoder)
+        own = e.state_dict()
+        fits = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
+        e.load_state_dict(fits, strict=False)
+        print(f"encoder initialized from {a.init_encoder}; left fresh: "
+              f"{sorted(k for k in own if k not in fits and not k.endswith('num_batches_tracked')) or 'nothing'}")
     opt = torch.optim.Adam(e.parameters(), lr=a.lr)
     state = dict(step=0, seconds=0.0)
     ckpt = os.path.join(a.run, "checkpoint.pt")
@@ -80,13 +120,15 @@ def main():
         e.load_state_dict(s["encoder"]), opt.load_state_dict(s["opt"])
         state = s["state"]
         print(f"resumed at step {state['step']}")
-    train, held = load_faces(a.data, res, a.cache)
+    train, held = load_faces(a.data, in_res, a.cache)
     sample = Sampler(train, a.seed + state["step"])
-    held_x = torch.from_numpy(held[:16]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
+    held_in = torch.from_numpy(held[:16]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
+    held_x = to_generator_side(held_in, res)
     half = a.batch // 2
     schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
 
     def invert(x, noise):
+        """x at the encoder's input side → (x1, x2, F, G^K(w+))."""
         delta, feat = e(x)
         wplus = delta + latent_avg
         x1, gk = g.synthesis(wplus, noise, return_feature=a.k)
@@ -95,11 +137,11 @@ def main():
 
     def checkpoint():
         atomic_save(dict(encoder=e.state_dict(), opt=opt.state_dict(), state=state,
-                         encoder_config=e.cfg, generator_checkpoint=gckpt), ckpt)
+                         encoder_config=e.cfg, generator_checkpoint=gsource), ckpt)
         e.eval()
         with torch.no_grad():
             eval_noise = [torch.zeros_like(n) for n in g.stored_noise()] if a.noise == "zero" else g.stored_noise()
-            _, x2, _, _ = invert(held_x, eval_noise)
+            _, x2, _, _ = invert(held_in, eval_noise)
         e.train()
         save_grid(torch.cat([held_x, x2]), os.path.join(a.run, "held_out.png"), cols=16)
         mse = F.mse_loss(x2, held_x).item()
@@ -110,7 +152,8 @@ def main():
         lr = a.lr * (0.1 if state["step"] >= a.steps * 10 // 12 else 1.0)
         for group in opt.param_groups:
             group["lr"] = lr
-        real = sample(half).to(dev)
+        real_in = sample(half).to(dev)
+        real = to_generator_side(real_in, res)
         with torch.no_grad():
             z = torch.randn(half, gcfg["style_dim"], device=dev)
             w = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
@@ -119,21 +162,29 @@ def main():
             else:
                 noise = [torch.randn_like(n.expand(half, -1, -1, -1)) for n in g.stored_noise()]
             fake = g.synthesis(w, noise)
+            fake_in = fake if in_res == res else F.interpolate(fake, size=(in_res, in_res), mode="bilinear",
+                                                               align_corners=False)
+            if identity:
+                fake_id, real_id = identity.layers(fake), identity.layers(real)
         # generated half: true noise, MSE on the latent-only inversion
-        f1, f2, ffeat, fgk = invert(fake, noise)
+        f1, f2, ffeat, fgk = invert(fake_in, noise)
         # real half: random noise, MSE on the inversion with the feature code
-        r1, r2, rfeat, rgk = invert(real, noise if a.noise == "zero" else None)
+        r1, r2, rfeat, rgk = invert(real_in, noise if a.noise == "zero" else None)
         mse = F.mse_loss(f1, fake) + F.mse_loss(r2, real)
         perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
                 + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).mean()
         frec = F.mse_loss(ffeat, fgk) + F.mse_loss(rfeat, rgk)
-        loss = mse + a.lambda_perceptual * perc + a.lambda_feature * frec
+        ident = torch.zeros((), device=dev)
+        if identity:
+            ident = (identity(f1, fake_id) + identity(f2, fake_id) + identity(r1, real_id)
+                     + identity(r2, real_id)).mean()
+        loss = mse + a.lambda_perceptual * perc + a.lambda_feature * frec + a.lambda_id * ident
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if schedule.tick(state, step_start,
                          lambda: f"loss {loss.item():.4f} mse {mse.item():.4f} perc {perc.item():.4f} "
-                                 f"frec {frec.item():.4f} lr {lr:g}",
+                                 f"frec {frec.item():.4f} id {ident.item():.4f} lr {lr:g}",
                          state["step"] + 1 >= a.steps, checkpoint):
             break
 

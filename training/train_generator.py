@@ -47,7 +47,6 @@ def parse_args():
 
 def mixed_wplus(g, z, mixing):
     """w+ from one z, or two z's crossing over at a random layer (style mixing)."""
-    b = z.shape[0]
     w = g.mapping(z)
     wplus = w[:, None].repeat(1, g.n_latent, 1)
     if mixing > 0 and np.random.random() < mixing:

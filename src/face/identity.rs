@@ -7,12 +7,9 @@ use burn::tensor::Device;
 use image::RgbImage;
 use image::imageops::FilterType;
 
-use crate::model::face_id::{FACE_ID_SIDE, FaceIdNet};
+use crate::model::face_id::{FACE_BOX, FACE_ID_SIDE, FaceIdNet};
 use crate::model::loader::{tensor_from_vec, tensor_to_vec};
 use crate::weights::{self, WeightsError};
-
-/// The tight face box inside an FFHQ-aligned crop (fractions of its side): brow to chin.
-const FACE_BOX: [f32; 4] = [0.22, 0.26, 0.78, 0.86];
 
 pub struct IdentityNet {
     net: FaceIdNet,

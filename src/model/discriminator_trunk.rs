@@ -1,8 +1,7 @@
 //! The bundled perceptual network: the feature trunk of our trained StyleGAN2 discriminator
-//! (`from_rgb`, then residual blocks that halve the resolution), compared LPIPS-style —
-//! each block's activations unit-normalized over channels, squared difference summed over
-//! channels, averaged over space, summed over blocks (equal weights). ImageNet trunks are
-//! not obtainable here; this is what `training/perceptual.py` trains the encoder with.
+//! (`from_rgb`, then residual blocks that halve the resolution), compared LPIPS-style over
+//! the blocks' outputs (`unit_feature_distance`). ImageNet trunks are not obtainable here;
+//! this is what `training/perceptual.py` trains the encoder with.
 
 use std::f64::consts::SQRT_2;
 
@@ -13,6 +12,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::loader::Loader;
+use super::unit_feature_distance::unit_feature_distance;
 use super::upfirdn::kernel_tensor;
 use crate::weights::{TensorStore, WeightsError};
 
@@ -127,23 +127,6 @@ impl DiscriminatorTrunk {
 
     /// LPIPS-style distance per sample, `[B]`.
     pub fn distance(&self, x0: Tensor<4>, x1: Tensor<4>) -> Tensor<1> {
-        let unit = |t: Tensor<4>| {
-            let norm = t.clone().powi_scalar(2).sum_dim(1).add_scalar(1e-10).sqrt();
-            t / norm
-        };
-        self.features(x0)
-            .into_iter()
-            .zip(self.features(x1))
-            .map(|(a, b)| {
-                let [n, _, h, w] = a.dims();
-                (unit(a) - unit(b))
-                    .powi_scalar(2)
-                    .sum_dim(1)
-                    .reshape([n, h * w])
-                    .mean_dim(1)
-                    .reshape([n])
-            })
-            .reduce(|a, b| a + b)
-            .expect("at least one block")
+        unit_feature_distance(self.features(x0), self.features(x1))
     }
 }

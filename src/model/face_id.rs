@@ -5,15 +5,20 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::module::{avg_pool2d, conv2d, interpolate, max_pool2d};
+use burn::tensor::ops::{
+    AvgPoolOptions, ConvOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions,
+};
 use burn::tensor::{Device, Tensor};
 
 use super::loader::tensor_from_vec;
+use super::unit_feature_distance::unit_feature_distance;
 use crate::weights::{TensorStore, WeightsError};
 
 /// Input side of the network.
 pub const FACE_ID_SIDE: usize = 150;
+/// The tight face box inside an FFHQ-aligned crop (fractions of its side): brow to chin.
+pub const FACE_BOX: [f32; 4] = [0.22, 0.26, 0.78, 0.86];
 const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
 
 /// Convolution + bias + per-channel affine "scale" layer (+ ReLU where used).
@@ -119,6 +124,10 @@ pub struct FaceIdNet {
     pub fc: Param<Tensor<2>>,
 }
 
+/// Indices into `FaceIdNet::blocks` of the last block of each stage (32, 64, 128, 256
+/// channels; the last is the down-sampling output block).
+const STAGE_ENDS: [usize; 4] = [2, 6, 9, 13];
+
 const BLOCKS: [(&str, usize); 13] = [
     ("conv32_1", 1),
     ("conv32_2", 1),
@@ -161,15 +170,60 @@ impl FaceIdNet {
         })
     }
 
-    /// 128-d embeddings of `[B, 3, 150, 150]` RGB faces with values in [0, 255].
-    pub fn embed(&self, faces: Tensor<4>) -> Tensor<2> {
+    /// The output of each stage (32, 64, 128, 256 channels) for `[B, 3, 150, 150]` RGB faces
+    /// with values in [0, 255].
+    pub fn stage_features(&self, faces: Tensor<4>) -> Vec<Tensor<4>> {
         let device = faces.device();
         let mean = tensor_from_vec(MEAN_RGB.to_vec(), [1, 3, 1, 1], &device);
         let x = (faces - mean).div_scalar(255.0);
         let x = relu(self.stem.forward(x));
-        let x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
-        let x = self.blocks.iter().fold(x, |x, b| b.forward(x));
+        let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
+        let mut out = Vec::with_capacity(STAGE_ENDS.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            if STAGE_ENDS.contains(&i) {
+                out.push(x.clone());
+            }
+        }
+        out
+    }
+
+    /// 128-d embeddings of `[B, 3, 150, 150]` RGB faces with values in [0, 255].
+    pub fn embed(&self, faces: Tensor<4>) -> Tensor<2> {
+        let x = self
+            .stage_features(faces)
+            .pop()
+            .expect("the network has four stages");
         let [b, c, _, _] = x.dims();
         x.mean_dims(&[2, 3]).reshape([b, c]).matmul(self.fc.val())
     }
+
+    /// LPIPS-style distance per sample `[B]` between the stage features of the face regions of
+    /// two batches of FFHQ-aligned images in [-1, 1] (a perceptual distance for PTI).
+    pub fn distance(&self, x0: Tensor<4>, x1: Tensor<4>) -> Tensor<1> {
+        unit_feature_distance(
+            self.stage_features(face_region(x0)),
+            self.stage_features(face_region(x1)),
+        )
+    }
+}
+
+/// The face box of FFHQ-aligned `[B, 3, H, W]` images in [-1, 1], resized (bilinear) to the
+/// network's input as RGB in [0, 255]; cut at the same pixels as `face::IdentityNet`'s crop.
+pub fn face_region(images: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = images.dims();
+    let [x0, y0, x1, y1] = FACE_BOX;
+    let (left, top) = ((x0 * w as f32) as usize, (y0 * h as f32) as usize);
+    let (width, height) = (
+        ((x1 - x0) * w as f32) as usize,
+        ((y1 - y0) * h as f32) as usize,
+    );
+    let crop = images.slice([0..b, 0..c, top..top + height, left..left + width]);
+    interpolate(
+        crop,
+        InterpolateOptions::new(InterpolateMode::Bilinear)
+            .with_output_size([FACE_ID_SIDE, FACE_ID_SIDE]),
+    )
+    .add_scalar(1.0)
+    .mul_scalar(127.5)
 }

@@ -14,6 +14,7 @@ pub mod mtcnn;
 pub mod noise;
 pub mod styled_conv;
 pub mod to_rgb;
+pub mod unit_feature_distance;
 pub mod upfirdn;
 
 pub use generator::{FeatureInjection, Generator, Synthesis};

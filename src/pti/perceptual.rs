@@ -1,10 +1,11 @@
-//! The perceptual distance PTI minimizes: exact LPIPS when its weights are available, else the
-//! bundled discriminator-feature distance; without either the tuning runs on pixel MSE alone,
-//! and says so.
+//! The perceptual distance PTI minimizes: exact LPIPS when its weights are available, else a
+//! bundled network compared LPIPS-style (the discriminator's features or the identity
+//! network's); without any the tuning runs on pixel MSE alone, and says so.
 
 use burn::tensor::Tensor;
 
 use crate::model::discriminator_trunk::DiscriminatorTrunk;
+use crate::model::face_id::FaceIdNet;
 use crate::model::lpips::Lpips;
 
 pub enum Perceptual {
@@ -12,6 +13,8 @@ pub enum Perceptual {
     Lpips(Box<Lpips>),
     /// The bundled model's discriminator features, compared LPIPS-style.
     Discriminator(Box<DiscriminatorTrunk>),
+    /// The bundled identity network's stage features of the face region, compared LPIPS-style.
+    FaceId(Box<FaceIdNet>),
     /// No perceptual network: MSE only.
     None,
 }
@@ -21,6 +24,7 @@ impl Perceptual {
         match self {
             Perceptual::Lpips(_) => "lpips-alex",
             Perceptual::Discriminator(_) => "discriminator features (bundled perceptual network)",
+            Perceptual::FaceId(_) => "identity-network features (bundled face-api network)",
             Perceptual::None => "none (MSE only: no perceptual network available)",
         }
     }
@@ -30,6 +34,7 @@ impl Perceptual {
         match self {
             Perceptual::Lpips(_) => "lpips-alex",
             Perceptual::Discriminator(_) => "discriminator",
+            Perceptual::FaceId(_) => "face-id",
             Perceptual::None => "none",
         }
     }
@@ -39,6 +44,7 @@ impl Perceptual {
         match self {
             Perceptual::Lpips(l) => Some(l.distance(x0, x1).total),
             Perceptual::Discriminator(d) => Some(d.distance(x0, x1)),
+            Perceptual::FaceId(f) => Some(f.distance(x0, x1)),
             Perceptual::None => None,
         }
     }

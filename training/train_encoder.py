@@ -62,6 +62,10 @@ def parse_args():
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--lambda-perceptual", type=float, default=0.2)
     p.add_argument("--lambda-feature", type=float, default=0.01)
+    p.add_argument("--feature-init", choices=["keep", "match"], default="match",
+                   help="match: at step 0, set the feature branch's output BatchNorm so F starts with "
+                        "the per-channel mean and spread of G^K over generated faces; keep: as "
+                        "initialized (or as in --init-encoder)")
     p.add_argument("--lambda-id", type=float, default=0.1, help="0 leaves the identity network out")
     p.add_argument("--noise", choices=["paper", "zero"], default="paper",
                    help="paper: true noise for generated faces, random for real ones; zero: no noise "
@@ -75,6 +79,23 @@ def to_generator_side(x, res):
     while x.shape[-1] >= 2 * res:
         x = F.avg_pool2d(x, 2)
     return x
+
+
+@torch.no_grad()
+def match_feature_statistics(e, g, k, noise, dev, n=64):
+    """F comes out of a BatchNorm whose affine sets its per-channel mean and spread; starting
+    them at those of G^K (over n generated faces) puts F at the generator's own activation
+    scale, where Eq. 1's correction G^K(w~) − G^K(w) is not drowned out by F."""
+    z = torch.randn(n, g.style_dim, device=dev)
+    w = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
+    if noise == "zero":
+        gk = g.synthesis(w, [torch.zeros_like(t) for t in g.stored_noise()], return_feature=k)[1]
+    else:
+        gk = g.synthesis(w, None, return_feature=k)[1]
+    bn = e.content_layer[-1]
+    bn.bias.copy_(gk.mean((0, 2, 3)))
+    bn.weight.copy_(gk.std((0, 2, 3)))
+    print(f"F starts at G^K's statistics (mean square {gk.square().mean().item():.4f})")
 
 
 def main():
@@ -120,6 +141,8 @@ def main():
         e.load_state_dict(s["encoder"]), opt.load_state_dict(s["opt"])
         state = s["state"]
         print(f"resumed at step {state['step']}")
+    if state["step"] == 0 and a.feature_init == "match":
+        match_feature_statistics(e, g, a.k, a.noise, dev)
     train, held = load_faces(a.data, in_res, a.cache)
     sample = Sampler(train, a.seed + state["step"])
     held_in = torch.from_numpy(held[:16]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)

@@ -45,6 +45,10 @@ pub struct PersonalizeArgs {
     /// Pivotal tuning steps (PTI: 350).
     #[arg(long, default_value_t = 350)]
     pub steps_tune: usize,
+    /// Stop tuning once the perceptual distance at the pivot is at most this (PTI: 0.06, an
+    /// LPIPS value; other networks have other scales); 0 runs every step.
+    #[arg(long, default_value_t = 0.06)]
+    pub stop_below: f32,
     /// Turn locality regularization off (it is on by default for several photos only).
     #[arg(long)]
     pub no_locality: bool,
@@ -159,6 +163,7 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     };
     let config = TuningConfig {
         steps: a.steps_tune,
+        lpips_threshold: a.stop_below,
         locality,
         ..TuningConfig::default()
     };

@@ -51,7 +51,7 @@ fn pth_checkpoint_loads_like_safetensors() {
 fn downscale_is_two_bilinear_halvings() {
     let input = store("fse_encoder_64/case_downscale_in.safetensors");
     let expected = store("fse_encoder_64/case_downscale_out.safetensors");
-    let out = inversion::encoder_input(tensor(&input, "image"), 128);
+    let out = inversion::resize_to_side(tensor(&input, "image"), 128);
     assert_close("image", out, tensor(&expected, "image"), 1e-6, 0.0);
 }
 

@@ -85,5 +85,12 @@ fn a_batch_with_one_bad_file_still_inverts_the_others() {
         "{stderr}"
     );
     assert!(out_dir.join("good.codes.safetensors").exists());
-    assert!(out_dir.join("good_recon.png").exists());
+    // The photo is framed at the larger of the encoder's and the generator's side and measured
+    // against the reconstruction at the generator's side.
+    let input = image::open(out_dir.join("good_input.png")).unwrap();
+    let recon = image::open(out_dir.join("good_recon.png")).unwrap();
+    assert_eq!(
+        (input.width(), input.height()),
+        (recon.width(), recon.height())
+    );
 }

@@ -36,7 +36,7 @@ fn setup() -> Setup {
     Setup {
         g,
         pivot: codes.wplus,
-        target: inversion::encoder_input(photo, 64),
+        target: inversion::resize_to_side(photo, 64),
         perceptual: Perceptual::Lpips(Box::new(lpips)),
     }
 }

@@ -218,11 +218,11 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             println!("bench encoder: {label} + encoder ({side}² input), on {dev}");
             for &b in &a.batch {
                 let photos = generate(&g, 1000, b);
-                let input = inversion::encoder_input(photos.clone(), side);
+                let input = inversion::resize_to_side(photos.clone(), side);
                 let enc = time_per_image(b, iters, |_| e.encode(input.clone()).feature);
                 let inv = time_per_image(b, iters, |_| {
                     let codes =
-                        inversion::encode(&g, &e, inversion::encoder_input(photos.clone(), side))
+                        inversion::encode(&g, &e, inversion::resize_to_side(photos.clone(), side))
                             .expect("pair checked");
                     inversion::reconstruct(&g, &codes, &NoiseMode::Stored).expect("codes fit")
                 });

@@ -97,7 +97,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     if a.photos.is_empty() {
         bail!("no photos given");
     }
-    let size = g.config.size as u32;
+    let photo_side = inversion::photo_side(&g, &e) as u32;
     let perceptual = crate::model_source::load_perceptual(PerceptualChoice::Auto, device)?;
     let perceptual_label = perceptual.key();
     let identity = crate::model_source::load_identity_net(device).ok();
@@ -111,7 +111,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     for p in &a.photos {
         match load_photo(p) {
             Ok(img) => {
-                let framed = frame(&img, size, a.framing, detector.as_ref(), 0);
+                let framed = frame(&img, photo_side, a.framing, detector.as_ref(), 0);
                 let (crop, aligned) = (framed.crop, framed.aligned);
                 if aligned.is_none() && a.framing == Framing::Auto {
                     eprintln!(
@@ -128,18 +128,23 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let batch = a.batch.max(1);
     let mut summary = Summary::default();
     for (chunk_index, chunk) in good.chunks(batch).enumerate() {
-        let targets: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
-        let x = rgb_images_to_tensor(&targets, device);
+        let crops: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
+        let framed = rgb_images_to_tensor(&crops, device);
         let codes = inversion::encode(
             &g,
             &e,
-            inversion::encoder_input(x.clone(), e.config.input_resolution),
+            inversion::resize_to_side(framed.clone(), e.config.input_resolution),
         )?;
+        // the photos at the generator's side: what the reconstruction is measured against
+        let x = inversion::resize_to_side(framed, g.config.size);
+        let targets = tensor_to_rgb_images(x.clone());
         let recon_t = inversion::reconstruct(&g, &codes, &noise)?;
         // perceptual distance per photo when a network is available (see weights/README.md)
         let lpips = perceptual.per_sample(recon_t.clone(), x).map(tensor_to_vec);
         let recon = tensor_to_rgb_images(recon_t);
-        for (i, ((path, target), rec)) in chunk.iter().zip(&recon).enumerate() {
+        for (i, ((path, _), (target, rec))) in
+            chunk.iter().zip(targets.iter().zip(&recon)).enumerate()
+        {
             let stem = stem(path);
             let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
             let mut meta = vec![(PHOTO_KEY, path.display().to_string())];

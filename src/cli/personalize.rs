@@ -97,18 +97,19 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         "generator: {g_origin}\nencoder: {e_origin}\nperceptual distance: {}",
         perceptual.name()
     );
-    let size = g.config.size as u32;
+    let photo_side = inversion::photo_side(&g, &e) as u32;
     let photos = a
         .photos
         .iter()
-        .map(|p| load_photo(p).map(|img| center_square(&img, size)))
+        .map(|p| load_photo(p).map(|img| center_square(&img, photo_side)))
         .collect::<Result<Vec<_>, _>>()?;
-    let target = rgb_images_to_tensor(&photos, device);
+    let framed = rgb_images_to_tensor(&photos, device);
+    let target = inversion::resize_to_side(framed.clone(), g.config.size);
 
     let pivot_start = Instant::now();
     let (pivot, steps_projection) = match a.pivot {
         PivotSource::Encoder => {
-            let input = inversion::encoder_input(target.clone(), e.config.input_resolution);
+            let input = inversion::resize_to_side(framed.clone(), e.config.input_resolution);
             (inversion::encode(&g, &e, input)?.wplus, 0)
         }
         PivotSource::Project => {

@@ -15,10 +15,17 @@ pub fn downscale_half(x: Tensor<4>) -> Tensor<4> {
     avg_pool2d(x, AvgPoolOptions::new([2, 2]))
 }
 
-/// Brings `[B,3,R,R]` images in [-1,1] to the encoder's input side: halvings while the image
-/// is at least twice as large (how FSE brings 1024² to 256²), then one bilinear resize if the
-/// side still differs.
-pub fn encoder_input(mut x: Tensor<4>, side: usize) -> Tensor<4> {
+/// The side photos are framed at for inversion: the generator's, or the encoder's input side
+/// when that is larger (an encoder may see more pixels than its generator draws). The
+/// encoder's input and the generator-side target are both made from it by `resize_to_side`.
+pub fn photo_side(generator: &Generator, encoder: &FeatureStyleEncoder) -> usize {
+    generator.config.size.max(encoder.config.input_resolution)
+}
+
+/// Brings `[B,3,R,R]` images in [-1,1] to `side`: halvings while the image is at least twice as
+/// large (how FSE brings 1024² to the encoder's 256²), then one bilinear resize if the side
+/// still differs.
+pub fn resize_to_side(mut x: Tensor<4>, side: usize) -> Tensor<4> {
     while x.dims()[2] >= 2 * side {
         x = downscale_half(x);
     }

@@ -248,18 +248,20 @@ impl Worker {
         let img = load_photo(photo).map_err(|e| e.to_string())?;
         let framed = frame(
             &img,
-            g.config.size as u32,
+            inversion::photo_side(g, e) as u32,
             Framing::Auto,
             self.detector.as_ref(),
             face,
         );
-        let x = rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &self.device.device);
+        let framed_photo =
+            rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &self.device.device);
         let codes = inversion::encode(
             g,
             e,
-            inversion::encoder_input(x.clone(), e.config.input_resolution),
+            inversion::resize_to_side(framed_photo.clone(), e.config.input_resolution),
         )
         .map_err(|e| e.to_string())?;
+        let x = inversion::resize_to_side(framed_photo, g.config.size);
         self.codes = Some(codes);
         self.photo = Some((photo.to_path_buf(), x));
         self.alignment = framed.aligned.map(|a| a.quad);

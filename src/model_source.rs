@@ -218,7 +218,9 @@ pub const BUNDLED_PERCEPTUAL: &str = "perceptual.safetensors";
 /// Which perceptual distance PTI uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PerceptualChoice {
-    /// LPIPS when its weights are in the weights folder, else the bundled network, else none.
+    /// LPIPS when its weights are in the weights folder, else MSE only: tuned on either bundled
+    /// network, PTI reconstructed held-out faces worse by every other measure than on MSE alone
+    /// (weights/MODEL_CARD.md).
     #[default]
     Auto,
     /// Exact LPIPS (AlexNet) from the weights folder.
@@ -264,15 +266,10 @@ pub fn load_perceptual(
         reason: format!("{what} not found in the weights folder (see weights/README.md)"),
     };
     Ok(match choice {
-        PerceptualChoice::Auto => {
-            if let Some(Ok(l)) = shipped_lpips(device) {
-                Perceptual::Lpips(Box::new(l))
-            } else if let Some(Ok(d)) = shipped_discriminator_trunk(device) {
-                Perceptual::Discriminator(Box::new(d))
-            } else {
-                Perceptual::None
-            }
-        }
+        PerceptualChoice::Auto => match shipped_lpips(device) {
+            Some(Ok(l)) => Perceptual::Lpips(Box::new(l)),
+            _ => Perceptual::None,
+        },
         PerceptualChoice::Lpips => Perceptual::Lpips(Box::new(
             shipped_lpips(device).ok_or_else(|| missing("LPIPS weights"))??,
         )),
@@ -287,6 +284,19 @@ pub fn load_perceptual(
         )),
         PerceptualChoice::None => Perceptual::None,
     })
+}
+
+/// The perceptual distance reports print beside PSNR/SSIM: LPIPS when its weights are in the
+/// weights folder, else the bundled discriminator features, else none.
+pub fn load_reporting_perceptual(device: &Device) -> crate::pti::Perceptual {
+    use crate::pti::Perceptual;
+    if let Some(Ok(l)) = shipped_lpips(device) {
+        Perceptual::Lpips(Box::new(l))
+    } else if let Some(Ok(d)) = shipped_discriminator_trunk(device) {
+        Perceptual::Discriminator(Box::new(d))
+    } else {
+        Perceptual::None
+    }
 }
 
 /// A file shipped in `weights/` (e.g. `mtcnn/pnet.safetensors`), wherever the weights folder is.

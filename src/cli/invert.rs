@@ -11,7 +11,6 @@ use crate::face::{Framing, frame};
 use crate::imaging::{load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::metrics::quality;
 use crate::model::loader::tensor_to_vec;
-use crate::model_source::PerceptualChoice;
 use crate::model_source::{load_encoder, load_face_detector, load_generator};
 use crate::weights::{self, TensorStore};
 
@@ -98,7 +97,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         bail!("no photos given");
     }
     let photo_side = inversion::photo_side(&g, &e) as u32;
-    let perceptual = crate::model_source::load_perceptual(PerceptualChoice::Auto, device)?;
+    let perceptual = crate::model_source::load_reporting_perceptual(device);
     let perceptual_label = perceptual.key();
     let identity = crate::model_source::load_identity_net(device).ok();
     let mut failures = Vec::new();

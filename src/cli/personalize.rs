@@ -62,8 +62,8 @@ pub struct PersonalizeArgs {
     /// LPIPS heads (lpips v0.1 alex.pth).
     #[arg(long)]
     pub lpips_lin: Option<PathBuf>,
-    /// Perceptual distance: auto = LPIPS when its weights are in the weights folder, else the
-    /// bundled discriminator features, else none (MSE only).
+    /// Perceptual distance: auto = LPIPS when its weights are in the weights folder, else MSE
+    /// only; discriminator / face-id = a bundled network's features, compared LPIPS-style.
     #[arg(long, value_enum, default_value_t = PerceptualChoice::Auto)]
     pub perceptual: PerceptualChoice,
     /// Write LPIPS/MSE before and after and the timings as JSON.

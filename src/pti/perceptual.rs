@@ -1,6 +1,6 @@
-//! The perceptual distance PTI minimizes: exact LPIPS when its weights are available, else a
-//! bundled network compared LPIPS-style (the discriminator's features or the identity
-//! network's); without any the tuning runs on pixel MSE alone, and says so.
+//! The perceptual distance PTI minimizes: exact LPIPS when its weights are available, a
+//! bundled network compared LPIPS-style when asked for (the discriminator's features or the
+//! identity network's), else pixel MSE alone — and it says which.
 
 use burn::tensor::Tensor;
 
@@ -25,7 +25,7 @@ impl Perceptual {
             Perceptual::Lpips(_) => "lpips-alex",
             Perceptual::Discriminator(_) => "discriminator features (bundled perceptual network)",
             Perceptual::FaceId(_) => "identity-network features (bundled face-api network)",
-            Perceptual::None => "none (MSE only: no perceptual network available)",
+            Perceptual::None => "none (pixel MSE only)",
         }
     }
 

@@ -1,5 +1,6 @@
 //! The background engine: a burst of slider requests is coalesced to the newest one, bad input
-//! comes back as an error event, and nothing blocks the caller.
+//! comes back as an error event, and nothing blocks the caller; a dropped photo is aligned and
+//! inverted by the bundled model.
 
 use std::time::Duration;
 
@@ -56,4 +57,33 @@ fn bursts_of_renders_are_coalesced_and_errors_are_events() {
         errors.iter().any(|e| e.contains("/nonexistent/photo.jpg")),
         "{errors:?}"
     );
+}
+
+#[test]
+fn a_real_photo_is_aligned_and_reconstructed_by_the_bundled_model() {
+    let engine = Engine::spawn(DeviceChoice::Cpu, || {});
+    let size = loop {
+        if let Event::Ready { config, .. } = next_event(&engine) {
+            break config.size;
+        }
+    };
+    let photo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/photos/00020.jpg");
+    engine
+        .requests
+        .send(Request::Invert { photo, face: 0 })
+        .unwrap();
+    let inversion = loop {
+        match next_event(&engine) {
+            Event::Inverted(inv) => break inv,
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert!(inversion.aligned && inversion.faces == 1);
+    for frame in [&inversion.input, &inversion.reconstruction] {
+        assert_eq!((frame.width, frame.height), (size, size));
+    }
+    // The bundled encoder reconstructs this face at about 24.7 dB (weights/MODEL_CARD.md).
+    assert!(inversion.quality.psnr > 22.0, "{:?}", inversion.quality);
 }

@@ -85,7 +85,8 @@ impl Frame {
 #[derive(Debug, Clone)]
 pub struct Inversion {
     pub photo: PathBuf,
-    /// The square crop at the generator's resolution that was encoded.
+    /// The photo's square crop at the generator's resolution: what the reconstruction is
+    /// measured against (the encoder may have seen it at a larger side).
     pub input: Frame,
     pub reconstruction: Frame,
     pub quality: Quality,

@@ -80,6 +80,8 @@ def main():
         shape = "x".join(str(v) for v in feat.shape[1:])
         print(f"{path:40s} {k:2d} {shape:>10s} {psnr(recon, x).mean():10.2f} "
               f"{torch.cat(edit_psnr).mean():10.2f} {torch.cat(strength).mean():9.3f}", flush=True)
+        per = [torch.cat(strength[2 * i:2 * i + 2]).mean().item() for i in range(len(dirs))]
+        print("    strength per direction: " + ", ".join(f"{n} {v:.2f}" for (n, _, _), v in zip(dirs, per)))
 
 
 if __name__ == "__main__":

@@ -430,7 +430,7 @@ impl eframe::App for EditorApp {
                             None => ("Reconstruction G(w+, F)", recon),
                         };
                         ui.horizontal(|ui| {
-                            for (title, tex) in [("Photo (encoder input)", input), right] {
+                            for (title, tex) in [("Photo (at the model's side)", input), right] {
                                 ui.vertical(|ui| {
                                     ui.label(title);
                                     ui.add(

@@ -61,12 +61,17 @@ fn bundled_encoder_matches_the_trainer() {
     assert_close("image", image, tensor(&expected, "image"), ATOL, RTOL);
 }
 
+/// A file bundled in `weights/`, read.
+fn shipped(relative: &str) -> facestyle::weights::TensorStore {
+    let path = model_source::shipped_file(relative)
+        .unwrap_or_else(|| panic!("weights/{relative} is bundled"));
+    facestyle::weights::read_safetensors(&path).unwrap()
+}
+
 #[test]
 fn bundled_perceptual_network_matches_the_trainer() {
-    let path = model_source::shipped_file(model_source::BUNDLED_PERCEPTUAL)
-        .expect("weights/perceptual.safetensors is bundled");
     let trunk = facestyle::model::discriminator_trunk::DiscriminatorTrunk::load(
-        &facestyle::weights::read_safetensors(&path).unwrap(),
+        &shipped(model_source::BUNDLED_PERCEPTUAL),
         &device(),
     )
     .unwrap();
@@ -78,13 +83,9 @@ fn bundled_perceptual_network_matches_the_trainer() {
 
 #[test]
 fn bundled_identity_network_matches_the_trainer() {
-    let path = model_source::shipped_file(model_source::FACE_ID_FILE)
-        .expect("weights/face_id/face_recognition.safetensors is bundled");
-    let net = facestyle::model::face_id::FaceIdNet::load(
-        &facestyle::weights::read_safetensors(&path).unwrap(),
-        &device(),
-    )
-    .unwrap();
+    let net =
+        facestyle::model::face_id::FaceIdNet::load(&shipped(model_source::FACE_ID_FILE), &device())
+            .unwrap();
     let input = store("bundled/case_face_id_in.safetensors");
     let expected = store("bundled/case_face_id_out.safetensors");
     let embedding = net.embed(tensor(&input, "faces"));

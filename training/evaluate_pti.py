@@ -23,7 +23,7 @@ from PIL import Image
 
 from training.exported import load_perceptual_trunk
 from training.face_id import FaceIdNet, face_region
-from training.perceptual import DiscriminatorFeatures, unit
+from training.perceptual import DiscriminatorFeatures, unit_feature_distance
 
 
 def image_tensor(path, side=None):
@@ -66,8 +66,7 @@ def main():
     targets = torch.cat([image_tensor(x, side) for x in a.photos])
 
     def face_id_distance(x, y):
-        fx, fy = face_id.layers(face_region(x))[:-1], face_id.layers(face_region(y))[:-1]
-        return sum(((unit(u) - unit(v)) ** 2).sum(1).mean((1, 2)) for u, v in zip(fx, fy))
+        return unit_feature_distance(face_id.layers(face_region(x))[:-1], face_id.layers(face_region(y))[:-1])
 
     def embed(x):
         return F.normalize(face_id(face_region(x)), dim=1)

@@ -11,13 +11,19 @@ def unit(x):
     return x * torch.rsqrt((x * x).sum(1, keepdim=True) + 1e-10)
 
 
+def unit_feature_distance(fx, fy):
+    """Per-sample distance between two lists of a trunk's activations: unit-normalized over
+    channels, squared difference summed over channels, spatial mean, summed over layers (the
+    Rust `unit_feature_distance`)."""
+    return sum(((unit(a) - unit(b)) ** 2).sum(1).mean((1, 2)) for a, b in zip(fx, fy))
+
+
 class DiscriminatorFeatures:
     def __init__(self, d):
         self.d = d.eval().requires_grad_(False)
 
     def distance(self, x, y):
-        fx, fy = self.d.features(x), self.d.features(y)
-        return sum(((unit(a) - unit(b)) ** 2).sum(1).mean((1, 2)) for a, b in zip(fx, fy))
+        return unit_feature_distance(self.d.features(x), self.d.features(y))
 
     def multiscale(self, x, y, scales=3):
         total = 0

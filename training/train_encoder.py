@@ -84,14 +84,11 @@ def to_generator_side(x, res):
 @torch.no_grad()
 def match_feature_statistics(e, g, k, noise, dev, n=64):
     """F comes out of a BatchNorm whose affine sets its per-channel mean and spread; starting
-    them at those of G^K (over n generated faces) puts F at the generator's own activation
-    scale, where Eq. 1's correction G^K(w~) − G^K(w) is not drowned out by F."""
+    them at those of G^K (over n generated faces, with `noise`: a list of maps or None for
+    random) puts F at the generator's own activation scale, the space Eq. 1 edits in."""
     z = torch.randn(n, g.style_dim, device=dev)
     w = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
-    if noise == "zero":
-        gk = g.synthesis(w, [torch.zeros_like(t) for t in g.stored_noise()], return_feature=k)[1]
-    else:
-        gk = g.synthesis(w, None, return_feature=k)[1]
+    gk = g.synthesis(w, noise, return_feature=k)[1]
     bn = e.content_layer[-1]
     bn.bias.copy_(gk.mean((0, 2, 3)))
     bn.weight.copy_(gk.std((0, 2, 3)))
@@ -141,8 +138,10 @@ def main():
         e.load_state_dict(s["encoder"]), opt.load_state_dict(s["opt"])
         state = s["state"]
         print(f"resumed at step {state['step']}")
+    # --noise zero: the same zero maps everywhere; else random noise (true noise for generated faces)
+    zero_noise = [torch.zeros_like(n) for n in g.stored_noise()] if a.noise == "zero" else None
     if state["step"] == 0 and a.feature_init == "match":
-        match_feature_statistics(e, g, a.k, a.noise, dev)
+        match_feature_statistics(e, g, a.k, zero_noise, dev)
     train, held = load_faces(a.data, in_res, a.cache)
     sample = Sampler(train, a.seed + state["step"])
     held_in = torch.from_numpy(held[:16]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
@@ -163,7 +162,7 @@ def main():
                          encoder_config=e.cfg, generator_checkpoint=gsource), ckpt)
         e.eval()
         with torch.no_grad():
-            eval_noise = [torch.zeros_like(n) for n in g.stored_noise()] if a.noise == "zero" else g.stored_noise()
+            eval_noise = zero_noise or g.stored_noise()
             _, x2, _, _ = invert(held_in, eval_noise)
         e.train()
         save_grid(torch.cat([held_x, x2]), os.path.join(a.run, "held_out.png"), cols=16)
@@ -180,10 +179,7 @@ def main():
         with torch.no_grad():
             z = torch.randn(half, gcfg["style_dim"], device=dev)
             w = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
-            if a.noise == "zero":
-                noise = [torch.zeros_like(n) for n in g.stored_noise()]
-            else:
-                noise = [torch.randn_like(n.expand(half, -1, -1, -1)) for n in g.stored_noise()]
+            noise = zero_noise or [torch.randn_like(n.expand(half, -1, -1, -1)) for n in g.stored_noise()]
             fake = g.synthesis(w, noise)
             fake_in = fake if in_res == res else F.interpolate(fake, size=(in_res, in_res), mode="bilinear",
                                                                align_corners=False)
@@ -192,7 +188,7 @@ def main():
         # generated half: true noise, MSE on the latent-only inversion
         f1, f2, ffeat, fgk = invert(fake_in, noise)
         # real half: random noise, MSE on the inversion with the feature code
-        r1, r2, rfeat, rgk = invert(real_in, noise if a.noise == "zero" else None)
+        r1, r2, rfeat, rgk = invert(real_in, zero_noise)
         mse = F.mse_loss(f1, fake) + F.mse_loss(r2, real)
         perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
                 + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).mean()

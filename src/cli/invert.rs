@@ -128,14 +128,9 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let mut summary = Summary::default();
     for (chunk_index, chunk) in good.chunks(batch).enumerate() {
         let crops: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
-        let framed = rgb_images_to_tensor(&crops, device);
-        let codes = inversion::encode(
-            &g,
-            &e,
-            inversion::resize_to_side(framed.clone(), e.config.input_resolution),
-        )?;
-        // the photos at the generator's side: what the reconstruction is measured against
-        let x = inversion::resize_to_side(framed, g.config.size);
+        // x: the photos at the generator's side, what the reconstruction is measured against
+        let (input, x) = inversion::split_framed(&g, &e, rgb_images_to_tensor(&crops, device));
+        let codes = inversion::encode(&g, &e, input)?;
         let targets = tensor_to_rgb_images(x.clone());
         let recon_t = inversion::reconstruct(&g, &codes, &noise)?;
         // perceptual distance per photo when a network is available (see weights/README.md)

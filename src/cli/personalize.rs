@@ -103,15 +103,12 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         .iter()
         .map(|p| load_photo(p).map(|img| center_square(&img, photo_side)))
         .collect::<Result<Vec<_>, _>>()?;
-    let framed = rgb_images_to_tensor(&photos, device);
-    let target = inversion::resize_to_side(framed.clone(), g.config.size);
+    let (encoder_input, target) =
+        inversion::split_framed(&g, &e, rgb_images_to_tensor(&photos, device));
 
     let pivot_start = Instant::now();
     let (pivot, steps_projection) = match a.pivot {
-        PivotSource::Encoder => {
-            let input = inversion::resize_to_side(framed.clone(), e.config.input_resolution);
-            (inversion::encode(&g, &e, input)?.wplus, 0)
-        }
+        PivotSource::Encoder => (inversion::encode(&g, &e, encoder_input)?.wplus, 0),
         PivotSource::Project => {
             // One projection per photo (the projector optimizes a single w).
             let config = ProjectionConfig {

@@ -17,9 +17,22 @@ pub fn downscale_half(x: Tensor<4>) -> Tensor<4> {
 
 /// The side photos are framed at for inversion: the generator's, or the encoder's input side
 /// when that is larger (an encoder may see more pixels than its generator draws). The
-/// encoder's input and the generator-side target are both made from it by `resize_to_side`.
+/// encoder's input and the generator-side target are both made from it by `split_framed`.
 pub fn photo_side(generator: &Generator, encoder: &FeatureStyleEncoder) -> usize {
     generator.config.size.max(encoder.config.input_resolution)
+}
+
+/// Photos framed at `photo_side` → (the encoder's input, the target at the generator's side
+/// that reconstructions are measured against), both by `resize_to_side`.
+pub fn split_framed(
+    generator: &Generator,
+    encoder: &FeatureStyleEncoder,
+    framed: Tensor<4>,
+) -> (Tensor<4>, Tensor<4>) {
+    (
+        resize_to_side(framed.clone(), encoder.config.input_resolution),
+        resize_to_side(framed, generator.config.size),
+    )
 }
 
 /// Brings `[B,3,R,R]` images in [-1,1] to `side`: halvings while the image is at least twice as

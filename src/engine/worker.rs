@@ -253,15 +253,12 @@ impl Worker {
             self.detector.as_ref(),
             face,
         );
-        let framed_photo =
-            rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &self.device.device);
-        let codes = inversion::encode(
+        let (input, x) = inversion::split_framed(
             g,
             e,
-            inversion::resize_to_side(framed_photo.clone(), e.config.input_resolution),
-        )
-        .map_err(|e| e.to_string())?;
-        let x = inversion::resize_to_side(framed_photo, g.config.size);
+            rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &self.device.device),
+        );
+        let codes = inversion::encode(g, e, input).map_err(|e| e.to_string())?;
         self.codes = Some(codes);
         self.photo = Some((photo.to_path_buf(), x));
         self.alignment = framed.aligned.map(|a| a.quad);

@@ -3,14 +3,22 @@
 Non-saturating logistic loss, lazy R1 on reals, DiffAugment on every discriminator input,
 style-mixing regularization, EMA of the generator weights (the exported model). Runs for
 `--minutes` and writes a resumable checkpoint every `--ckpt-minutes` (atomically), so it fits
-10-minute device calls and resumes across calls and sessions. Path-length regularization is
-left out (small model, small budget). See training/README.md for the commands.
+10-minute device calls and resumes across calls and sessions; SIGTERM/SIGINT end it the same
+way (checkpoint first). Path-length regularization is left out (small model, small budget).
+
+Where the run folder has no checkpoint yet, a run starts from (first that applies):
+`--resume-state` (G, G_ema, D of `training/state/`, fresh optimizers with a learning-rate
+warm-up), `--grow-from` (an exported generator and discriminator trunk one resolution lower,
+grown by `training/grow.py`; the discriminator catches up against the frozen generator for
+`--d-warmup-kimg` first), or random weights. `--bf16` runs the forward passes under bf16
+autocast (fp32 master weights; the R1 term stays fp32). See training/README.md.
 """
 
 import argparse
 import copy
 import json
 import os
+import signal
 import time
 
 import numpy as np
@@ -19,6 +27,8 @@ import torch.nn.functional as F
 
 from training.data import Sampler, load_faces
 from training.diffaug import diff_augment
+from training import state as saved_state
+from training.grow import grow_discriminator, grow_generator
 from training.stylegan2 import Discriminator, Generator
 from training.util import RunSchedule, atomic_save, device_and_threads, save_grid
 
@@ -42,6 +52,16 @@ def parse_args():
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--max-kimg", type=float, default=1e9)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume-state", default=None, help="state file of training/state/ to start from")
+    p.add_argument("--grow-from", default=None, help="exported generator one resolution lower to grow")
+    p.add_argument("--grow-trunk", default="weights/perceptual.safetensors",
+                   help="its discriminator trunk (the exported perceptual network)")
+    p.add_argument("--top-channels", type=int, default=16, help="channels of the grown top block")
+    p.add_argument("--d-warmup-kimg", type=float, default=20.0,
+                   help="after growing: discriminator-only steps against the frozen generator")
+    p.add_argument("--lr-warmup-kimg", type=float, default=2.0,
+                   help="learning-rate ramp after fresh optimizers (state resume)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast for the forward passes")
     return p.parse_args()
 
 
@@ -56,33 +76,71 @@ def mixed_wplus(g, z, mixing):
     return wplus
 
 
+def build_models(a, ckpt):
+    """(G, D, G_ema, counters, where they came from): the run's checkpoint, else a saved
+    state, else a grown smaller model, else random weights at --res/--channels."""
+    if os.path.exists(ckpt):
+        s = torch.load(ckpt, map_location="cpu", weights_only=False)
+        cfg = s["generator_config"]
+        g, d, g_ema = new_models(cfg)
+        g.load_state_dict(s["g"]), d.load_state_dict(s["d"]), g_ema.load_state_dict(s["g_ema"])
+        return g, d, g_ema, s["state"], "checkpoint"
+    if a.resume_state and os.path.exists(a.resume_state):
+        nets, cfg, state = saved_state.load(a.resume_state)
+        g, d, g_ema = new_models(cfg)
+        for net, model in (("g", g), ("d", d), ("g_ema", g_ema)):
+            missing, unexpected = model.load_state_dict(nets[net], strict=False)
+            if unexpected or any(not k.endswith(".kernel") for k in missing):
+                raise KeyError(f"{a.resume_state}: {net} missing {missing}, unexpected {unexpected}")
+        state["fresh_optimizers_at"] = state["nimg"]
+        return g, d, g_ema, state, f"state {a.resume_state}"
+    if a.grow_from:
+        g, _ = grow_generator(a.grow_from, a.top_channels)
+        d = grow_discriminator(a.grow_trunk, g.channels)
+        g_ema = copy.deepcopy(g).eval().requires_grad_(False)
+        state = dict(step=0, nimg=0, seconds=0.0, d_warmup_left=a.d_warmup_kimg * 1000,
+                     grown_from=a.grow_from)
+        return g, d, g_ema, state, f"grown from {a.grow_from}"
+    channels = [int(c) for c in a.channels.split(",")]
+    g, d, g_ema = new_models(dict(size=a.res, style_dim=a.style_dim, n_mlp=a.n_mlp, channels=channels, lr_mlp=0.01))
+    return g, d, g_ema, dict(step=0, nimg=0, seconds=0.0), "random weights"
+
+
+def new_models(cfg):
+    g = Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channels"], cfg["lr_mlp"])
+    d = Discriminator(cfg["size"], cfg["channels"])
+    return g, d, copy.deepcopy(g).eval().requires_grad_(False)
+
+
 def main():
     a = parse_args()
     dev = device_and_threads()
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
     os.makedirs(a.run, exist_ok=True)
-    channels = [int(c) for c in a.channels.split(",")]
-    train, _ = load_faces(a.data, a.res, a.cache)
-    sample = Sampler(train, a.seed)
-    g = Generator(a.res, a.style_dim, a.n_mlp, channels).to(dev)
-    d = Discriminator(a.res, channels).to(dev)
-    g_ema = copy.deepcopy(g).eval().requires_grad_(False)
+    ckpt = os.path.join(a.run, "checkpoint.pt")
+    g, d, g_ema, state, source = build_models(a, ckpt)
+    g, d, g_ema = g.to(dev), d.to(dev), g_ema.to(dev)
+    train, _ = load_faces(a.data, g.size, a.cache)
+    sample = Sampler(train, a.seed + state["step"])
     c = a.r1_every / (a.r1_every + 1)
     opt_g = torch.optim.Adam(g.parameters(), lr=a.lr, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(d.parameters(), lr=a.lr * c, betas=(0.0, 0.99**c))
-    state = dict(step=0, nimg=0, seconds=0.0)
-    ckpt = os.path.join(a.run, "checkpoint.pt")
-    if os.path.exists(ckpt):
+    if source == "checkpoint":
         s = torch.load(ckpt, map_location=dev, weights_only=False)
-        g.load_state_dict(s["g"]), d.load_state_dict(s["d"]), g_ema.load_state_dict(s["g_ema"])
         opt_g.load_state_dict(s["opt_g"]), opt_d.load_state_dict(s["opt_d"])
-        state = s["state"]
-        sample.rng = np.random.default_rng(a.seed + state["step"])
-        print(f"resumed at step {state['step']} ({state['nimg'] / 1000:.1f} kimg)")
+    print(f"{source}: {g.size} px {g.channels}, step {state['step']} ({state['nimg'] / 1000:.1f} kimg)", flush=True)
+    base_lr = {opt_g: a.lr, opt_d: a.lr * c}
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.bf16)
     with open(os.path.join(a.run, "config.json"), "w") as f:
         json.dump(dict(generator=g.config(), args=vars(a)), f, indent=1)
-    fixed_z = torch.randn(16, a.style_dim, generator=torch.Generator().manual_seed(123)).to(dev)
+    fixed_z = torch.randn(16, g.style_dim, generator=torch.Generator().manual_seed(123)).to(dev)
     ema_kimg = a.ema_kimg if a.ema_kimg is not None else a.batch * 10 / 32
     schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
     last_r1 = 0.0
@@ -101,12 +159,18 @@ def main():
 
     while True:
         step_start = time.time()
+        ramp = min(1.0, (state["nimg"] - state.get("fresh_optimizers_at", -1e18)) / (a.lr_warmup_kimg * 1000 + 1e-8))
+        for opt, lr in base_lr.items():
+            for group in opt.param_groups:
+                group["lr"] = lr * max(ramp, 0.01)
         real = sample(a.batch).to(dev)
         # discriminator
-        z = torch.randn(a.batch, a.style_dim, device=dev)
-        with torch.no_grad():
+        z = torch.randn(a.batch, g.style_dim, device=dev)
+        with torch.no_grad(), autocast:
             fake = g.synthesis(mixed_wplus(g, z, a.mixing))
-        loss_d = F.softplus(d(diff_augment(fake))).mean() + F.softplus(-d(diff_augment(real))).mean()
+        with autocast:
+            loss_d = (F.softplus(d(diff_augment(fake)).float()).mean()
+                      + F.softplus(-d(diff_augment(real)).float()).mean())
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -119,15 +183,23 @@ def main():
             (a.r1_gamma / 2 * r1 * a.r1_every + 0 * out[0, 0]).backward()
             opt_d.step()
             last_r1 = r1.item()
+        state["nimg"] += a.batch
+        if state.get("d_warmup_left", 0) > 0:  # a grown discriminator catches up first
+            state["d_warmup_left"] -= a.batch
+            loss_g = torch.zeros(())
+            if schedule.tick(state, step_start, lambda: f"kimg {state['nimg'] / 1000:.2f} d {loss_d.item():.3f} "
+                             f"(discriminator warm-up) r1 {last_r1:.3f}", stop["signal"] is not None, checkpoint):
+                break
+            continue
         # generator
-        z = torch.randn(a.batch, a.style_dim, device=dev)
-        fake = g.synthesis(mixed_wplus(g, z, a.mixing))
-        loss_g = F.softplus(-d(diff_augment(fake))).mean()
+        z = torch.randn(a.batch, g.style_dim, device=dev)
+        with autocast:
+            fake = g.synthesis(mixed_wplus(g, z, a.mixing))
+            loss_g = F.softplus(-d(diff_augment(fake)).float()).mean()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         # EMA
-        state["nimg"] += a.batch
         ema_nimg = min(ema_kimg * 1000, state["nimg"] * 0.05)
         beta = 0.5 ** (a.batch / max(ema_nimg, 1e-8))
         with torch.no_grad():
@@ -138,7 +210,7 @@ def main():
         if schedule.tick(state, step_start,
                          lambda: f"kimg {state['nimg'] / 1000:.2f} d {loss_d.item():.3f} "
                                  f"g {loss_g.item():.3f} r1 {last_r1:.3f}",
-                         state["nimg"] >= a.max_kimg * 1000, checkpoint):
+                         state["nimg"] >= a.max_kimg * 1000 or stop["signal"] is not None, checkpoint):
             break
 
 

@@ -1,0 +1,58 @@
+"""Grows a trained generator and discriminator trunk by one resolution (64 → 128 px).
+
+Every layer of the smaller model carries over under the same key names; the new top block
+(an upsampling conv, a conv, a ToRGB) is added so that the grown generator starts out as the
+upsampled smaller one: its ToRGB is zero, so the image is the skip path — the old image
+through ToRGB's [1,3,3,1] upsampling — and the new convs only matter once training moves that
+ToRGB away from zero. The discriminator gets a new input layer and block in front of the old
+trunk (`from_rgb` at the new resolution, then `blocks.0`); the old trunk's blocks move one
+index down; the scoring head is fresh (the shipped files do not hold it), which is why the
+trainer lets it catch up against the frozen generator first (`--d-warmup-kimg`).
+"""
+
+import torch
+
+from training.exported import load_generator, read
+from training.stylegan2 import Discriminator, Generator
+
+
+def grow_generator(path, top_channels):
+    """(generator at twice the side of the exported one at `path`, the source's config)."""
+    small, _ = load_generator(path)
+    c = small.config()
+    big = Generator(c["size"] * 2, c["style_dim"], c["n_mlp"], c["channels"] + [top_channels], c["lr_mlp"])
+    missing, unexpected = big.load_state_dict(small.state_dict(), strict=False)
+    new_prefixes = (f"convs.{len(small.convs)}.", f"convs.{len(small.convs) + 1}.",
+                    f"to_rgbs.{len(small.to_rgbs)}.", f"noises.noise_{small.num_layers}",
+                    f"noises.noise_{small.num_layers + 1}")
+    stray = [k for k in missing if not k.startswith(new_prefixes)]
+    if unexpected or stray:
+        raise KeyError(f"growing {path}: unexpected {unexpected}, missing {stray}")
+    top = big.to_rgbs[-1]
+    with torch.no_grad():
+        top.conv.weight.zero_()
+        top.bias.zero_()
+        # the bundled generator's stored noise is zero: keep the new layers' maps zero too
+        for j in (small.num_layers, small.num_layers + 1):
+            getattr(big.noises, f"noise_{j}").zero_()
+    return big, c
+
+
+def grow_discriminator(trunk_path, channels):
+    """Discriminator for the grown generator's channel table `channels`, with the exported
+    trunk at `trunk_path` (one resolution lower) as its blocks 1…n."""
+    t, _ = read(trunk_path)
+    size = 2 ** (len(channels) + 1)
+    d = Discriminator(size, channels)
+    shifted = {}
+    for k, v in t.items():
+        if k.startswith("blocks."):
+            _, i, rest = k.split(".", 2)
+            shifted[f"blocks.{int(i) + 1}.{rest}"] = v
+    own = d.state_dict()
+    for k, v in shifted.items():
+        if k not in own or own[k].shape != v.shape:
+            raise KeyError(f"growing {trunk_path}: {k} {tuple(v.shape)} does not fit "
+                           f"{tuple(own[k].shape) if k in own else 'nothing'}")
+    d.load_state_dict(shifted, strict=False)
+    return d

@@ -1,0 +1,82 @@
+"""The generator run's resumable state as one small file that lives in git (`training/state/`).
+
+A full checkpoint (both Adam optimizers' moments, f32) is several times the size of the
+networks; what survives machines is G, G_ema and D in f16 plus the counters. Training resumes
+from it with fresh optimizers and a short learning-rate warm-up (`train_generator.py`).
+
+  python -m training.state save RUN/checkpoint.pt training/state/g128.safetensors
+  python -m training.state show training/state/g128.safetensors
+  python -m training.state export training/state/g128.safetensors /tmp/g128.safetensors  # G_ema for the app
+"""
+
+import argparse
+import json
+import os
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+NETS = ("g", "g_ema", "d")
+
+
+def save(checkpoint, out):
+    s = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    tensors = {}
+    for net in NETS:
+        for k, v in s[net].items():
+            if not k.endswith(".kernel"):  # blur kernels are constants the models rebuild
+                tensors[f"{net}.{k}"] = v.detach().to(torch.float16).contiguous()
+    meta = {"generator_config": json.dumps(s["generator_config"]), "state": json.dumps(s["state"]),
+            "discriminator_channels": json.dumps(s["generator_config"]["channels"])}
+    tmp = out + ".tmp"
+    save_file(tensors, tmp, metadata=meta)
+    os.replace(tmp, out)
+    return s["state"]
+
+
+def load(path):
+    """({net: state dict in f32}, generator config, counters) of a saved state."""
+    nets = {n: {} for n in NETS}
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+        for k in f.keys():
+            net, rest = k.split(".", 1)
+            nets[net][rest] = f.get_tensor(k).float()
+    return nets, json.loads(meta["generator_config"]), json.loads(meta["state"])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("save")
+    s.add_argument("checkpoint")
+    s.add_argument("out")
+    sh = sub.add_parser("show")
+    sh.add_argument("state")
+    ex = sub.add_parser("export", help="G_ema as the app's generator file (f32, zero stored noise)")
+    ex.add_argument("state")
+    ex.add_argument("out")
+    ex.add_argument("--interim", default="128-px generator in training (not the shipped model)")
+    a = p.parse_args()
+    if a.cmd == "save":
+        st = save(a.checkpoint, a.out)
+        print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB) at {st['nimg'] / 1000:.1f} kimg")
+    elif a.cmd == "export":
+        from training.export import generator_tensors
+        from training.stylegan2 import Generator
+        nets, cfg, st = load(a.state)
+        g = Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channels"], cfg["lr_mlp"])
+        missing, unexpected = g.load_state_dict(nets["g_ema"], strict=False)
+        assert not unexpected and all(k.endswith(".kernel") for k in missing), (missing, unexpected)
+        meta = {"config": json.dumps(g.config()), "interim": a.interim, "stored_noise": "zero",
+                "training": json.dumps({"kimg": st["nimg"] / 1000, "steps": st["step"]})}
+        save_file(generator_tensors(g.eval().requires_grad_(False), "zero"), a.out, metadata=meta)
+        print(f"wrote {a.out} at {st['nimg'] / 1000:.1f} kimg")
+    else:
+        _, cfg, st = load(a.state)
+        print(json.dumps(dict(generator=cfg, state=st), indent=1))
+
+
+if __name__ == "__main__":
+    main()

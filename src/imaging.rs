@@ -56,8 +56,15 @@ pub enum PhotoError {
     },
 }
 
+/// Largest photo we decode (a 100-megapixel camera fits).
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// Most memory one decode may allocate (a 100-MP photo at 16 bits per channel with alpha).
+const MAX_DECODE_BYTES: u64 = 8 * MAX_PIXELS + (64 << 20);
+
 /// Loads any common image (grey, CMYK JPEG, 16-bit, alpha …) as 8-bit RGB. Alpha is composited
 /// on white; huge images are first reduced so their long side is at most [`MAX_SIDE`].
+/// The declared size is checked before decoding (at most [`MAX_PIXELS`]), the decoder's
+/// allocations are capped, and no full-size float copy is made.
 pub fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, PhotoError> {
     let name = path.display().to_string();
     // Decoder messages may span lines; the report is one line.
@@ -65,14 +72,21 @@ pub fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, PhotoError>
         path: name.clone(),
         reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
     };
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| unreadable(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| unreadable(e.to_string()))?;
-    let img = reader
-        .decode()
+    let open = || {
+        image::ImageReader::open(path)
+            .map_err(|e| unreadable(e.to_string()))?
+            .with_guessed_format()
+            .map_err(|e| unreadable(e.to_string()))
+    };
+    let (w, h) = open()?
+        .into_dimensions()
         .map_err(|e| unreadable(format!("cannot decode image: {e}")))?;
-    let (w, h) = (img.width(), img.height());
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(unreadable(format!(
+            "image of {w}×{h} exceeds the {}-megapixel limit",
+            MAX_PIXELS / 1_000_000
+        )));
+    }
     if w < MIN_SIDE || h < MIN_SIDE {
         return Err(PhotoError::TooSmall {
             path: name,
@@ -80,19 +94,33 @@ pub fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, PhotoError>
             height: h,
         });
     }
-    let img = if w.max(h) > MAX_SIDE {
-        img.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle)
+    let mut reader = open()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| unreadable(format!("cannot decode image: {e}")))?;
+    let img = if img.width().max(img.height()) > MAX_SIDE {
+        // integer area averaging: no float copy of the full-size photo
+        img.thumbnail(MAX_SIDE, MAX_SIDE)
     } else {
         img
     };
-    let rgba = img.to_rgba32f();
+    if !img.color().has_alpha() {
+        return Ok(img.into_rgb8());
+    }
+    let rgba = img.into_rgba8();
     Ok(image::RgbImage::from_fn(
         rgba.width(),
         rgba.height(),
         |x, y| {
-            let p = rgba.get_pixel(x, y).0;
-            let c = |v: f32| ((v * p[3] + (1.0 - p[3])) * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
-            image::Rgb([c(p[0]), c(p[1]), c(p[2])])
+            let [r, g, b, a] = rgba.get_pixel(x, y).0;
+            let over_white =
+                |c: u8| ((c as u32 * a as u32 + 255 * (255 - a as u32) + 127) / 255) as u8;
+            image::Rgb([over_white(r), over_white(g), over_white(b)])
         },
     ))
 }

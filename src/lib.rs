@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod model;
 pub mod model_source;
 pub mod pti;
+pub mod safe_write;
 pub mod weights;

@@ -60,30 +60,63 @@ fn bad_photos_name_the_file() {
 }
 
 #[test]
-fn a_batch_with_one_bad_file_still_inverts_the_others() {
+fn a_batch_with_bad_files_still_inverts_the_good_one() {
     let good = tmp("good.png");
     image::RgbImage::from_fn(96, 96, |x, y| image::Rgb([x as u8, y as u8, 90]))
         .save(&good)
         .unwrap();
-    let bad = tmp("bad.png");
-    std::fs::write(&bad, b"definitely not a png").unwrap();
-    let out_dir = tmp("out");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
-        .args(["--device", "cpu", "invert"])
-        .arg(&good)
-        .arg(&bad)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
+    let mut png = Vec::new();
+    image::RgbImage::new(1, 1)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
+    let whole = std::fs::read(&good).unwrap();
+    // the good PNG with an IHDR declaring 60000×60000 (a decompression bomb's shape)
+    let mut bomb = whole.clone();
+    bomb[16..24].copy_from_slice(&[0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60]);
+    let mut crc = 0xffff_ffffu32;
+    for &b in &bomb[12..29] {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                0xedb8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    bomb[29..33].copy_from_slice(&(!crc).to_be_bytes());
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("bad.png", b"definitely not a png".to_vec()),
+        ("empty.jpg", Vec::new()),
+        ("truncated.png", whole[..whole.len() / 2].to_vec()),
+        ("bomb.png", bomb),
+        ("one_pixel.png", png),
+    ];
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"));
+    cmd.args(["--device", "cpu", "invert"]).arg(&good);
+    for (name, bytes) in &bad {
+        let p = tmp(name);
+        std::fs::write(&p, bytes).unwrap();
+        cmd.arg(p);
+    }
+    let out_dir = tmp("out");
+    let out = cmd.arg("--out").arg(&out_dir).output().unwrap();
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("good.png: PSNR"), "{stdout}");
+    for (name, _) in &bad {
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains(name)).count(),
+            1,
+            "one line for {name}: {stderr}"
+        );
+    }
     assert!(
-        stderr.contains("bad.png") && stderr.contains("1 of 2 photos failed"),
+        stderr.contains("exceeds the 100-megapixel limit"),
         "{stderr}"
     );
+    assert!(stderr.contains("5 of 6 photos failed"), "{stderr}");
     assert!(out_dir.join("good.codes.safetensors").exists());
     // The photo is framed at the larger of the encoder's and the generator's side and measured
     // against the reconstruction at the generator's side.

@@ -86,7 +86,10 @@ impl Codes {
         let k = st.get("k")?;
         let k = match (k.dtype, k.bytes.as_slice()) {
             (DType::I64, b) if b.len() == 8 => {
-                i64::from_le_bytes(b.try_into().expect("8 bytes")) as usize
+                match usize::try_from(i64::from_le_bytes(b.try_into().expect("8 bytes"))) {
+                    Ok(k) if k <= 17 => k,
+                    _ => return Err(st.layout_error("`k` is not a generator layer (0 … 17)")),
+                }
             }
             _ => return Err(st.shape_error("k", "one I64")),
         };

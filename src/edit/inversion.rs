@@ -55,6 +55,13 @@ pub fn resize_to_side(mut x: Tensor<4>, side: usize) -> Tensor<4> {
 /// Whether `encoder` was built for `generator` (number of w+ entries, style dim, F's shape).
 pub fn check_pair(generator: &Generator, encoder: &FeatureStyleEncoder) -> Result<(), ModelError> {
     let (g, e) = (&generator.config, &encoder.config);
+    if e.k > g.num_layers() {
+        return Err(ModelError::Shape(format!(
+            "the encoder's K = {} is past the generator's last layer ({})",
+            e.k,
+            g.num_layers()
+        )));
+    }
     let [c, side] = g.feature_shape(e.k);
     if e.n_styles != g.n_latent()
         || e.style_dim != g.style_dim

@@ -112,6 +112,11 @@ impl GeneratorConfig {
             .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
             .and_then(|c| c.get("lr_mlp").and_then(|v| v.as_f64()))
             .unwrap_or(0.01);
+        if !(lr_mlp.is_finite() && lr_mlp > 0.0 && lr_mlp <= 1.0) {
+            return Err(store.layout_error(format!(
+                "generator metadata `lr_mlp` = {lr_mlp} is not in (0, 1]"
+            )));
+        }
         Ok(Self {
             size: 1 << log_size,
             style_dim,

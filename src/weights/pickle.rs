@@ -96,6 +96,8 @@ pub enum PickleError {
     Forbidden(String),
     #[error("malformed pickle: {0}")]
     Malformed(String),
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// How persistent ids turn into storages; the zip and legacy layouts differ slightly.
@@ -121,12 +123,19 @@ pub fn storage_from_pid(pid: Value) -> Result<(StorageRef, Option<(String, usize
         ] if tag == "storage" => {
             let dtype = match ty {
                 Value::Global(Global::Storage(d)) => *d,
-                other => return Err(PickleError::Malformed(format!("storage type {other:?}"))),
+                other => {
+                    return Err(PickleError::Malformed(format!(
+                        "storage type {}",
+                        brief(other)
+                    )));
+                }
             };
             // Legacy views: (view_key, offset, view_size).
             let view = match rest.first() {
                 Some(Value::Tuple(v)) => match v.as_slice() {
-                    [Value::Str(vk), Value::Int(off), ..] => Some((vk.clone(), *off as usize)),
+                    [Value::Str(vk), Value::Int(off), ..] => {
+                        Some((vk.clone(), non_negative(*off)?))
+                    }
                     _ => None,
                 },
                 _ => None,
@@ -143,7 +152,10 @@ pub fn storage_from_pid(pid: Value) -> Result<(StorageRef, Option<(String, usize
         [Value::Str(tag), ..] if tag == "module" => Err(PickleError::Forbidden(
             "a pickled nn.Module (save a state_dict instead)".into(),
         )),
-        _ => Err(PickleError::Malformed(format!("persistent id {items:?}"))),
+        _ => Err(PickleError::Malformed(format!(
+            "persistent id {}",
+            brief(&Value::Tuple(items))
+        ))),
     }
 }
 
@@ -193,6 +205,11 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// An offset or size from the file, refused when negative.
+fn non_negative(n: i64) -> Result<usize, PickleError> {
+    usize::try_from(n).map_err(|_| PickleError::Malformed(format!("negative offset or size {n}")))
+}
+
 fn int_from_le(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Int(0);
@@ -213,12 +230,14 @@ fn as_usize_list(v: &Value) -> Result<Vec<usize>, PickleError> {
             .map(|i| match i {
                 Value::Int(n) if *n >= 0 => Ok(*n as usize),
                 other => Err(PickleError::Malformed(format!(
-                    "expected a size, got {other:?}"
+                    "expected a size, got {}",
+                    brief(other)
                 ))),
             })
             .collect(),
         other => Err(PickleError::Malformed(format!(
-            "expected a tuple of sizes, got {other:?}"
+            "expected a tuple of sizes, got {}",
+            brief(other)
         ))),
     }
 }
@@ -226,25 +245,36 @@ fn as_usize_list(v: &Value) -> Result<Vec<usize>, PickleError> {
 fn call(global: Global, args: Value) -> Result<Value, PickleError> {
     let args = match args {
         Value::Tuple(a) => a,
-        other => return Err(PickleError::Malformed(format!("call arguments {other:?}"))),
+        other => {
+            return Err(PickleError::Malformed(format!(
+                "call arguments {}",
+                brief(&other)
+            )));
+        }
     };
     match global {
         Global::RebuildTensor => match args.as_slice() {
             [Value::Storage(s), Value::Int(offset), size, stride, ..] => {
                 Ok(Value::Tensor(TensorRef {
                     storage: s.clone(),
-                    offset: *offset as usize + s.view_offset,
+                    offset: non_negative(*offset)?
+                        .checked_add(s.view_offset)
+                        .ok_or_else(|| PickleError::Malformed("tensor offset overflows".into()))?,
                     shape: as_usize_list(size)?,
                     stride: as_usize_list(stride)?,
                 }))
             }
             _ => Err(PickleError::Malformed(format!(
-                "_rebuild_tensor arguments {args:?}"
+                "_rebuild_tensor arguments {}",
+                brief(&Value::Tuple(args))
             ))),
         },
         Global::RebuildParameter => match args.into_iter().next() {
             Some(t @ Value::Tensor(_)) => Ok(t),
-            other => Err(PickleError::Malformed(format!("parameter of {other:?}"))),
+            other => Err(PickleError::Malformed(format!(
+                "parameter of {}",
+                other.as_ref().map_or("nothing".into(), brief)
+            ))),
         },
         Global::OrderedDict => {
             let mut items = Vec::new();
@@ -270,28 +300,188 @@ fn call(global: Global, args: Value) -> Result<Value, PickleError> {
     }
 }
 
+/// Deepest nesting of containers a pickle may build (checkpoints need a handful of levels).
+pub const MAX_DEPTH: u32 = 1000;
+/// Memory every pickle may use for its values beyond four times its own size (values read from
+/// the data are bounded by it; copies made by DUP, PUT and GET are not).
+pub const VALUE_BUDGET: u64 = 64 << 20;
+/// What one value costs in the budget besides its string or byte contents.
+const NODE_COST: u64 = 48;
+
+/// Nesting depth and approximate memory of one value on the stack or in the memo, kept beside
+/// it so copies and nesting are checked in O(1) before they are made.
+#[derive(Debug, Clone, Copy)]
+struct Size {
+    depth: u32,
+    cost: u64,
+}
+
+impl Size {
+    fn leaf(bytes: usize) -> Self {
+        Size {
+            depth: 0,
+            cost: NODE_COST + bytes as u64,
+        }
+    }
+    fn of(v: &Value) -> Self {
+        match v {
+            Value::Str(s) => Size::leaf(s.len()),
+            Value::Bytes(b) | Value::BigInt(b) => Size::leaf(b.len()),
+            _ => Size::leaf(0),
+        }
+    }
+    fn container<'a>(parts: impl IntoIterator<Item = &'a Size>) -> Self {
+        let mut out = Size {
+            depth: 1,
+            cost: NODE_COST,
+        };
+        for p in parts {
+            out.depth = out.depth.max(p.depth + 1);
+            out.cost += p.cost;
+        }
+        out
+    }
+}
+
+/// The pickle machine's stack and memo, with the limits every operation is checked against.
+struct Machine {
+    stack: Vec<(Value, Size)>,
+    memo: HashMap<u32, (Value, Size)>,
+    spent: u64,
+    budget: u64,
+}
+
+impl Machine {
+    fn charge(&mut self, size: Size) -> Result<(), PickleError> {
+        if size.depth > MAX_DEPTH {
+            return Err(PickleError::Limit(format!(
+                "nesting deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        self.spent += size.cost;
+        if self.spent > self.budget {
+            return Err(PickleError::Limit(format!(
+                "its values would need more than {} MB of memory (copies of copies?)",
+                self.budget >> 20
+            )));
+        }
+        Ok(())
+    }
+    fn push(&mut self, v: Value) -> Result<(), PickleError> {
+        let size = Size::of(&v);
+        self.push_sized(v, size)
+    }
+    fn push_sized(&mut self, v: Value, size: Size) -> Result<(), PickleError> {
+        self.charge(size)?;
+        self.stack.push((v, size));
+        Ok(())
+    }
+    fn pop(&mut self) -> Result<(Value, Size), PickleError> {
+        self.stack
+            .pop()
+            .ok_or(PickleError::Malformed("stack underflow".into()))
+    }
+    fn pop_value(&mut self) -> Result<Value, PickleError> {
+        Ok(self.pop()?.0)
+    }
+    fn pop_mark(&mut self) -> Result<(Vec<Value>, Size), PickleError> {
+        let m = self
+            .stack
+            .iter()
+            .rposition(|(v, _)| matches!(v, Value::Mark))
+            .ok_or(PickleError::Malformed("missing MARK".into()))?;
+        let items = self.stack.split_off(m + 1);
+        self.stack.pop();
+        let size = Size::container(items.iter().map(|(_, s)| s));
+        Ok((items.into_iter().map(|(v, _)| v).collect(), size))
+    }
+    /// A copy of the top of the stack (DUP, PUT), charged before it is made.
+    fn copy_top(&mut self, op: &str) -> Result<(Value, Size), PickleError> {
+        let size = self
+            .stack
+            .last()
+            .map(|(_, s)| *s)
+            .ok_or_else(|| PickleError::Malformed(format!("{op} on an empty stack")))?;
+        self.charge(size)?;
+        Ok(self.stack.last().cloned().expect("checked above"))
+    }
+    fn put(&mut self, index: u32, op: &str) -> Result<(), PickleError> {
+        let entry = self.copy_top(op)?;
+        self.memo.insert(index, entry);
+        Ok(())
+    }
+    fn get(&mut self, index: u32) -> Result<(), PickleError> {
+        let size =
+            self.memo.get(&index).map(|(_, s)| *s).ok_or_else(|| {
+                PickleError::Malformed(format!("memo index {index} was never set"))
+            })?;
+        self.charge(size)?;
+        let entry = self.memo[&index].clone();
+        self.stack.push(entry);
+        Ok(())
+    }
+    /// Adds `items` (already charged) to the container on top of the stack.
+    fn extend_top(&mut self, items: Vec<Value>, size: Size, op: &str) -> Result<(), PickleError> {
+        let Some((top, top_size)) = self.stack.last_mut() else {
+            return Err(PickleError::Malformed(format!("{op} on an empty stack")));
+        };
+        let mut grown = *top_size;
+        grown.depth = grown.depth.max(size.depth);
+        grown.cost += size.cost - NODE_COST;
+        match top {
+            Value::List(l) => l.extend(items),
+            Value::Dict(d) => d.extend(pairs(items)?),
+            Value::Opaque(_) => {}
+            other => {
+                return Err(PickleError::Malformed(format!("{op} on {}", brief(other))));
+            }
+        }
+        if grown.depth > MAX_DEPTH {
+            return Err(PickleError::Limit(format!(
+                "nesting deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        *top_size = grown;
+        Ok(())
+    }
+}
+
+/// A short description of a value for error messages (never its whole contents).
+pub fn brief(v: &Value) -> String {
+    match v {
+        Value::None => "None".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(b) => format!("a {}-byte integer", b.len()),
+        Value::Float(f) => f.to_string(),
+        Value::Str(s) if s.len() <= 60 => format!("{s:?}"),
+        Value::Str(s) => format!("a {}-byte string", s.len()),
+        Value::Bytes(b) => format!("{} bytes", b.len()),
+        Value::Tuple(t) => format!("a tuple of {}", t.len()),
+        Value::List(l) => format!("a list of {}", l.len()),
+        Value::Dict(d) => format!("a dict of {}", d.len()),
+        Value::Global(g) => format!("{g:?}"),
+        Value::Storage(s) => format!("storage {:?} ({:?})", s.key, s.dtype),
+        Value::Tensor(t) => format!("a tensor of shape {:?}", t.shape),
+        Value::Opaque(name) => name.clone(),
+        Value::Mark => "MARK".into(),
+    }
+}
+
 /// Runs one pickle from `data[start..]`; returns the value and the position after `STOP`.
+/// Nesting deeper than [`MAX_DEPTH`] and copies beyond the memory budget are refused
+/// ([`PickleError::Limit`]) before anything is allocated for them.
 pub fn unpickle(
     data: &[u8],
     start: usize,
     persistent: &mut dyn PersistentLoad,
 ) -> Result<(Value, usize), PickleError> {
     let mut r = Reader { data, pos: start };
-    let mut stack: Vec<Value> = Vec::new();
-    let mut memo: HashMap<u32, Value> = HashMap::new();
-    let pop = |stack: &mut Vec<Value>| {
-        stack
-            .pop()
-            .ok_or(PickleError::Malformed("stack underflow".into()))
-    };
-    let pop_mark = |stack: &mut Vec<Value>| -> Result<Vec<Value>, PickleError> {
-        let m = stack
-            .iter()
-            .rposition(|v| matches!(v, Value::Mark))
-            .ok_or(PickleError::Malformed("missing MARK".into()))?;
-        let items = stack.split_off(m + 1);
-        stack.pop();
-        Ok(items)
+    let mut m = Machine {
+        stack: Vec::new(),
+        memo: HashMap::new(),
+        spent: 0,
+        budget: VALUE_BUDGET + 4 * data.len() as u64,
     };
     loop {
         let at = r.pos;
@@ -304,219 +494,176 @@ pub fn unpickle(
                 r.u64()?; // FRAME
             }
             b'.' => {
-                let v = pop(&mut stack)?;
+                let v = m.pop_value()?;
                 return Ok((v, r.pos));
             }
-            b'(' => stack.push(Value::Mark),
+            b'(' => m.push(Value::Mark)?,
             b'0' => {
-                pop(&mut stack)?;
+                m.pop()?;
             }
             b'1' => {
-                pop_mark(&mut stack)?;
+                m.pop_mark()?;
             }
             b'2' => {
-                let v = stack
-                    .last()
-                    .cloned()
-                    .ok_or(PickleError::Malformed("DUP on empty stack".into()))?;
-                stack.push(v);
+                let (v, size) = m.copy_top("DUP")?;
+                m.stack.push((v, size));
             }
-            b'N' => stack.push(Value::None),
-            0x88 => stack.push(Value::Bool(true)),
-            0x89 => stack.push(Value::Bool(false)),
-            b'J' => stack.push(Value::Int(r.u32()? as i32 as i64)),
-            b'K' => stack.push(Value::Int(r.u8()? as i64)),
-            b'M' => stack.push(Value::Int(r.u16()? as i64)),
+            b'N' => m.push(Value::None)?,
+            0x88 => m.push(Value::Bool(true))?,
+            0x89 => m.push(Value::Bool(false))?,
+            b'J' => m.push(Value::Int(r.u32()? as i32 as i64))?,
+            b'K' => m.push(Value::Int(r.u8()? as i64))?,
+            b'M' => m.push(Value::Int(r.u16()? as i64))?,
             0x8a => {
                 let n = r.u8()? as usize;
-                stack.push(int_from_le(r.take(n)?));
+                m.push(int_from_le(r.take(n)?))?;
             }
             0x8b => {
                 let n = r.u32()? as usize;
-                stack.push(int_from_le(r.take(n)?));
+                m.push(int_from_le(r.take(n)?))?;
             }
-            b'G' => stack.push(Value::Float(f64::from_be_bytes(
+            b'G' => m.push(Value::Float(f64::from_be_bytes(
                 r.take(8)?.try_into().expect("8 bytes"),
-            ))),
+            )))?,
             b'X' => {
                 let n = r.u32()? as usize;
-                stack.push(Value::Str(r.string(n)?));
+                m.push(Value::Str(r.string(n)?))?;
             }
             0x8c => {
                 let n = r.u8()? as usize;
-                stack.push(Value::Str(r.string(n)?));
+                m.push(Value::Str(r.string(n)?))?;
             }
             0x8d => {
-                let n = r.u64()? as usize;
-                stack.push(Value::Str(r.string(n)?));
+                let n = usize::try_from(r.u64()?).map_err(|_| PickleError::Eof)?;
+                m.push(Value::Str(r.string(n)?))?;
             }
             b'T' => {
                 let n = r.u32()? as usize;
-                stack.push(Value::Str(String::from_utf8_lossy(r.take(n)?).into_owned()));
+                m.push(Value::Str(String::from_utf8_lossy(r.take(n)?).into_owned()))?;
             }
             b'U' => {
                 let n = r.u8()? as usize;
-                stack.push(Value::Str(String::from_utf8_lossy(r.take(n)?).into_owned()));
+                m.push(Value::Str(String::from_utf8_lossy(r.take(n)?).into_owned()))?;
             }
             b'B' => {
                 let n = r.u32()? as usize;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
             }
             b'C' => {
                 let n = r.u8()? as usize;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
             }
             0x8e => {
-                let n = r.u64()? as usize;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                let n = usize::try_from(r.u64()?).map_err(|_| PickleError::Eof)?;
+                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
             }
-            b')' => stack.push(Value::Tuple(Vec::new())),
+            b')' => m.push_sized(Value::Tuple(Vec::new()), Size::container([]))?,
             b't' => {
-                let items = pop_mark(&mut stack)?;
-                stack.push(Value::Tuple(items));
+                let (items, size) = m.pop_mark()?;
+                m.push_sized(Value::Tuple(items), size)?;
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
-                if stack.len() < n {
+                if m.stack.len() < n {
                     return Err(PickleError::Malformed("stack underflow".into()));
                 }
-                let items = stack.split_off(stack.len() - n);
-                stack.push(Value::Tuple(items));
+                let items = m.stack.split_off(m.stack.len() - n);
+                let size = Size::container(items.iter().map(|(_, s)| s));
+                m.push_sized(
+                    Value::Tuple(items.into_iter().map(|(v, _)| v).collect()),
+                    size,
+                )?;
             }
-            b']' => stack.push(Value::List(Vec::new())),
+            b']' => m.push_sized(Value::List(Vec::new()), Size::container([]))?,
             b'l' => {
-                let items = pop_mark(&mut stack)?;
-                stack.push(Value::List(items));
+                let (items, size) = m.pop_mark()?;
+                m.push_sized(Value::List(items), size)?;
             }
-            b'}' => stack.push(Value::Dict(Vec::new())),
+            b'}' => m.push_sized(Value::Dict(Vec::new()), Size::container([]))?,
             b'd' => {
-                let items = pop_mark(&mut stack)?;
-                stack.push(Value::Dict(pairs(items)?));
+                let (items, size) = m.pop_mark()?;
+                m.push_sized(Value::Dict(pairs(items)?), size)?;
             }
-            0x8f => stack.push(Value::List(Vec::new())), // EMPTY_SET, kept as a list
-            0x90 => {
-                let items = pop_mark(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.extend(items),
-                    _ => return Err(PickleError::Malformed("ADDITEMS target".into())),
+            0x8f => m.push_sized(Value::List(Vec::new()), Size::container([]))?, // EMPTY_SET, kept as a list
+            0x90 | b'e' => {
+                let (items, size) = m.pop_mark()?;
+                if !matches!(m.stack.last(), Some((Value::List(_), _))) {
+                    return Err(PickleError::Malformed("APPENDS/ADDITEMS target".into()));
                 }
+                m.extend_top(items, size, "APPENDS")?;
             }
             b'a' => {
-                let v = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.push(v),
-                    _ => return Err(PickleError::Malformed("APPEND target".into())),
+                let (v, size) = m.pop()?;
+                if !matches!(m.stack.last(), Some((Value::List(_), _))) {
+                    return Err(PickleError::Malformed("APPEND target".into()));
                 }
-            }
-            b'e' => {
-                let items = pop_mark(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.extend(items),
-                    _ => return Err(PickleError::Malformed("APPENDS target".into())),
-                }
+                m.extend_top(vec![v], Size::container([&size]), "APPEND")?;
             }
             b's' => {
-                let v = pop(&mut stack)?;
-                let k = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::Dict(d)) => d.push((k, v)),
-                    _ => return Err(PickleError::Malformed("SETITEM target".into())),
+                let (v, vs) = m.pop()?;
+                let (k, ks) = m.pop()?;
+                if !matches!(m.stack.last(), Some((Value::Dict(_), _))) {
+                    return Err(PickleError::Malformed("SETITEM target".into()));
                 }
+                m.extend_top(vec![k, v], Size::container([&ks, &vs]), "SETITEM")?;
             }
             b'u' => {
-                let items = pop_mark(&mut stack)?;
-                let new = pairs(items)?;
-                match stack.last_mut() {
-                    Some(Value::Dict(d)) => d.extend(new),
-                    Some(Value::Opaque(_)) => {}
-                    _ => return Err(PickleError::Malformed("SETITEMS target".into())),
-                }
+                let (items, size) = m.pop_mark()?;
+                m.extend_top(items, size, "SETITEMS")?;
             }
             b'q' => {
                 let i = r.u8()? as u32;
-                memo.insert(
-                    i,
-                    stack
-                        .last()
-                        .cloned()
-                        .ok_or(PickleError::Malformed("PUT".into()))?,
-                );
+                m.put(i, "PUT")?;
             }
             b'r' => {
                 let i = r.u32()?;
-                memo.insert(
-                    i,
-                    stack
-                        .last()
-                        .cloned()
-                        .ok_or(PickleError::Malformed("PUT".into()))?,
-                );
+                m.put(i, "PUT")?;
             }
             0x94 => {
-                let i = memo.len() as u32;
-                memo.insert(
-                    i,
-                    stack
-                        .last()
-                        .cloned()
-                        .ok_or(PickleError::Malformed("MEMOIZE".into()))?,
-                );
+                let i = m.memo.len() as u32;
+                m.put(i, "MEMOIZE")?;
             }
             b'h' => {
                 let i = r.u8()? as u32;
-                stack.push(
-                    memo.get(&i)
-                        .cloned()
-                        .ok_or(PickleError::Malformed(format!("memo {i}")))?,
-                );
+                m.get(i)?;
             }
             b'j' => {
                 let i = r.u32()?;
-                stack.push(
-                    memo.get(&i)
-                        .cloned()
-                        .ok_or(PickleError::Malformed(format!("memo {i}")))?,
-                );
+                m.get(i)?;
             }
             b'c' => {
                 let module = r.line()?;
                 let name = r.line()?;
                 let g = resolve_global(&module, &name)
                     .ok_or_else(|| PickleError::Forbidden(format!("{module}.{name}")))?;
-                stack.push(Value::Global(g));
+                m.push(Value::Global(g))?;
             }
             0x93 => {
-                let name = pop(&mut stack)?;
-                let module = pop(&mut stack)?;
+                let name = m.pop_value()?;
+                let module = m.pop_value()?;
                 let (Value::Str(module), Value::Str(name)) = (module, name) else {
                     return Err(PickleError::Malformed("STACK_GLOBAL names".into()));
                 };
                 let g = resolve_global(&module, &name)
                     .ok_or_else(|| PickleError::Forbidden(format!("{module}.{name}")))?;
-                stack.push(Value::Global(g));
+                m.push(Value::Global(g))?;
             }
-            b'R' => {
-                let args = pop(&mut stack)?;
-                let f = pop(&mut stack)?;
+            b'R' | 0x81 => {
+                let (args, size) = m.pop()?;
+                let f = m.pop_value()?;
                 let Value::Global(g) = f else {
-                    return Err(PickleError::Malformed(format!("REDUCE on {f:?}")));
+                    let op = if op == b'R' { "REDUCE" } else { "NEWOBJ" };
+                    return Err(PickleError::Malformed(format!("{op} on {}", brief(&f))));
                 };
-                stack.push(call(g, args)?);
-            }
-            0x81 => {
-                let args = pop(&mut stack)?;
-                let cls = pop(&mut stack)?;
-                let Value::Global(g) = cls else {
-                    return Err(PickleError::Malformed(format!("NEWOBJ on {cls:?}")));
-                };
-                stack.push(call(g, args)?);
+                // the result holds what its arguments held: already charged
+                m.stack.push((call(g, args)?, size));
             }
             b'b' => {
-                pop(&mut stack)?; // BUILD: object state (e.g. `_metadata`) carries no tensors we use
+                m.pop()?; // BUILD: object state (e.g. `_metadata`) carries no tensors we use
             }
             b'Q' => {
-                let pid = pop(&mut stack)?;
-                stack.push(persistent.load(pid)?);
+                let pid = m.pop_value()?;
+                m.push(persistent.load(pid)?)?;
             }
             _ => return Err(PickleError::Opcode(op, at)),
         }

@@ -77,7 +77,8 @@ pub fn read_safetensors(path: &Path) -> Result<TensorStore, WeightsError> {
     parse_safetensors(path, &buffer)
 }
 
-/// Writes every tensor of `store` (bytes untouched) with its metadata.
+/// Writes every tensor of `store` (bytes untouched) with its metadata, atomically (a failed
+/// write leaves the previous file intact).
 pub fn write_safetensors(store: &TensorStore, path: &Path) -> Result<(), WeightsError> {
     let views = store
         .tensors
@@ -99,5 +100,5 @@ pub fn write_safetensors(store: &TensorStore, path: &Path) -> Result<(), Weights
         format: FORMAT,
         reason: e.to_string(),
     })?;
-    std::fs::write(path, bytes).map_err(|e| WeightsError::io(path, e))
+    crate::safe_write::write_atomically(path, &bytes).map_err(|e| WeightsError::io(path, e))
 }

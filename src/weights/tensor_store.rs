@@ -66,8 +66,17 @@ impl StoredTensor {
         }
     }
 
+    /// Number of elements; saturates instead of overflowing on absurd shapes.
     pub fn numel(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Whether the bytes hold exactly `numel × element size`.
+    pub fn bytes_match_shape(&self) -> bool {
+        self.numel().checked_mul(self.dtype.size()) == Some(self.bytes.len())
     }
 
     /// Values widened or narrowed to f32; `None` for integer and boolean tensors.
@@ -141,6 +150,18 @@ impl TensorStore {
                 key: key.to_string(),
                 expected: format!("{expected:?}"),
                 actual: t.shape.clone(),
+            });
+        }
+        if !t.bytes_match_shape() {
+            return Err(WeightsError::Format {
+                path: self.source.clone(),
+                format: "tensor",
+                reason: format!(
+                    "tensor `{key}` of shape {:?} ({}) holds {} bytes",
+                    t.shape,
+                    t.dtype.name(),
+                    t.bytes.len()
+                ),
             });
         }
         t.to_f32().ok_or_else(|| WeightsError::DType {

@@ -42,24 +42,39 @@ pub fn read_tfjs(manifest: &Path) -> Result<TensorStore, WeightsError> {
     for g in groups {
         let mut data = Vec::new();
         for p in &g.paths {
-            let shard = dir.join(p);
+            let relative = Path::new(p);
+            if !relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(fail(format!(
+                    "shard path {p:?} leaves the manifest's folder"
+                )));
+            }
+            let shard = dir.join(relative);
             data.extend(std::fs::read(&shard).map_err(|e| WeightsError::io(&shard, e))?);
         }
         let mut pos = 0usize;
         for w in g.weights {
-            let n: usize = w.shape.iter().product();
+            let short = || fail(format!("`{}`: shards too short", w.name));
+            let n = w
+                .shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .ok_or_else(short)?;
+            let take = |pos: usize, len: Option<usize>| {
+                len.and_then(|len| Some(pos..pos.checked_add(len)?))
+                    .and_then(|r| data.get(r))
+                    .ok_or_else(short)
+            };
             let values: Vec<f32> = match (&w.quantization, w.dtype.as_str()) {
                 (Some(q), "float32") if q.dtype == "uint8" => {
-                    let bytes = data
-                        .get(pos..pos + n)
-                        .ok_or_else(|| fail(format!("`{}`: shards too short", w.name)))?;
+                    let bytes = take(pos, Some(n))?;
                     pos += n;
                     bytes.iter().map(|&b| b as f32 * q.scale + q.min).collect()
                 }
                 (None, "float32") => {
-                    let bytes = data
-                        .get(pos..pos + 4 * n)
-                        .ok_or_else(|| fail(format!("`{}`: shards too short", w.name)))?;
+                    let bytes = take(pos, n.checked_mul(4))?;
                     pos += 4 * n;
                     bytes
                         .chunks_exact(4)

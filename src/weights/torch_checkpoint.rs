@@ -37,26 +37,111 @@ pub fn read_torch_filtered(
     }
     let keys: Vec<String> = parsed.entries.iter().map(|(k, _)| k.clone()).collect();
     let keep = choose(&keys);
+    let entries: Vec<(String, TensorRef)> = std::mem::take(&mut parsed.entries)
+        .into_iter()
+        .filter(|(k, _)| keep(k))
+        .collect();
+    materialize(&mut parsed, entries, bytes.len(), path).map_err(|e| e.into_weights_error(path))
+}
+
+/// Tensor data may expand at most this much over the file holding it (deflate's limit is
+/// about 1032:1; an uncompressed checkpoint is 1:1).
+const MAX_EXPANSION: u64 = 1100;
+
+/// Copies the tensors out of their storages, after checking every declared size against
+/// the file: what the tensors need must fit the file, each storage is read only as far as
+/// its tensors reach (a zip member never past that), and the copies may not exceed twice the
+/// storage bytes actually present.
+fn materialize(
+    parsed: &mut Parsed<'_>,
+    entries: Vec<(String, TensorRef)>,
+    file_len: usize,
+    path: &Path,
+) -> Result<TensorStore, ParseError> {
+    let mut reach: HashMap<String, u64> = HashMap::new();
+    let mut declared: u64 = 0;
+    for (key, t) in &entries {
+        let extent = extent_bytes(t).ok_or_else(|| {
+            ParseError::Other(format!(
+                "tensor `{key}` declares a shape {:?} / stride {:?} whose size overflows",
+                t.shape, t.stride
+            ))
+        })?;
+        declared = declared.saturating_add(extent);
+        let r = reach.entry(t.storage.key.clone()).or_default();
+        *r = (*r).max(extent);
+    }
+    let needed: u64 = reach.values().sum();
+    if needed > (file_len as u64).saturating_mul(MAX_EXPANSION) {
+        return Err(ParseError::Other(format!(
+            "it declares {} of tensor data in a {} file",
+            human_bytes(needed),
+            human_bytes(file_len as u64)
+        )));
+    }
+    let mut present: u64 = 0;
+    for (key, &limit) in &reach {
+        present += parsed.storage(key, limit)?.len() as u64;
+    }
+    let budget = present.saturating_mul(2) + (16 << 20);
+    if declared > budget {
+        return Err(ParseError::Other(format!(
+            "its tensors would copy {} out of {} of storage (overlapping views)",
+            human_bytes(declared),
+            human_bytes(present)
+        )));
+    }
     let mut store = TensorStore::new(path);
-    let entries = std::mem::take(&mut parsed.entries);
-    for (key, t) in entries.into_iter().filter(|(k, _)| keep(k)) {
-        let tensor = parsed
-            .storage(&t.storage.key)
-            .and_then(|data| {
-                gather(&t, data).ok_or_else(|| {
-                    ParseError::Other(format!(
-                        "tensor `{key}`: shape {:?} / stride {:?} / offset {} run past its storage of {} bytes (truncated file?)",
-                        t.shape,
-                        t.stride,
-                        t.offset,
-                        data.len()
-                    ))
-                })
-            })
-            .map_err(|e| e.into_weights_error(path))?;
+    for (key, t) in entries {
+        let data = parsed.storage(&t.storage.key, reach[&t.storage.key])?;
+        let tensor = gather(&t, data).ok_or_else(|| {
+            ParseError::Other(format!(
+                "tensor `{key}`: shape {:?} / stride {:?} / offset {} run past its storage of {} bytes (truncated file?)",
+                t.shape,
+                t.stride,
+                t.offset,
+                data.len()
+            ))
+        })?;
         store.insert(key, tensor);
     }
     Ok(store)
+}
+
+/// Bytes of its storage a tensor reaches (offset to its last element), `None` on overflow.
+fn extent_bytes(t: &TensorRef) -> Option<u64> {
+    if t.stride.len() != t.shape.len() {
+        return Some(0); // refused by `gather` with the tensor's name
+    }
+    let mut last: u64 = t.offset as u64;
+    let mut numel: u64 = 1;
+    for (&n, &st) in t.shape.iter().zip(&t.stride) {
+        numel = numel.checked_mul(n as u64)?;
+        if n > 0 {
+            last = last.checked_add((n as u64 - 1).checked_mul(st as u64)?)?;
+        }
+    }
+    if numel == 0 {
+        return Some(0);
+    }
+    last.checked_add(1)?
+        .checked_mul(t.storage.dtype.size() as u64)
+}
+
+/// `1.5 GB`-style sizes for messages.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["bytes", "KB", "MB", "GB", "TB", "PB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 enum ParseError {
@@ -128,7 +213,8 @@ enum Storages<'a> {
 }
 
 impl Parsed<'_> {
-    fn storage(&mut self, key: &str) -> Result<&[u8], ParseError> {
+    /// The bytes of storage `key`, read at most `limit` bytes far.
+    fn storage(&mut self, key: &str, limit: u64) -> Result<&[u8], ParseError> {
         match &mut self.storages {
             Storages::Legacy(map) => map
                 .get(key)
@@ -137,18 +223,33 @@ impl Parsed<'_> {
             Storages::Zip { archive, prefix } => {
                 if !self.loaded.contains_key(key) {
                     let name = format!("{prefix}data/{key}");
-                    let mut data = Vec::new();
-                    archive
-                        .by_name(&name)
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut f| f.read_to_end(&mut data).map_err(|e| e.to_string()))
-                        .map_err(|e| ParseError::Other(format!("storage {name}: {e}")))?;
+                    let data = read_member(archive, &name, limit)?;
                     self.loaded.insert(key.to_string(), data);
                 }
                 Ok(&self.loaded[key])
             }
         }
     }
+}
+
+/// One zip member, never more than `limit` bytes of it (a deflated member may expand
+/// without bound; nothing past what the tensors need is read).
+fn read_member(
+    archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>, ParseError> {
+    let mut data = Vec::new();
+    archive
+        .by_name(name)
+        .map_err(|e| e.to_string())
+        .and_then(|f| {
+            f.take(limit)
+                .read_to_end(&mut data)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| ParseError::Other(format!("{name}: {e}")))?;
+    Ok(data)
 }
 
 fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ParseError> {
@@ -175,12 +276,16 @@ fn parse_zip(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
         .map(str::to_string)
         .ok_or_else(|| ParseError::Other("zip archive without data.pkl".into()))?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
-    let mut pkl = Vec::new();
-    archive
-        .by_name(&pkl_name)
-        .map_err(|e| e.to_string())
-        .and_then(|mut f| f.read_to_end(&mut pkl).map_err(|e| e.to_string()))
-        .map_err(|e| ParseError::Other(format!("reading {pkl_name}: {e}")))?;
+    // a pickle is stored, or deflated a few times at most: past this it is a zip bomb
+    let limit = (bytes.len() as u64 * 16 + (1 << 20)).min(1 << 30);
+    let pkl = read_member(&mut archive, &pkl_name, limit + 1)?;
+    if pkl.len() as u64 > limit {
+        return Err(ParseError::Other(format!(
+            "{pkl_name} expands past {} in a {} file (zip bomb?)",
+            human_bytes(limit),
+            human_bytes(bytes.len() as u64)
+        )));
+    }
     let (root, _) = unpickle(&pkl, 0, &mut StorageIds::default())?;
     Ok((root, Storages::Zip { archive, prefix }))
 }
@@ -231,7 +336,14 @@ fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
         let end = numel
             .checked_mul(elem)
             .and_then(|len| pos.checked_add(len))
-            .ok_or_else(|| truncated(&key))?;
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(|| {
+                ParseError::Other(format!(
+                    "storage {key} declares {} of tensor data in a {} file",
+                    human_bytes((numel as u64).saturating_mul(elem as u64)),
+                    human_bytes(bytes.len() as u64)
+                ))
+            })?;
         let data = bytes.get(pos..end).ok_or_else(|| truncated(&key))?;
         storages.insert(key, data);
         pos = end;
@@ -270,13 +382,14 @@ fn flatten(v: &Value, prefix: String, out: &mut Vec<(String, TensorRef)>) {
     }
 }
 
-/// Copies a strided view out of its storage into contiguous row-major bytes.
+/// Copies a strided view out of its storage into contiguous row-major bytes; `None` when
+/// the view does not fit the storage (checked before anything is allocated).
 fn gather(t: &TensorRef, storage: &[u8]) -> Option<StoredTensor> {
     let elem = t.storage.dtype.size();
-    let numel: usize = t.shape.iter().product();
-    if t.stride.len() != t.shape.len() {
+    if t.stride.len() != t.shape.len() || extent_bytes(t)? > storage.len() as u64 {
         return None;
     }
+    let numel: usize = t.shape.iter().product();
     if is_contiguous(&t.shape, &t.stride) {
         let bytes = storage
             .get(t.offset * elem..(t.offset + numel) * elem)?

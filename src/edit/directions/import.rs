@@ -14,13 +14,14 @@ fn format_err(path: &Path, reason: impl Into<String>) -> WeightsError {
     }
 }
 
-/// Reads a little-endian float32/float64 C-order `.npy` array.
+/// Reads a float32/float64 `.npy` array (either byte order, C or Fortran order) as a
+/// little-endian row-major tensor. Object arrays (pickled Python objects) are refused.
 pub fn read_npy(path: &Path) -> Result<StoredTensor, WeightsError> {
     let bytes = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
     if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
         return Err(format_err(path, "missing the \\x93NUMPY magic"));
     }
-    let (header_len, start) = match bytes[6] {
+    let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
         2 | 3 if bytes.len() >= 12 => (
             u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize,
@@ -30,7 +31,7 @@ pub fn read_npy(path: &Path) -> Result<StoredTensor, WeightsError> {
     };
     let header = std::str::from_utf8(
         bytes
-            .get(start..start + header_len)
+            .get(start..start.saturating_add(header_len))
             .ok_or_else(|| format_err(path, "truncated header"))?,
     )
     .map_err(|_| format_err(path, "header is not text"))?;
@@ -41,19 +42,29 @@ pub fn read_npy(path: &Path) -> Result<StoredTensor, WeightsError> {
             .map(str::trim)
             .ok_or_else(|| format_err(path, format!("header has no `{name}`")))
     };
-    let dtype = match field("descr")? {
-        d if d.starts_with("'<f4'") => DType::F32,
-        d if d.starts_with("'<f8'") => DType::F64,
-        d => {
+    let descr = field("descr")?;
+    let (dtype, big_endian) = match descr.get(..5).unwrap_or(descr) {
+        "'<f4'" => (DType::F32, false),
+        "'>f4'" => (DType::F32, true),
+        "'<f8'" => (DType::F64, false),
+        "'>f8'" => (DType::F64, true),
+        d if d.starts_with("'|O") => {
             return Err(format_err(
                 path,
-                format!("dtype {d} (only little-endian float32/float64)"),
+                "an object array (pickled Python objects) is never loaded; save the boundary as float32",
+            ));
+        }
+        _ => {
+            return Err(format_err(
+                path,
+                format!(
+                    "dtype {} (only float32/float64)",
+                    descr.split(',').next().unwrap_or(descr)
+                ),
             ));
         }
     };
-    if field("fortran_order")?.starts_with("True") {
-        return Err(format_err(path, "Fortran-ordered arrays are not supported"));
-    }
+    let fortran = field("fortran_order")?.starts_with("True");
     let shape_text = field("shape")?;
     let inner = shape_text
         .trim_start_matches('(')
@@ -65,12 +76,19 @@ pub fn read_npy(path: &Path) -> Result<StoredTensor, WeightsError> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| format_err(path, format!("bad shape {shape_text}")))
+            s.parse::<usize>().map_err(|_| {
+                format_err(
+                    path,
+                    format!("bad shape {}", shape_text.split(')').next().unwrap_or("")),
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let data = &bytes[start + header_len..];
-    let expected = shape.iter().product::<usize>() * dtype.size();
+    let expected = shape
+        .iter()
+        .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format_err(path, format!("shape {shape:?} overflows")))?;
     if data.len() != expected {
         return Err(format_err(
             path,
@@ -80,11 +98,43 @@ pub fn read_npy(path: &Path) -> Result<StoredTensor, WeightsError> {
             ),
         ));
     }
+    let size = dtype.size();
+    let mut out = data.to_vec();
+    if big_endian {
+        out.chunks_exact_mut(size).for_each(<[u8]>::reverse);
+    }
+    if fortran && shape.len() > 1 {
+        out = fortran_to_c(&out, &shape, size);
+    }
     Ok(StoredTensor {
         dtype,
         shape,
-        bytes: data.to_vec(),
+        bytes: out,
     })
+}
+
+/// Column-major elements of `shape` (`size` bytes each) in row-major order.
+fn fortran_to_c(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let numel = data.len() / size;
+    let mut index = vec![0usize; shape.len()];
+    for _ in 0..numel {
+        // Fortran offset: the first index varies fastest
+        let (mut offset, mut stride) = (0, 1);
+        for (i, n) in index.iter().zip(shape) {
+            offset += i * stride;
+            stride *= n;
+        }
+        out.extend_from_slice(&data[offset * size..(offset + 1) * size]);
+        for d in (0..shape.len()).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    out
 }
 
 fn name_from(path: &Path) -> String {

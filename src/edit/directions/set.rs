@@ -115,6 +115,14 @@ impl DirectionSet {
                 s * l
             )));
         }
+        let (lo, hi) = d.info.range;
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) || d.vector.iter().any(|v| !v.is_finite())
+        {
+            return Err(DirectionError::Mismatch(format!(
+                "direction `{}` has a slider range {lo}…{hi} or values that are not finite numbers",
+                d.info.name
+            )));
+        }
         if d.info.layers.end > l || d.info.layers.is_empty() {
             return Err(DirectionError::Mismatch(format!(
                 "direction `{}` applies to layers {:?}, the generator has 0..{l}",

@@ -71,16 +71,46 @@ impl EncoderConfig {
                 })
                 .unwrap_or(default)
         };
+        // metadata is text anyone can edit: every value is checked before it sizes anything
+        let whole = |names: &[&str], default: f64, range: std::ops::RangeInclusive<usize>| {
+            let v = get(names, default);
+            if v.fract() == 0.0 && v >= 0.0 && range.contains(&(v as usize)) {
+                Ok(v as usize)
+            } else {
+                Err(store.layout_error(format!(
+                    "encoder metadata `{}` = {v} is outside {}…{}",
+                    names[0],
+                    range.start(),
+                    range.end()
+                )))
+            }
+        };
+        let input_resolution = whole(&["input_resolution", "in_res"], 256.0, 16..=4096)?;
+        let content_stride = whole(&["content_stride", "stride"], 2.0, 1..=8)?;
+        if !input_resolution.is_power_of_two()
+            || !content_stride.is_power_of_two()
+            || input_resolution < 8 * content_stride
+        {
+            return Err(store.layout_error(format!(
+                "encoder metadata: input side {input_resolution} and feature stride {content_stride} must be powers of two with side ≥ 8 × stride"
+            )));
+        }
+        let bn_eps = get(&["bn_eps"], 1e-5);
+        if !(bn_eps.is_finite() && bn_eps > 0.0 && bn_eps < 1.0) {
+            return Err(store.layout_error(format!(
+                "encoder metadata `bn_eps` = {bn_eps} is not a small positive number"
+            )));
+        }
         Ok(Self {
             widths,
             layers,
             fmaps,
             style_dim,
             n_styles,
-            content_stride: get(&["content_stride", "stride"], 2.0) as usize,
-            input_resolution: get(&["input_resolution", "in_res"], 256.0) as usize,
-            k: get(&["k", "idx_k"], 5.0) as usize,
-            bn_eps: get(&["bn_eps"], 1e-5),
+            content_stride,
+            input_resolution,
+            k: whole(&["k", "idx_k"], 5.0, 0..=17)?,
+            bn_eps,
         })
     }
 }

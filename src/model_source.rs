@@ -82,6 +82,8 @@ impl ModelOrigin {
 /// The architecture of the interim stand-in: the bundled model's planned size.
 pub fn interim_config() -> GeneratorConfig {
     GeneratorConfig {
+        z_dim: None,
+        conv_clamp: None,
         size: 128,
         style_dim: 256,
         n_mlp: 8,

@@ -234,7 +234,7 @@ impl EditorApp {
 
     fn open_weights(&mut self) {
         if let Some(path) = rfd::FileDialog::new()
-            .add_filter("Generator", &["safetensors", "pt", "pth"])
+            .add_filter("Generator", &["safetensors", "pt", "pth", "pkl"])
             .pick_file()
         {
             let _ = self.engine.requests.send(Request::LoadGenerator(path));

@@ -63,6 +63,7 @@ impl Generator {
         let l = Loader::new(store, device);
         let s = config.style_dim;
         let c4 = config.channels_at(2);
+        let clamp = config.conv_clamp;
         let mut convs = Vec::new();
         let mut to_rgbs = Vec::new();
         for log_res in 3..=config.log_size() {
@@ -74,6 +75,7 @@ impl Generator {
                 cout,
                 s,
                 Sampling::Upsample2x,
+                clamp,
             )?);
             convs.push(StyledConv::load(
                 &l.at(format!("convs.{}", 2 * j + 1)),
@@ -81,8 +83,15 @@ impl Generator {
                 cout,
                 s,
                 Sampling::Same,
+                clamp,
             )?);
-            to_rgbs.push(ToRgb::load(&l.at(format!("to_rgbs.{j}")), cout, s, true)?);
+            to_rgbs.push(ToRgb::load(
+                &l.at(format!("to_rgbs.{j}")),
+                cout,
+                s,
+                true,
+                clamp,
+            )?);
         }
         let noises = (0..config.num_layers())
             .map(|j| {
@@ -104,10 +113,10 @@ impl Generator {
             }
         };
         Ok(Self {
-            mapping: MappingNetwork::load(&l, s, config.n_mlp, config.lr_mlp)?,
+            mapping: MappingNetwork::load(&l, s, config.z_dim(), config.n_mlp, config.lr_mlp)?,
             input: l.at("input").param("input", [1, c4, 4, 4])?,
-            conv1: StyledConv::load(&l.at("conv1"), c4, c4, s, Sampling::Same)?,
-            to_rgb1: ToRgb::load(&l.at("to_rgb1"), c4, s, false)?,
+            conv1: StyledConv::load(&l.at("conv1"), c4, c4, s, Sampling::Same, clamp)?,
+            to_rgb1: ToRgb::load(&l.at("to_rgb1"), c4, s, false, clamp)?,
             convs,
             to_rgbs,
             noises,
@@ -126,16 +135,16 @@ impl Generator {
         self.input.val().device()
     }
 
-    /// z `[B, S]` → w `[B, S]`.
+    /// z `[B, Z]` → w `[B, S]`.
     pub fn map(&self, z: Tensor<2>) -> Tensor<2> {
         self.mapping.forward(z)
     }
 
     /// Mean of the mapping over `n` seeded z (StyleGAN2's `mean_latent`).
     pub fn mean_latent(&self, n: usize, seed: u64) -> Tensor<1> {
-        let s = self.config.style_dim;
+        let (s, zd) = (self.config.style_dim, self.config.z_dim());
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let z = tensor_from_vec(normal_values(n * s, &mut rng), [n, s], &self.device());
+        let z = tensor_from_vec(normal_values(n * zd, &mut rng), [n, zd], &self.device());
         self.map(z).mean_dim(0).reshape([s])
     }
 
@@ -166,7 +175,7 @@ impl Generator {
     /// Seeded z `[count, S]`, one per seed (`seed`, `seed+1`, …) so that seed 7 in a batch
     /// draws the same face as seed 7 alone.
     pub fn seeded_z(&self, seed: u64, count: usize) -> Tensor<2> {
-        let s = self.config.style_dim;
+        let s = self.config.z_dim();
         let values = (0..count as u64)
             .flat_map(|i| normal_values(s, &mut rand::rngs::StdRng::seed_from_u64(seed + i)))
             .collect();

@@ -17,9 +17,21 @@ pub struct GeneratorConfig {
     pub lr_mlp: f64,
     /// Channels at 4, 8, 16 … size pixels.
     pub channels: Vec<usize>,
+    /// Width of z when it differs from `style_dim` (NVIDIA networks may have z_dim ≠ w_dim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z_dim: Option<usize>,
+    /// NVIDIA's `conv_clamp`: every styled conv's output (after bias and activation) and every
+    /// ToRGB output is clamped to ±this (rosinality's generators have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv_clamp: Option<f64>,
 }
 
 impl GeneratorConfig {
+    /// Width of the mapping network's input z.
+    pub fn z_dim(&self) -> usize {
+        self.z_dim.unwrap_or(self.style_dim)
+    }
+
     /// `log2(size)`.
     pub fn log_size(&self) -> usize {
         self.size.trailing_zeros() as usize
@@ -72,14 +84,16 @@ impl GeneratorConfig {
             n_mlp,
             lr_mlp: 0.01,
             channels,
+            z_dim: None,
+            conv_clamp: None,
         }
     }
 
     /// Reads the configuration from the shapes of a `g_ema`-style state dict.
     pub fn from_store(store: &TensorStore) -> Result<Self, WeightsError> {
-        let style_dim = match store.shape("style.1.weight")? {
-            [_, s] => *s,
-            _ => return Err(store.shape_error("style.1.weight", "[style_dim, style_dim]")),
+        let (style_dim, z_dim) = match store.shape("style.1.weight")? {
+            [s, z] => (*s, *z),
+            _ => return Err(store.shape_error("style.1.weight", "[style_dim, z_dim]")),
         };
         let n_mlp = (1..)
             .take_while(|i| store.contains(&format!("style.{i}.weight")))
@@ -106,12 +120,22 @@ impl GeneratorConfig {
                 1usize << log_size
             )));
         }
-        let lr_mlp = store
+        let meta = store
             .metadata
             .get("config")
-            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
-            .and_then(|c| c.get("lr_mlp").and_then(|v| v.as_f64()))
-            .unwrap_or(0.01);
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
+        let number = |key: &str| {
+            meta.as_ref()
+                .and_then(|c| c.get(key))
+                .and_then(|v| v.as_f64())
+        };
+        let lr_mlp = number("lr_mlp").unwrap_or(0.01);
+        let conv_clamp = number("conv_clamp");
+        if conv_clamp.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(store.layout_error(format!(
+                "generator metadata `conv_clamp` = {conv_clamp:?} is not a positive number"
+            )));
+        }
         if !(lr_mlp.is_finite() && lr_mlp > 0.0 && lr_mlp <= 1.0) {
             return Err(store.layout_error(format!(
                 "generator metadata `lr_mlp` = {lr_mlp} is not in (0, 1]"
@@ -123,6 +147,8 @@ impl GeneratorConfig {
             n_mlp,
             lr_mlp,
             channels,
+            z_dim: (z_dim != style_dim).then_some(z_dim),
+            conv_clamp,
         })
     }
 }

@@ -20,9 +20,11 @@ pub struct MappingNetwork {
 }
 
 impl MappingNetwork {
+    /// `z_dim` is the first layer's input width (= `style_dim` in rosinality's models).
     pub fn load(
         l: &Loader,
         style_dim: usize,
+        z_dim: usize,
         n_mlp: usize,
         lr_mul: f64,
     ) -> Result<Self, WeightsError> {
@@ -30,7 +32,7 @@ impl MappingNetwork {
             .map(|i| {
                 EqualLinear::load(
                     &l.at(format!("style.{i}")),
-                    style_dim,
+                    if i == 1 { z_dim } else { style_dim },
                     style_dim,
                     lr_mul,
                     LinearActivation::FusedLeakyRelu,

@@ -27,6 +27,9 @@ pub struct StyledConv {
     pub noise: NoiseInjection,
     /// `FusedLeakyReLU` bias, `[out]` (key `activate.bias`).
     pub activate_bias: Param<Tensor<1>>,
+    /// NVIDIA's conv_clamp: the output is clamped to ±this.
+    #[module(skip)]
+    pub clamp: Option<f64>,
 }
 
 impl StyledConv {
@@ -36,6 +39,7 @@ impl StyledConv {
         out_ch: usize,
         style_dim: usize,
         sampling: Sampling,
+        clamp: Option<f64>,
     ) -> Result<Self, WeightsError> {
         Ok(Self {
             conv: ModulatedConv2d::load(
@@ -51,13 +55,18 @@ impl StyledConv {
                 weight: l.at("noise").param("weight", [1])?,
             },
             activate_bias: l.at("activate").param("bias", [out_ch])?,
+            clamp,
         })
     }
 
     pub fn forward(&self, x: Tensor<4>, w: Tensor<2>, noise: Tensor<4>) -> Tensor<4> {
         let out = self.noise.forward(self.conv.forward(x, w), noise);
         let c = self.activate_bias.dims()[0];
-        leaky_relu(out + self.activate_bias.val().reshape([1, c, 1, 1]), 0.2)
-            .mul_scalar(std::f64::consts::SQRT_2)
+        let out = leaky_relu(out + self.activate_bias.val().reshape([1, c, 1, 1]), 0.2)
+            .mul_scalar(std::f64::consts::SQRT_2);
+        match self.clamp {
+            Some(c) => out.clamp(-c, c),
+            None => out,
+        }
     }
 }

@@ -126,7 +126,7 @@ pub fn project(
     mut on_step: impl FnMut(usize, usize, f32),
 ) -> Result<Projected, TuningError> {
     let start = Instant::now();
-    let s = g.config.style_dim;
+    let s = g.config.z_dim();
     let n = config.w_avg_samples.max(2);
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
     let z = tensor_from_vec(normal_values(n * s, &mut rng), [n, s], &g.device());

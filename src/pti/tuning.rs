@@ -136,7 +136,6 @@ pub fn pivotal_tuning(
     let target_ad = copy_to(target, &device);
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
-    let s = original.config.style_dim;
     let avg = original.truncation_latent();
     let mut done = 0;
     for step in 0..config.steps {
@@ -158,7 +157,8 @@ pub fn pivotal_tuning(
             lpips_weight,
         } = config.locality
         {
-            let z = tensor_from_vec(normal_values(s, &mut rng), [1, s], &original.device());
+            let zd = original.config.z_dim();
+            let z = tensor_from_vec(normal_values(zd, &mut rng), [1, zd], &original.device());
             // PTI maps z with truncation 0.5 and renders these codes without noise.
             let w_z = original.truncate(original.map(z), 0.5, &avg);
             let w_r = locality_code(pivot.clone(), original.broadcast(w_z), alpha);

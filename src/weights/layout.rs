@@ -1,6 +1,7 @@
 //! Which model a checkpoint holds, and where: rosinality training/converted files keep the
 //! generator under `g_ema.`, pSp/FSE files under `decoder.` (or `state_dict.decoder.`), our
-//! own safetensors at the top level; `latent_avg` sits beside them.
+//! own safetensors at the top level; `latent_avg` sits beside them. NVIDIA network pickles
+//! keep theirs under `G_ema.` (or at the top level for `torch.save(G)`), with NVIDIA's names.
 
 use super::{TensorStore, WeightsError};
 
@@ -13,12 +14,16 @@ pub enum GeneratorLayout {
     Rosinality,
     /// pSp / FSE: `decoder.`-prefixed keys (optionally under `state_dict.`) + `latent_avg`.
     Psp { prefix: &'static str },
+    /// NVIDIA stylegan2-ada-pytorch: `G_ema.` in a network pickle, nothing in `torch.save(G)`.
+    Nvidia { prefix: &'static str },
 }
 
 impl GeneratorLayout {
     pub fn detect(keys: impl Iterator<Item = impl AsRef<str>> + Clone) -> Option<Self> {
         let has = |k: &str| keys.clone().any(|x| x.as_ref() == k);
-        if has("g_ema.style.1.weight") {
+        if let Some(prefix) = super::nvidia::detect_prefix(keys.clone()) {
+            Some(Self::Nvidia { prefix })
+        } else if has("g_ema.style.1.weight") {
             Some(Self::Rosinality)
         } else if has("state_dict.decoder.style.1.weight") {
             Some(Self::Psp {
@@ -37,7 +42,7 @@ impl GeneratorLayout {
         match self {
             Self::Plain => "",
             Self::Rosinality => "g_ema.",
-            Self::Psp { prefix } => prefix,
+            Self::Psp { prefix } | Self::Nvidia { prefix } => prefix,
         }
     }
 
@@ -51,6 +56,7 @@ impl GeneratorLayout {
             Self::Plain => "plain state dict",
             Self::Rosinality => "rosinality g_ema",
             Self::Psp { .. } => "pSp/FSE decoder",
+            Self::Nvidia { .. } => "NVIDIA network",
         }
     }
 }
@@ -64,6 +70,9 @@ pub fn extract_generator(
             "no StyleGAN2 generator found (expected `style.1.weight` at the top level, under `g_ema.` or under `decoder.`)",
         )
     })?;
+    if let GeneratorLayout::Nvidia { prefix } = layout {
+        return Ok((super::nvidia::to_rosinality(store, prefix)?, layout));
+    }
     let mut out = store.strip_prefix(layout.prefix());
     if layout != GeneratorLayout::Plain {
         for key in ["latent_avg", "state_dict.latent_avg"] {

@@ -3,6 +3,7 @@
 
 mod error;
 pub mod layout;
+mod nvidia;
 pub mod pickle;
 pub mod random_init;
 mod safetensors_file;

@@ -2,8 +2,16 @@
 //! use and builds plain values. Callables named by `GLOBAL` are only accepted from a short
 //! allow-list (tensor rebuilding, storages, ordered dicts, argument namespaces); any other
 //! global makes the whole file fail with [`PickleError::Forbidden`].
+//!
+//! NVIDIA network pickles (stylegan2-ada-pytorch) hold their modules as persistent objects
+//! whose class source code travels inside the file: they become [`Value::Object`] (class
+//! name and state dict); the source is dropped, never run. Their tensors' storages are
+//! `torch.storage._load_from_bytes` blobs, each a legacy `torch.save` stream of one storage,
+//! read here into [`StorageRef::inline`].
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Element type of a PyTorch storage class (`torch.FloatStorage` …).
 pub use super::DType as StorageDType;
@@ -15,6 +23,8 @@ pub struct StorageRef {
     pub key: String,
     /// Legacy-format views: (offset in elements into the root storage).
     pub view_offset: usize,
+    /// The storage's bytes when the pickle carries them itself (`_load_from_bytes` blobs).
+    pub inline: Option<Arc<Vec<u8>>>,
 }
 
 /// A tensor as described by `torch._utils._rebuild_tensor_v2`.
@@ -44,6 +54,12 @@ pub enum Value {
     Tensor(TensorRef),
     /// An allowed object whose contents we do not need (e.g. `argparse.Namespace`).
     Opaque(String),
+    /// A persistent-class object of an NVIDIA network pickle (a `torch.nn.Module`): its class
+    /// name and its `__dict__` (`_parameters`, `_buffers`, `_modules`, attributes).
+    Object {
+        class: String,
+        state: Box<Value>,
+    },
     Mark,
 }
 
@@ -56,6 +72,25 @@ pub enum Global {
     Storage(StorageDType),
     Namespace,
     Device,
+    /// `torch_utils.persistence._reconstruct_persistent_obj(meta)`.
+    PersistentObject,
+    /// `torch.storage._load_from_bytes(blob)`.
+    StorageFromBytes,
+    /// `numpy.core.multiarray.scalar(dtype, bytes)`.
+    NumpyScalar,
+    /// `numpy.dtype(code, …)`.
+    NumpyDtype,
+    /// `dnnlib.util.EasyDict` (a dict).
+    EasyDict,
+    /// `builtins.set(items)` (kept as a list).
+    Set,
+    /// `_codecs.encode(text, 'latin1')`: how protocol 2 stores bytes.
+    CodecsEncode,
+    /// `numpy.core.multiarray._reconstruct(numpy.ndarray, …)`: a numpy array attribute,
+    /// kept opaque (no tensor we load is one).
+    NumpyArray,
+    /// `numpy.ndarray`, only as `_reconstruct`'s argument.
+    NumpyArrayType,
 }
 
 fn resolve_global(module: &str, name: &str) -> Option<Global> {
@@ -67,6 +102,15 @@ fn resolve_global(module: &str, name: &str) -> Option<Global> {
         ("collections", "OrderedDict") => Global::OrderedDict,
         ("argparse", "Namespace") => Global::Namespace,
         ("torch", "device") => Global::Device,
+        ("torch_utils.persistence", "_reconstruct_persistent_obj") => Global::PersistentObject,
+        ("torch.storage", "_load_from_bytes") => Global::StorageFromBytes,
+        ("numpy.core.multiarray" | "numpy._core.multiarray", "scalar") => Global::NumpyScalar,
+        ("numpy", "dtype") => Global::NumpyDtype,
+        ("numpy.core.multiarray" | "numpy._core.multiarray", "_reconstruct") => Global::NumpyArray,
+        ("numpy", "ndarray") => Global::NumpyArrayType,
+        ("dnnlib.util", "EasyDict") => Global::EasyDict,
+        ("builtins" | "__builtin__", "set") => Global::Set,
+        ("_codecs", "encode") => Global::CodecsEncode,
         ("torch", storage) => Global::Storage(match storage {
             "FloatStorage" | "float32" => D::F32,
             "DoubleStorage" | "float64" => D::F64,
@@ -145,6 +189,7 @@ pub fn storage_from_pid(pid: Value) -> Result<(StorageRef, Option<(String, usize
                     dtype,
                     key: key.clone(),
                     view_offset: 0,
+                    inline: None,
                 },
                 view,
             ))
@@ -297,14 +342,145 @@ fn call(global: Global, args: Value) -> Result<Value, PickleError> {
             _ => Value::Str("device".into()),
         }),
         Global::Storage(_) => Err(PickleError::Forbidden("calling a storage class".into())),
+        Global::PersistentObject => persistent_object(args),
+        Global::StorageFromBytes => match args.as_slice() {
+            [Value::Bytes(blob)] => storage_from_blob(blob).map(Value::Storage),
+            _ => Err(PickleError::Malformed(
+                "_load_from_bytes takes one bytes value".into(),
+            )),
+        },
+        Global::NumpyDtype => match args.first() {
+            Some(Value::Str(code)) => Ok(Value::Opaque(format!("numpy.dtype {code}"))),
+            _ => Err(PickleError::Malformed(
+                "numpy.dtype without a type code".into(),
+            )),
+        },
+        Global::NumpyScalar => match args.as_slice() {
+            [Value::Opaque(dtype), Value::Bytes(b)] => numpy_scalar(dtype, b),
+            _ => Err(PickleError::Malformed("numpy scalar arguments".into())),
+        },
+        Global::EasyDict => Ok(Value::Dict(Vec::new())),
+        Global::NumpyArray => Ok(Value::Opaque("numpy.ndarray".into())),
+        Global::NumpyArrayType => Err(PickleError::Forbidden("calling numpy.ndarray".into())),
+        Global::Set => Ok(match args.into_iter().next() {
+            Some(Value::List(items) | Value::Tuple(items)) => Value::List(items),
+            _ => Value::List(Vec::new()),
+        }),
+        Global::CodecsEncode => match args.as_slice() {
+            [Value::Str(text), ..] => text
+                .chars()
+                .map(|c| u8::try_from(c as u32))
+                .collect::<Result<Vec<u8>, _>>()
+                .map(Value::Bytes)
+                .map_err(|_| PickleError::Malformed("_codecs.encode of a non-latin-1 text".into())),
+            _ => Err(PickleError::Malformed("_codecs.encode arguments".into())),
+        },
     }
+}
+
+/// A persistent object from its `meta` dict: the class name and state; the class's source
+/// code (`module_src`) is dropped unread.
+fn persistent_object(args: Vec<Value>) -> Result<Value, PickleError> {
+    let Some(Value::Dict(meta)) = args.into_iter().next() else {
+        return Err(PickleError::Malformed(
+            "persistent object without its meta dict".into(),
+        ));
+    };
+    let mut class = None;
+    let mut state = Value::Dict(Vec::new());
+    for (k, v) in meta {
+        match (k, v) {
+            (Value::Str(k), Value::Str(name)) if k == "class_name" => class = Some(name),
+            (Value::Str(k), v) if k == "state" => state = v,
+            _ => {}
+        }
+    }
+    Ok(Value::Object {
+        class: class.ok_or_else(|| {
+            PickleError::Malformed("persistent object without a class name".into())
+        })?,
+        state: Box::new(state),
+    })
+}
+
+/// The float or integer a numpy scalar holds.
+fn numpy_scalar(dtype: &str, b: &[u8]) -> Result<Value, PickleError> {
+    let code = dtype.trim_start_matches("numpy.dtype ");
+    let bytes = |n: usize| -> Result<&[u8], PickleError> {
+        b.get(..n).filter(|_| b.len() == n).ok_or_else(|| {
+            PickleError::Malformed(format!("numpy {code} scalar of {} bytes", b.len()))
+        })
+    };
+    Ok(match code {
+        "f8" => Value::Float(f64::from_le_bytes(bytes(8)?.try_into().expect("8 bytes"))),
+        "f4" => Value::Float(f32::from_le_bytes(bytes(4)?.try_into().expect("4 bytes")) as f64),
+        "i8" => Value::Int(i64::from_le_bytes(bytes(8)?.try_into().expect("8 bytes"))),
+        "i4" => Value::Int(i32::from_le_bytes(bytes(4)?.try_into().expect("4 bytes")) as i64),
+        "b1" => Value::Bool(bytes(1)?[0] != 0),
+        other => return Err(PickleError::Forbidden(format!("a numpy {other} scalar"))),
+    })
+}
+
+thread_local! {
+    /// `_load_from_bytes` blobs being read on this thread (a blob inside a blob is refused).
+    static BLOB_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// One storage from a `_load_from_bytes` blob: a legacy `torch.save` stream (magic,
+/// protocol, system info, the storage as a persistent id, its key list) followed by the
+/// element count and the raw bytes.
+fn storage_from_blob(blob: &[u8]) -> Result<StorageRef, PickleError> {
+    if BLOB_DEPTH.get() > 0 {
+        return Err(PickleError::Malformed(
+            "a storage blob inside a storage blob".into(),
+        ));
+    }
+    BLOB_DEPTH.set(1);
+    let result = read_blob(blob);
+    BLOB_DEPTH.set(0);
+    result
+}
+
+fn read_blob(blob: &[u8]) -> Result<StorageRef, PickleError> {
+    struct One(Option<StorageRef>);
+    impl PersistentLoad for One {
+        fn load(&mut self, pid: Value) -> Result<Value, PickleError> {
+            let (s, _) = storage_from_pid(pid)?;
+            self.0 = Some(s.clone());
+            Ok(Value::Storage(s))
+        }
+    }
+    let mut one = One(None);
+    let mut pos = 0;
+    for _ in 0..5 {
+        pos = unpickle(blob, pos, &mut one)?.1;
+    }
+    let mut storage = one
+        .0
+        .ok_or_else(|| PickleError::Malformed("storage blob without a storage".into()))?;
+    let numel = blob
+        .get(pos..pos + 8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .ok_or(PickleError::Eof)?;
+    let data = numel
+        .checked_mul(storage.dtype.size() as u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| blob.get(pos + 8..(pos + 8).checked_add(n)?))
+        .ok_or_else(|| {
+            PickleError::Limit(format!(
+                "a storage blob declares {numel} elements in {} bytes",
+                blob.len()
+            ))
+        })?;
+    storage.inline = Some(Arc::new(data.to_vec()));
+    Ok(storage)
 }
 
 /// Deepest nesting of containers a pickle may build (checkpoints need a handful of levels).
 pub const MAX_DEPTH: u32 = 1000;
 /// Memory every pickle may use for its values beyond four times its own size (values read from
 /// the data are bounded by it; copies made by DUP, PUT and GET are not).
-pub const VALUE_BUDGET: u64 = 64 << 20;
+pub const VALUE_BUDGET: u64 = 256 << 20;
 /// What one value costs in the budget besides its string or byte contents.
 const NODE_COST: u64 = 48;
 
@@ -464,6 +640,7 @@ pub fn brief(v: &Value) -> String {
         Value::Storage(s) => format!("storage {:?} ({:?})", s.key, s.dtype),
         Value::Tensor(t) => format!("a tensor of shape {:?}", t.shape),
         Value::Opaque(name) => name.clone(),
+        Value::Object { class, .. } => format!("a {class} object"),
         Value::Mark => "MARK".into(),
     }
 }

@@ -61,6 +61,9 @@ fn materialize(
     let mut reach: HashMap<String, u64> = HashMap::new();
     let mut declared: u64 = 0;
     for (key, t) in &entries {
+        if t.storage.inline.is_some() {
+            continue; // the pickle held these bytes itself
+        }
         let extent = extent_bytes(t).ok_or_else(|| {
             ParseError::Other(format!(
                 "tensor `{key}` declares a shape {:?} / stride {:?} whose size overflows",
@@ -83,6 +86,15 @@ fn materialize(
     for (key, &limit) in &reach {
         present += parsed.storage(key, limit)?.len() as u64;
     }
+    let mut inline_seen = std::collections::HashSet::new();
+    for (_, t) in &entries {
+        if let Some(data) = &t.storage.inline {
+            declared = declared.saturating_add(extent_bytes(t).unwrap_or(u64::MAX));
+            if inline_seen.insert(std::sync::Arc::as_ptr(data)) {
+                present += data.len() as u64;
+            }
+        }
+    }
     let budget = present.saturating_mul(2) + (16 << 20);
     if declared > budget {
         return Err(ParseError::Other(format!(
@@ -92,8 +104,15 @@ fn materialize(
         )));
     }
     let mut store = TensorStore::new(path);
+    store
+        .metadata
+        .extend(std::mem::take(&mut parsed.attributes));
     for (key, t) in entries {
-        let data = parsed.storage(&t.storage.key, reach[&t.storage.key])?;
+        let inline = t.storage.inline.clone();
+        let data = match &inline {
+            Some(bytes) => bytes.as_slice(),
+            None => parsed.storage(&t.storage.key, reach[&t.storage.key])?,
+        };
         let tensor = gather(&t, data).ok_or_else(|| {
             ParseError::Other(format!(
                 "tensor `{key}`: shape {:?} / stride {:?} / offset {} run past its storage of {} bytes (truncated file?)",
@@ -198,6 +217,8 @@ impl PersistentLoad for StorageIds {
 /// A parsed checkpoint: its tensors by key, and where their storages' bytes are.
 struct Parsed<'a> {
     entries: Vec<(String, TensorRef)>,
+    /// Scalar attributes of pickled modules (`conv_clamp`, `c_dim` …) by dotted path.
+    attributes: Vec<(String, String)>,
     storages: Storages<'a>,
     loaded: HashMap<String, Vec<u8>>,
 }
@@ -259,9 +280,11 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ParseError> {
         parse_legacy(bytes)?
     };
     let mut entries = Vec::new();
-    flatten(&root, String::new(), &mut entries);
+    let mut attributes = Vec::new();
+    flatten(&root, String::new(), &mut entries, &mut attributes);
     Ok(Parsed {
         entries,
+        attributes,
         storages,
         loaded: HashMap::new(),
     })
@@ -303,9 +326,13 @@ impl PersistentLoad for NoStorage {
 fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
     let not_torch =
         || ParseError::Other("neither a zip checkpoint nor a legacy PyTorch file".into());
-    let (magic, pos) = unpickle(bytes, 0, &mut NoStorage).map_err(|_| not_torch())?;
+    let (magic, pos) = unpickle(bytes, 0, &mut NoStorage).map_err(|e| match e {
+        PickleError::Forbidden(_) | PickleError::Limit(_) => ParseError::Pickle(e),
+        _ => not_torch(),
+    })?;
     if magic != Value::BigInt(LEGACY_MAGIC.to_vec()) {
-        return Err(not_torch());
+        // a plain pickle (an NVIDIA network pickle): storages travel inside it
+        return Ok((magic, Storages::Legacy(HashMap::new())));
     }
     let (_protocol, pos) = unpickle(bytes, pos, &mut NoStorage)?;
     let (_sys_info, pos) = unpickle(bytes, pos, &mut NoStorage)?;
@@ -351,7 +378,17 @@ fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
     Ok((root, Storages::Legacy(storages)))
 }
 
-fn flatten(v: &Value, prefix: String, out: &mut Vec<(String, TensorRef)>) {
+/// Metadata key prefix of a pickled module's scalar attribute (`attr:G_ema.synthesis.b8.conv0.conv_clamp`).
+pub const ATTRIBUTE_PREFIX: &str = "attr:";
+/// Metadata key of a pickled module's class (`class:G_ema` = `Generator`).
+pub const CLASS_PREFIX: &str = "class:";
+
+fn flatten(
+    v: &Value,
+    prefix: String,
+    out: &mut Vec<(String, TensorRef)>,
+    attributes: &mut Vec<(String, String)>,
+) {
     let join = |k: &str| {
         if prefix.is_empty() {
             k.to_string()
@@ -370,12 +407,43 @@ fn flatten(v: &Value, prefix: String, out: &mut Vec<(String, TensorRef)>) {
                     Value::Int(i) => i.to_string(),
                     _ => continue,
                 };
-                flatten(v, join(&key), out);
+                flatten(v, join(&key), out, attributes);
             }
         }
         Value::List(items) | Value::Tuple(items) => {
             for (i, v) in items.iter().enumerate() {
-                flatten(v, join(&i.to_string()), out);
+                flatten(v, join(&i.to_string()), out, attributes);
+            }
+        }
+        // A torch.nn.Module of a network pickle: its parameters, buffers and submodules
+        // under their names, its scalar attributes beside them.
+        Value::Object { class, state } => {
+            attributes.push((format!("{CLASS_PREFIX}{prefix}"), class.clone()));
+            let Value::Dict(items) = state.as_ref() else {
+                return;
+            };
+            for (k, v) in items {
+                let Value::Str(name) = k else { continue };
+                match (name.as_str(), v) {
+                    ("_parameters" | "_buffers" | "_modules", v) => {
+                        flatten(v, prefix.clone(), out, attributes)
+                    }
+                    (_, Value::Int(i)) => attributes
+                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), i.to_string())),
+                    (_, Value::Float(f)) => attributes
+                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), f.to_string())),
+                    (_, Value::Bool(b)) => attributes
+                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), b.to_string())),
+                    (_, Value::None) => attributes
+                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), "None".into())),
+                    (_, Value::Str(t)) if t.len() <= 64 => {
+                        attributes.push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), t.clone()))
+                    }
+                    (_, v @ (Value::Tensor(_) | Value::Object { .. })) => {
+                        flatten(v, join(name), out, attributes)
+                    }
+                    _ => {}
+                }
             }
         }
         _ => {}

@@ -10,8 +10,12 @@ pub enum DeviceChoice {
     /// A hardware GPU through wgpu when one exists, else the CPU.
     #[default]
     Auto,
-    /// wgpu (Vulkan / Metal / DX12), even a software adapter.
+    /// wgpu (Vulkan / Metal / DX12): the best adapter, even a software one when it is all
+    /// there is.
     Gpu,
+    /// wgpu on a software adapter (e.g. Mesa's lavapipe), even when a hardware GPU exists:
+    /// the GPU code path on any machine (how the tests check it).
+    SoftwareGpu,
     /// burn's `flex` CPU backend.
     Cpu,
 }
@@ -36,15 +40,29 @@ impl fmt::Display for ComputeDevice {
     }
 }
 
-/// The first hardware (non-CPU) wgpu adapter, as "name (backend)".
-fn hardware_adapter() -> Option<String> {
+/// Every wgpu adapter of the primary backends (Vulkan, Metal, DX12).
+fn adapters() -> Vec<wgpu::AdapterInfo> {
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
-    adapters
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
         .into_iter()
         .map(|a| a.get_info())
+        .collect()
+}
+
+/// The first hardware (non-CPU) wgpu adapter, as "name (backend)".
+fn hardware_adapter() -> Option<String> {
+    adapters()
+        .into_iter()
         .find(|info| info.device_type != wgpu::DeviceType::Cpu)
+        .map(|info| format!("{} ({:?})", info.name, info.backend))
+}
+
+/// The first software wgpu adapter (lavapipe, SwiftShader …), as "name (backend)".
+pub fn software_adapter() -> Option<String> {
+    adapters()
+        .into_iter()
+        .find(|info| info.device_type == wgpu::DeviceType::Cpu)
         .map(|info| format!("{} ({:?})", info.name, info.backend))
 }
 
@@ -66,6 +84,14 @@ impl ComputeDevice {
                 description: format!(
                     "GPU (burn wgpu: {})",
                     hardware_adapter().unwrap_or_else(|| "default adapter".into())
+                ),
+            },
+            DeviceChoice::SoftwareGpu => Self {
+                device: Device::wgpu(DeviceKind::Cpu),
+                kind: BackendKind::Gpu,
+                description: format!(
+                    "GPU code path on a software adapter (burn wgpu: {})",
+                    software_adapter().unwrap_or_else(|| "none found".into())
                 ),
             },
             DeviceChoice::Auto => match hardware_adapter() {

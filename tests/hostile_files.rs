@@ -390,6 +390,14 @@ fn formats() -> Vec<Format> {
             load: Box::new(|p| weights::read_checkpoint(p).map(|_| ()).map_err(|e| err(&e))),
         },
         Format {
+            name: "NVIDIA network .pkl",
+            files: vec![(
+                tmp("n.pkl"),
+                std::fs::read(hostile.join("valid_network.pkl")).unwrap(),
+            )],
+            load: Box::new(|p| weights::read_checkpoint(p).map(|_| ()).map_err(|e| err(&e))),
+        },
+        Format {
             name: "TF.js manifest + shard",
             files: vec![
                 (tmp("m-weights_manifest.json"), tfjs_manifest),
@@ -557,6 +565,11 @@ fn valid_small_checkpoints_still_load_exactly() {
     let t: Vec<f32> = (0..12).map(|i| ((i % 3) * 4 + i / 3) as f32).collect();
     assert_eq!(zip.f32("weight", &[4, 3]).unwrap(), t);
     assert_eq!(zip.f32("bias", &[3]).unwrap(), vec![0.0; 3]);
+    let nvidia = weights::read_checkpoint(&common::fixture("hostile/valid_network.pkl")).unwrap();
+    let w: Vec<f32> = (0..6).map(|i| i as f32).collect();
+    assert_eq!(nvidia.f32("G_ema.fc0.weight", &[2, 3]).unwrap(), w);
+    assert_eq!(nvidia.metadata["class:G_ema"], "Generator");
+    assert_eq!(nvidia.metadata["attr:G_ema.fc0.lr_multiplier"], "0.01");
     let legacy = weights::read_checkpoint(&common::fixture("hostile/valid_legacy.pt")).unwrap();
     let w: Vec<f32> = (0..12).map(|i| i as f32).collect();
     assert_eq!(legacy.f32("weight", &[3, 4]).unwrap(), w);

@@ -135,3 +135,33 @@ fn networks_we_cannot_run_are_refused_by_kind() {
         assert!(text.contains(&format!("this is {kind}")), "{name}: {text}");
     }
 }
+
+#[test]
+fn a_mapping_network_whose_z_is_wider_than_w_loads_and_maps() {
+    use facestyle::model::GeneratorConfig;
+    use facestyle::model::loader::tensor_from_vec;
+    use facestyle::weights::random_init::random_generator_store;
+    let config = GeneratorConfig {
+        size: 8,
+        style_dim: 8,
+        n_mlp: 2,
+        lr_mlp: 0.01,
+        channels: vec![4, 4],
+        z_dim: None,
+        conv_clamp: None,
+    };
+    let mut store = random_generator_store(&config, 3);
+    let values: Vec<f32> = (0..8 * 12).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+    store.insert_f32("style.1.weight", vec![8, 12], &values);
+    let g = Generator::load(&store, &device()).unwrap();
+    assert_eq!((g.config.z_dim(), g.config.style_dim), (12, 8));
+    let w = g.map(g.seeded_z(0, 2));
+    assert_eq!(w.dims(), [2, 8]);
+    // the first layer reads all 12 inputs: a change in the last one moves w
+    let z = tensor_from_vec(vec![0.5; 12], [1, 12], &device());
+    let mut other = vec![0.5; 12];
+    other[11] = -2.0;
+    let z2 = tensor_from_vec(other, [1, 12], &device());
+    let d: f32 = (g.map(z) - g.map(z2)).abs().sum().into_scalar();
+    assert!(d > 1e-3, "{d}");
+}

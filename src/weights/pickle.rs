@@ -24,7 +24,24 @@ pub struct StorageRef {
     /// Legacy-format views: (offset in elements into the root storage).
     pub view_offset: usize,
     /// The storage's bytes when the pickle carries them itself (`_load_from_bytes` blobs).
-    pub inline: Option<Arc<Vec<u8>>>,
+    pub inline: Option<InlineBytes>,
+}
+
+/// A storage's bytes inside a pickled bytes value, shared rather than copied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineBytes {
+    blob: Arc<[u8]>,
+    start: usize,
+}
+
+impl InlineBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.blob[self.start..]
+    }
+    /// Identifies the blob (two tensors may share one storage).
+    pub fn id(&self) -> *const u8 {
+        self.blob.as_ptr()
+    }
 }
 
 /// A tensor as described by `torch._utils._rebuild_tensor_v2`.
@@ -45,7 +62,8 @@ pub enum Value {
     BigInt(Vec<u8>),
     Float(f64),
     Str(String),
-    Bytes(Vec<u8>),
+    /// Shared, so memo copies of large blobs cost nothing.
+    Bytes(Arc<[u8]>),
     Tuple(Vec<Value>),
     List(Vec<Value>),
     Dict(Vec<(Value, Value)>),
@@ -371,7 +389,7 @@ fn call(global: Global, args: Value) -> Result<Value, PickleError> {
                 .chars()
                 .map(|c| u8::try_from(c as u32))
                 .collect::<Result<Vec<u8>, _>>()
-                .map(Value::Bytes)
+                .map(|b| Value::Bytes(b.into()))
                 .map_err(|_| PickleError::Malformed("_codecs.encode of a non-latin-1 text".into())),
             _ => Err(PickleError::Malformed("_codecs.encode arguments".into())),
         },
@@ -429,7 +447,7 @@ thread_local! {
 /// One storage from a `_load_from_bytes` blob: a legacy `torch.save` stream (magic,
 /// protocol, system info, the storage as a persistent id, its key list) followed by the
 /// element count and the raw bytes.
-fn storage_from_blob(blob: &[u8]) -> Result<StorageRef, PickleError> {
+fn storage_from_blob(blob: &Arc<[u8]>) -> Result<StorageRef, PickleError> {
     if BLOB_DEPTH.get() > 0 {
         return Err(PickleError::Malformed(
             "a storage blob inside a storage blob".into(),
@@ -441,7 +459,7 @@ fn storage_from_blob(blob: &[u8]) -> Result<StorageRef, PickleError> {
     result
 }
 
-fn read_blob(blob: &[u8]) -> Result<StorageRef, PickleError> {
+fn read_blob(blob: &Arc<[u8]>) -> Result<StorageRef, PickleError> {
     struct One(Option<StorageRef>);
     impl PersistentLoad for One {
         fn load(&mut self, pid: Value) -> Result<Value, PickleError> {
@@ -472,7 +490,16 @@ fn read_blob(blob: &[u8]) -> Result<StorageRef, PickleError> {
                 blob.len()
             ))
         })?;
-    storage.inline = Some(Arc::new(data.to_vec()));
+    if data.len() != blob.len() - (pos + 8) {
+        return Err(PickleError::Malformed(format!(
+            "a storage blob has {} bytes past its storage",
+            blob.len() - (pos + 8) - data.len()
+        )));
+    }
+    storage.inline = Some(InlineBytes {
+        blob: blob.clone(),
+        start: pos + 8,
+    });
     Ok(storage)
 }
 
@@ -502,7 +529,8 @@ impl Size {
     fn of(v: &Value) -> Self {
         match v {
             Value::Str(s) => Size::leaf(s.len()),
-            Value::Bytes(b) | Value::BigInt(b) => Size::leaf(b.len()),
+            Value::Bytes(b) => Size::leaf(b.len()),
+            Value::BigInt(b) => Size::leaf(b.len()),
             _ => Size::leaf(0),
         }
     }
@@ -724,15 +752,15 @@ pub fn unpickle(
             }
             b'B' => {
                 let n = r.u32()? as usize;
-                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
+                m.push(Value::Bytes(r.take(n)?.into()))?;
             }
             b'C' => {
                 let n = r.u8()? as usize;
-                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
+                m.push(Value::Bytes(r.take(n)?.into()))?;
             }
             0x8e => {
                 let n = usize::try_from(r.u64()?).map_err(|_| PickleError::Eof)?;
-                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
+                m.push(Value::Bytes(r.take(n)?.into()))?;
             }
             b')' => m.push_sized(Value::Tuple(Vec::new()), Size::container([]))?,
             b't' => {

@@ -90,8 +90,8 @@ fn materialize(
     for (_, t) in &entries {
         if let Some(data) = &t.storage.inline {
             declared = declared.saturating_add(extent_bytes(t).unwrap_or(u64::MAX));
-            if inline_seen.insert(std::sync::Arc::as_ptr(data)) {
-                present += data.len() as u64;
+            if inline_seen.insert(data.id()) {
+                present += data.as_slice().len() as u64;
             }
         }
     }

@@ -24,23 +24,55 @@ pub struct StorageRef {
     /// Legacy-format views: (offset in elements into the root storage).
     pub view_offset: usize,
     /// The storage's bytes when the pickle carries them itself (`_load_from_bytes` blobs).
-    pub inline: Option<InlineBytes>,
+    pub inline: Option<SharedBytes>,
 }
 
-/// A storage's bytes inside a pickled bytes value, shared rather than copied.
+/// Bytes of a file held once and shared: a pickle's bytes values and the storages inside
+/// them are views of the file's buffer, never copies.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InlineBytes {
-    blob: Arc<[u8]>,
+pub struct SharedBytes {
+    buf: Arc<[u8]>,
     start: usize,
+    end: usize,
 }
 
-impl InlineBytes {
+impl SharedBytes {
     pub fn as_slice(&self) -> &[u8] {
-        &self.blob[self.start..]
+        &self.buf[self.start..self.end]
     }
-    /// Identifies the blob (two tensors may share one storage).
-    pub fn id(&self) -> *const u8 {
-        self.blob.as_ptr()
+    /// Identifies the bytes (two tensors may share one storage).
+    pub fn id(&self) -> (*const u8, usize) {
+        (self.buf.as_ptr(), self.start)
+    }
+    /// The view of `range` (relative to this one); `None` past its end.
+    fn slice(&self, range: std::ops::Range<usize>) -> Option<SharedBytes> {
+        let (start, end) = (
+            self.start.checked_add(range.start)?,
+            self.start.checked_add(range.end)?,
+        );
+        (range.start <= range.end && end <= self.end).then(|| SharedBytes {
+            buf: self.buf.clone(),
+            start,
+            end,
+        })
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(v: Vec<u8>) -> Self {
+        let end = v.len();
+        SharedBytes {
+            buf: v.into(),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
     }
 }
 
@@ -62,8 +94,8 @@ pub enum Value {
     BigInt(Vec<u8>),
     Float(f64),
     Str(String),
-    /// Shared, so memo copies of large blobs cost nothing.
-    Bytes(Arc<[u8]>),
+    /// A view of the file's buffer: memo copies of large blobs cost nothing.
+    Bytes(SharedBytes),
     Tuple(Vec<Value>),
     List(Vec<Value>),
     Dict(Vec<(Value, Value)>),
@@ -224,10 +256,18 @@ pub fn storage_from_pid(pid: Value) -> Result<(StorageRef, Option<(String, usize
 
 struct Reader<'a> {
     data: &'a [u8],
+    shared: &'a SharedBytes,
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    /// `n` bytes as a view of the shared buffer (bytes values: no copy).
+    fn take_shared(&mut self, n: usize) -> Result<SharedBytes, PickleError> {
+        let end = self.pos.checked_add(n).ok_or(PickleError::Eof)?;
+        let s = self.shared.slice(self.pos..end).ok_or(PickleError::Eof)?;
+        self.pos = end;
+        Ok(s)
+    }
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
         let end = self.pos.checked_add(n).ok_or(PickleError::Eof)?;
         let s = self.data.get(self.pos..end).ok_or(PickleError::Eof)?;
@@ -447,7 +487,7 @@ thread_local! {
 /// One storage from a `_load_from_bytes` blob: a legacy `torch.save` stream (magic,
 /// protocol, system info, the storage as a persistent id, its key list) followed by the
 /// element count and the raw bytes.
-fn storage_from_blob(blob: &Arc<[u8]>) -> Result<StorageRef, PickleError> {
+fn storage_from_blob(blob: &SharedBytes) -> Result<StorageRef, PickleError> {
     if BLOB_DEPTH.get() > 0 {
         return Err(PickleError::Malformed(
             "a storage blob inside a storage blob".into(),
@@ -459,7 +499,7 @@ fn storage_from_blob(blob: &Arc<[u8]>) -> Result<StorageRef, PickleError> {
     result
 }
 
-fn read_blob(blob: &Arc<[u8]>) -> Result<StorageRef, PickleError> {
+fn read_blob(blob: &SharedBytes) -> Result<StorageRef, PickleError> {
     struct One(Option<StorageRef>);
     impl PersistentLoad for One {
         fn load(&mut self, pid: Value) -> Result<Value, PickleError> {
@@ -496,10 +536,7 @@ fn read_blob(blob: &Arc<[u8]>) -> Result<StorageRef, PickleError> {
             blob.len() - (pos + 8) - data.len()
         )));
     }
-    storage.inline = Some(InlineBytes {
-        blob: blob.clone(),
-        start: pos + 8,
-    });
+    storage.inline = blob.slice(pos + 8..blob.len());
     Ok(storage)
 }
 
@@ -509,7 +546,7 @@ pub const MAX_DEPTH: u32 = 1000;
 /// the data are bounded by it; copies made by DUP, PUT and GET are not).
 pub const VALUE_BUDGET: u64 = 256 << 20;
 /// What one value costs in the budget besides its string or byte contents.
-const NODE_COST: u64 = 48;
+const NODE_COST: u64 = (std::mem::size_of::<Value>() + std::mem::size_of::<Size>()) as u64;
 
 /// Nesting depth and approximate memory of one value on the stack or in the memo, kept beside
 /// it so copies and nesting are checked in O(1) before they are made.
@@ -677,11 +714,16 @@ pub fn brief(v: &Value) -> String {
 /// Nesting deeper than [`MAX_DEPTH`] and copies beyond the memory budget are refused
 /// ([`PickleError::Limit`]) before anything is allocated for them.
 pub fn unpickle(
-    data: &[u8],
+    shared: &SharedBytes,
     start: usize,
     persistent: &mut dyn PersistentLoad,
 ) -> Result<(Value, usize), PickleError> {
-    let mut r = Reader { data, pos: start };
+    let data = shared.as_slice();
+    let mut r = Reader {
+        data,
+        shared,
+        pos: start,
+    };
     let mut m = Machine {
         stack: Vec::new(),
         memo: HashMap::new(),
@@ -752,15 +794,15 @@ pub fn unpickle(
             }
             b'B' => {
                 let n = r.u32()? as usize;
-                m.push(Value::Bytes(r.take(n)?.into()))?;
+                m.push(Value::Bytes(r.take_shared(n)?))?;
             }
             b'C' => {
                 let n = r.u8()? as usize;
-                m.push(Value::Bytes(r.take(n)?.into()))?;
+                m.push(Value::Bytes(r.take_shared(n)?))?;
             }
             0x8e => {
                 let n = usize::try_from(r.u64()?).map_err(|_| PickleError::Eof)?;
-                m.push(Value::Bytes(r.take(n)?.into()))?;
+                m.push(Value::Bytes(r.take_shared(n)?))?;
             }
             b')' => m.push_sized(Value::Tuple(Vec::new()), Size::container([]))?,
             b't' => {

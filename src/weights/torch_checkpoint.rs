@@ -8,7 +8,8 @@ use std::io::Read;
 use std::path::Path;
 
 use super::pickle::{
-    PersistentLoad, PickleError, StorageRef, TensorRef, Value, storage_from_pid, unpickle,
+    PersistentLoad, PickleError, SharedBytes, StorageRef, TensorRef, Value, storage_from_pid,
+    unpickle,
 };
 use super::{StoredTensor, TensorStore, WeightsError};
 
@@ -30,7 +31,9 @@ pub fn read_torch_filtered(
     path: &Path,
     choose: impl FnOnce(&[String]) -> KeyFilter,
 ) -> Result<TensorStore, WeightsError> {
-    let bytes = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
+    let bytes: SharedBytes = std::fs::read(path)
+        .map_err(|e| WeightsError::io(path, e))?
+        .into();
     let mut parsed = parse(&bytes).map_err(|e| e.into_weights_error(path))?;
     if parsed.entries.is_empty() {
         return Err(ParseError::Other("it holds no tensors".into()).into_weights_error(path));
@@ -273,7 +276,7 @@ fn read_member(
     Ok(data)
 }
 
-fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ParseError> {
+fn parse(bytes: &SharedBytes) -> Result<Parsed<'_>, ParseError> {
     let (root, storages) = if bytes.starts_with(b"PK\x03\x04") {
         parse_zip(bytes)?
     } else {
@@ -309,7 +312,7 @@ fn parse_zip(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
             human_bytes(bytes.len() as u64)
         )));
     }
-    let (root, _) = unpickle(&pkl, 0, &mut StorageIds::default())?;
+    let (root, _) = unpickle(&pkl.into(), 0, &mut StorageIds::default())?;
     Ok((root, Storages::Zip { archive, prefix }))
 }
 
@@ -323,10 +326,11 @@ impl PersistentLoad for NoStorage {
     }
 }
 
-fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
+fn parse_legacy(shared: &SharedBytes) -> Result<(Value, Storages<'_>), ParseError> {
+    let bytes = shared.as_slice();
     let not_torch =
         || ParseError::Other("neither a zip checkpoint nor a legacy PyTorch file".into());
-    let (magic, pos) = unpickle(bytes, 0, &mut NoStorage).map_err(|e| match e {
+    let (magic, pos) = unpickle(shared, 0, &mut NoStorage).map_err(|e| match e {
         PickleError::Forbidden(_) | PickleError::Limit(_) => ParseError::Pickle(e),
         _ => not_torch(),
     })?;
@@ -334,11 +338,11 @@ fn parse_legacy(bytes: &[u8]) -> Result<(Value, Storages<'_>), ParseError> {
         // a plain pickle (an NVIDIA network pickle): storages travel inside it
         return Ok((magic, Storages::Legacy(HashMap::new())));
     }
-    let (_protocol, pos) = unpickle(bytes, pos, &mut NoStorage)?;
-    let (_sys_info, pos) = unpickle(bytes, pos, &mut NoStorage)?;
+    let (_protocol, pos) = unpickle(shared, pos, &mut NoStorage)?;
+    let (_sys_info, pos) = unpickle(shared, pos, &mut NoStorage)?;
     let mut ids = StorageIds::default();
-    let (root, pos) = unpickle(bytes, pos, &mut ids)?;
-    let (keys, mut pos) = unpickle(bytes, pos, &mut NoStorage)?;
+    let (root, pos) = unpickle(shared, pos, &mut ids)?;
+    let (keys, mut pos) = unpickle(shared, pos, &mut NoStorage)?;
     let Value::List(keys) = keys else {
         return Err(ParseError::Other("legacy storage key list missing".into()));
     };

@@ -1,14 +1,15 @@
 //! The GPU code path (burn's wgpu backend) against the same golden fixtures as the CPU
 //! suite, on a software Vulkan adapter (Mesa's lavapipe, installed by `.ci/run`): generator
-//! render + every feature tap + injection at K, the encoder, and the gradients of one tuning
-//! step. Tolerance 1e-3 (the fixture README's GPU tolerance). Without a software adapter the
-//! tests say that they were skipped.
+//! render + every feature tap + injection at K, the encoder and a whole inversion, and the
+//! gradients of one tuning step. Tolerance 1e-3 (the fixture README's GPU tolerance). Without
+//! a software adapter the tests say that they were skipped.
 
 mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::{assert_close, fixture, store};
 use facestyle::device::{ComputeDevice, DeviceChoice, software_adapter};
+use facestyle::edit::inversion;
 use facestyle::model::encoder::FeatureStyleEncoder;
 use facestyle::model::loader::{tensor_from_vec, tensor_to_vec};
 use facestyle::model::{FeatureInjection, Generator, NoiseMode};
@@ -88,15 +89,16 @@ fn generator_render_taps_and_injection_on_wgpu() {
 }
 
 #[test]
-fn encoder_on_wgpu() {
+fn encoder_and_inversion_on_wgpu() {
     let Some(dev) = gpu("encoder") else { return };
     let e = FeatureStyleEncoder::load(&store("fse_encoder_64/weights.safetensors"), &dev).unwrap();
     let input = store("fse_encoder_64/case_encode_in.safetensors");
     let expected = store("fse_encoder_64/case_encode_out.safetensors");
     let enc = e.encode(on(&input, "image", &dev));
     let cpu = common::device();
-    let w = enc.wplus_delta;
-    let w = tensor_from_vec(tensor_to_vec(w.clone()), w.dims(), &cpu);
+    let back3 = |t: Tensor<3>| tensor_from_vec(tensor_to_vec(t.clone()), t.dims(), &cpu);
+    let back4 = |t: Tensor<4>| tensor_from_vec(tensor_to_vec(t.clone()), t.dims(), &cpu);
+    let w = back3(enc.wplus_delta);
     assert_close(
         "wplus_delta",
         w,
@@ -104,9 +106,41 @@ fn encoder_on_wgpu() {
         TOL,
         TOL,
     );
-    let f = enc.feature;
-    let f = tensor_from_vec(tensor_to_vec(f.clone()), f.dims(), &cpu);
-    assert_close("feature", f, common::tensor(&expected, "feature"), TOL, TOL);
+    assert_close(
+        "feature",
+        back4(enc.feature),
+        common::tensor(&expected, "feature"),
+        TOL,
+        TOL,
+    );
+    // the whole inversion: encode, then G(w+, F) with F injected at K
+    let mut g = Generator::load(&store("stylegan2_64/weights.safetensors"), &dev).unwrap();
+    let inv = store("fse_encoder_64/case_invert_in.safetensors");
+    let expected = store("fse_encoder_64/case_invert_out.safetensors");
+    g.latent_avg = Some(on(&inv, "latent_avg", &dev));
+    let noise = given_noise(
+        &store("stylegan2_64/case_wplus_in.safetensors"),
+        "noise_",
+        9,
+        &dev,
+    );
+    let codes = inversion::encode(&g, &e, on(&input, "image", &dev)).unwrap();
+    let wplus = back3(codes.wplus.clone());
+    assert_close(
+        "inversion wplus",
+        wplus,
+        common::tensor(&expected, "wplus"),
+        TOL,
+        TOL,
+    );
+    let recon = back4(inversion::reconstruct(&g, &codes, &noise).unwrap());
+    assert_close(
+        "inversion image",
+        recon,
+        common::tensor(&expected, "image"),
+        TOL,
+        TOL,
+    );
 }
 
 #[test]

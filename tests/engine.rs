@@ -87,3 +87,121 @@ fn a_real_photo_is_aligned_and_reconstructed_by_the_bundled_model() {
     // The bundled encoder reconstructs this face at about 24.7 dB (weights/MODEL_CARD.md).
     assert!(inversion.quality.psnr > 22.0, "{:?}", inversion.quality);
 }
+
+fn ready_engine() -> Engine {
+    let engine = Engine::spawn(DeviceChoice::Cpu, || {});
+    while !matches!(next_event(&engine), Event::Ready { .. }) {}
+    engine
+}
+
+fn invert_sample(engine: &Engine) {
+    let photo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/photos/00020.jpg");
+    engine
+        .requests
+        .send(Request::Invert { photo, face: 0 })
+        .unwrap();
+    loop {
+        match next_event(engine) {
+            Event::Inverted(_) => break,
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
+    let engine = ready_engine();
+    invert_sample(&engine);
+    engine.requests.send(Request::InjectFault).unwrap();
+    let error = loop {
+        match next_event(&engine) {
+            Event::Error(e) => break e,
+            Event::Directions(..) => panic!("the sliders were reset"),
+            _ => {}
+        }
+    };
+    assert!(
+        error.contains("a test fault failed unexpectedly (fault injected by a test)")
+            && error.contains("photo and sliders kept"),
+        "{error}"
+    );
+    // the engine still draws, and still edits the photo it had (its codes survived)
+    let params = RenderParams {
+        seed: 3,
+        truncation: 0.7,
+    };
+    engine
+        .requests
+        .send(Request::Render { params, id: 1 })
+        .unwrap();
+    engine
+        .requests
+        .send(Request::Edit {
+            sliders: vec![(0, 1.5)],
+            id: 2,
+        })
+        .unwrap();
+    let (mut rendered, mut edited) = (false, false);
+    while !(rendered && edited) {
+        match next_event(&engine) {
+            Event::Frame(_, f) => rendered = f.id == 1,
+            Event::Edited(f) => edited = f.id == 2,
+            Event::Error(e) => panic!("after the fault: {e}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn closing_the_engine_during_personalization_cancels_it_promptly() {
+    let engine = ready_engine();
+    invert_sample(&engine);
+    let cancel = facestyle::pti::CancelToken::default();
+    engine
+        .requests
+        .send(Request::Personalize {
+            steps: 100_000,
+            cancel: cancel.clone(),
+        })
+        .unwrap();
+    // wait until tuning has really started
+    while !matches!(next_event(&engine), Event::Tuning(_)) {}
+    let start = std::time::Instant::now();
+    drop(engine);
+    assert!(
+        cancel.is_cancelled(),
+        "the running personalization was cancelled"
+    );
+    // 100,000 steps would take hours; the join returns after the step in flight
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_cancelled_personalization_is_a_notice_not_an_error() {
+    let engine = ready_engine();
+    invert_sample(&engine);
+    let cancel = facestyle::pti::CancelToken::default();
+    engine
+        .requests
+        .send(Request::Personalize {
+            steps: 100_000,
+            cancel: cancel.clone(),
+        })
+        .unwrap();
+    while !matches!(next_event(&engine), Event::Tuning(_)) {}
+    cancel.cancel();
+    loop {
+        match next_event(&engine) {
+            Event::Notice(n) if n.contains("cancelled") => break,
+            Event::Error(e) => panic!("cancel came back as an error: {e}"),
+            _ => {}
+        }
+    }
+    assert!(matches!(next_event(&engine), Event::Unpersonalized));
+}

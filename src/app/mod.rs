@@ -26,8 +26,11 @@ pub fn run(photo: Option<PathBuf>, device: DeviceChoice) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
-            let engine = Engine::spawn(device, move || ctx.request_repaint());
-            Ok(Box::new(EditorApp::new(engine, photo)))
+            let spawn = move || {
+                let ctx = ctx.clone();
+                Engine::spawn(device, move || ctx.request_repaint())
+            };
+            Ok(Box::new(EditorApp::new(spawn(), photo).with_restart(spawn)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the editor window: {e}"))

@@ -41,6 +41,8 @@ pub enum EngineStatus {
     Starting,
     Ready,
     Rendering,
+    /// The engine thread is gone (its channel closed): the UI offers a restart.
+    Stopped,
 }
 
 pub struct EditorState {
@@ -71,7 +73,9 @@ pub struct EditorState {
     pub notice: Option<String>,
     /// The last error, shown until dismissed; nothing is lost when one occurs.
     pub error: Option<String>,
-    next_id: u64,
+    /// Request ids per stream, so a newer render never hides an edit's result (and back).
+    next_render_id: u64,
+    next_edit_id: u64,
     requested: Option<RenderParams>,
 }
 
@@ -103,20 +107,23 @@ impl EditorState {
             personalization: Personalization::Original,
             notice: None,
             error: None,
-            next_id: 0,
+            next_render_id: 0,
+            next_edit_id: 0,
             requested: None,
         }
     }
 
     /// A render request when the parameters changed since the last one.
     pub fn render_request(&mut self) -> Option<(RenderParams, u64)> {
-        if self.status == EngineStatus::Starting || self.requested == Some(self.params) {
+        if matches!(self.status, EngineStatus::Starting | EngineStatus::Stopped)
+            || self.requested == Some(self.params)
+        {
             return None;
         }
         self.requested = Some(self.params);
-        self.next_id += 1;
+        self.next_render_id += 1;
         self.status = EngineStatus::Rendering;
-        Some((self.params, self.next_id))
+        Some((self.params, self.next_render_id))
     }
 
     pub fn apply(&mut self, event: Event) {
@@ -133,7 +140,7 @@ impl EditorState {
                 self.requested = None;
             }
             Event::Frame(params, frame) => {
-                if frame.id == self.next_id {
+                if frame.id == self.next_render_id {
                     self.status = EngineStatus::Ready;
                 }
                 self.frame = Some((params, frame));
@@ -148,7 +155,7 @@ impl EditorState {
                 self.requested_sliders = None;
             }
             Event::Edited(frame) => {
-                if frame.id == self.next_id {
+                if frame.id == self.next_edit_id {
                     self.edited = Some(frame);
                 }
             }
@@ -204,19 +211,42 @@ impl EditorState {
             self.edited = None;
             return None;
         }
-        self.next_id += 1;
+        self.next_edit_id += 1;
         let active = values
             .iter()
             .enumerate()
             .filter(|(_, v)| **v != 0.0)
             .map(|(i, v)| (i, *v))
             .collect();
-        Some((active, self.next_id))
+        Some((active, self.next_edit_id))
+    }
+
+    /// The engine's channel closed: say so; nothing the user has open is dropped.
+    pub fn engine_stopped(&mut self) {
+        if self.status != EngineStatus::Stopped {
+            self.status = EngineStatus::Stopped;
+            self.error = Some("the engine stopped; press \"Restart engine\" to go on".into());
+        }
+    }
+
+    /// A new engine replaces the stopped one: it starts with the bundled model, the photo
+    /// is inverted again and the sliders are sent again.
+    pub fn engine_restarted(&mut self) {
+        self.status = EngineStatus::Starting;
+        self.error = None;
+        self.requested = None;
+        self.requested_sliders = None;
+        self.personalization = Personalization::Original;
+        if let Some(inv) = &self.inversion {
+            self.pending_photos.push(inv.photo.clone());
+        }
     }
 
     /// Photos to send for inversion now that the engine can take them.
     pub fn take_photos(&mut self) -> Vec<PathBuf> {
-        if self.status == EngineStatus::Starting || self.pending_photos.is_empty() {
+        if matches!(self.status, EngineStatus::Starting | EngineStatus::Stopped)
+            || self.pending_photos.is_empty()
+        {
             return Vec::new();
         }
         self.inverting = true;
@@ -226,5 +256,89 @@ impl EditorState {
     /// The warning to show while the running model is an interim stand-in.
     pub fn interim_notice(&self) -> Option<String> {
         self.origin.as_ref().and_then(ModelOrigin::interim_notice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(id: u64) -> Frame {
+        Frame::from_rgb(id, image::RgbImage::new(2, 2), 1.0)
+    }
+
+    fn photo() -> Inversion {
+        Inversion {
+            photo: "p.jpg".into(),
+            input: frame(0),
+            reconstruction: frame(0),
+            quality: crate::metrics::Quality {
+                mse: 0.0,
+                psnr: 0.0,
+                ssim: 0.0,
+            },
+            aligned: true,
+            faces: 1,
+            face: 0,
+        }
+    }
+
+    fn ready() -> EditorState {
+        let mut s = EditorState::new(None);
+        s.status = EngineStatus::Ready;
+        s
+    }
+
+    #[test]
+    fn a_newer_render_does_not_hide_an_edit_result() {
+        let mut s = ready();
+        s.inversion = Some(photo());
+        s.sliders = vec![(
+            DirectionInfo {
+                name: "smile".into(),
+                layers: 0..4,
+                range: (-3.0, 3.0),
+                source: "test".into(),
+            },
+            1.0,
+        )];
+        let (_, edit_id) = s.edit_request().expect("the slider moved");
+        s.params.seed = 5;
+        let (_, render_id) = s.render_request().expect("the seed changed");
+        s.apply(Event::Edited(frame(edit_id)));
+        s.apply(Event::Frame(s.params, frame(render_id)));
+        assert!(
+            s.edited.is_some(),
+            "the edit is shown although a render came after it"
+        );
+        assert_eq!(s.frame.as_ref().map(|(_, f)| f.id), Some(render_id));
+        // an older edit result than the newest request is still dropped
+        s.sliders[0].1 = 2.0;
+        let (_, newer) = s.edit_request().unwrap();
+        s.edited = None;
+        s.apply(Event::Edited(frame(newer - 1)));
+        assert!(s.edited.is_none());
+    }
+
+    #[test]
+    fn a_stopped_engine_is_said_and_a_restart_inverts_the_photo_again() {
+        let mut s = ready();
+        s.inversion = Some(photo());
+        s.engine_stopped();
+        assert_eq!(s.status, EngineStatus::Stopped);
+        assert!(s.error.as_deref().unwrap().contains("Restart engine"));
+        s.params.seed = 9;
+        assert!(
+            s.render_request().is_none(),
+            "no requests to a stopped engine"
+        );
+        s.engine_restarted();
+        s.apply(Event::Ready {
+            device: "cpu".into(),
+            origin: ModelOrigin::RandomInterim { seed: 0 },
+            config: crate::model_source::interim_config(),
+        });
+        assert_eq!(s.take_photos(), vec![PathBuf::from("p.jpg")]);
+        assert!(s.render_request().is_some());
     }
 }

@@ -10,6 +10,8 @@ use crate::pti::CancelToken;
 
 pub struct EditorApp {
     engine: Engine,
+    /// Starts a new engine when the running one has stopped.
+    restart: Option<Box<dyn Fn() -> Engine>>,
     pub state: EditorState,
     texture: Option<(u64, TextureHandle)>,
     /// Textures of the photo pane: (inversion serial they show, input, reconstruction).
@@ -26,6 +28,7 @@ impl EditorApp {
     pub fn new(engine: Engine, photo: Option<PathBuf>) -> Self {
         Self {
             engine,
+            restart: None,
             state: EditorState::new(photo),
             texture: None,
             photo_textures: None,
@@ -33,9 +36,22 @@ impl EditorApp {
         }
     }
 
+    /// How to start a new engine if this one stops (offered as "Restart engine").
+    pub fn with_restart(mut self, restart: impl Fn() -> Engine + 'static) -> Self {
+        self.restart = Some(Box::new(restart));
+        self
+    }
+
     fn pump_events(&mut self) {
-        while let Ok(ev) = self.engine.events.try_recv() {
-            self.state.apply(ev);
+        loop {
+            match self.engine.events.try_recv() {
+                Ok(ev) => self.state.apply(ev),
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    self.state.engine_stopped();
+                    return;
+                }
+            }
         }
         if let Some((params, id)) = self.state.render_request() {
             let _ = self.engine.requests.send(Request::Render { params, id });
@@ -352,6 +368,15 @@ impl EditorApp {
                 }
                 EngineStatus::Ready => {
                     ui.label("ready");
+                }
+                EngineStatus::Stopped => {
+                    ui.colored_label(Color32::from_rgb(220, 80, 80), "engine stopped");
+                    if let Some(restart) = &self.restart
+                        && ui.button("Restart engine").clicked()
+                    {
+                        self.engine = restart();
+                        self.state.engine_restarted();
+                    }
                 }
             }
             if let Some((_, f)) = &self.state.frame {

@@ -51,7 +51,29 @@ pub enum Request {
         face: Frame,
         path: PathBuf,
     },
+    /// Panics inside the request loop: how tests check that the engine survives a bug.
+    #[doc(hidden)]
+    InjectFault,
     Shutdown,
+}
+
+impl Request {
+    /// What the user asked for, in words (for error messages).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Request::Render { .. } => "drawing a face",
+            Request::LoadGenerator(_) => "opening the generator",
+            Request::LoadEncoder(_) => "opening the encoder",
+            Request::Invert { .. } => "inverting the photo",
+            Request::Edit { .. } => "applying the sliders",
+            Request::LoadDirections(_) => "opening the directions",
+            Request::Personalize { .. } => "personalizing",
+            Request::Revert => "reverting",
+            Request::ExportFull { .. } => "exporting",
+            Request::InjectFault => "a test fault",
+            Request::Shutdown => "shutting down",
+        }
+    }
 }
 
 /// An 8-bit RGBA frame, ready to become a texture.

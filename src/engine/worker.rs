@@ -1,6 +1,8 @@
 //! The background worker: owns the compute device and the models; the UI only sends
 //! [`Request`]s and receives [`Event`]s, so it never waits on the model.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -27,6 +29,9 @@ pub struct Engine {
     pub requests: Sender<Request>,
     pub events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
+    /// The cancel token of the personalization running now, so dropping the engine (closing
+    /// the window) stops it instead of waiting for it.
+    running_job: Arc<Mutex<Option<CancelToken>>>,
 }
 
 impl Engine {
@@ -34,6 +39,8 @@ impl Engine {
     pub fn spawn(choice: DeviceChoice, wake: impl Fn() + Send + 'static) -> Self {
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let running_job = Arc::new(Mutex::new(None));
+        let job = running_job.clone();
         let thread = std::thread::Builder::new()
             .name("facestyle-engine".into())
             .spawn(move || {
@@ -41,19 +48,30 @@ impl Engine {
                     let _ = ev_tx.send(e);
                     wake();
                 };
-                Worker::start(choice, &send).run(&req_rx, &send);
+                let mut worker = Worker::start(choice, &send);
+                worker.running_job = job;
+                worker.run(&req_rx, &send);
             })
             .expect("spawning the engine thread");
         Self {
             requests: req_tx,
             events: ev_rx,
             thread: Some(thread),
+            running_job,
         }
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        if let Some(job) = self
+            .running_job
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            job.cancel();
+        }
         let _ = self.requests.send(Request::Shutdown);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -79,6 +97,25 @@ struct Worker {
     alignment: Option<Quad>,
     /// Faces found in the last photo and the one in use.
     face: (usize, usize),
+    /// The generator file in use (`None`: the bundled model), to reload after a failure.
+    generator_path: Option<std::path::PathBuf>,
+    /// Shared with [`Engine`]: the token of the personalization running now.
+    running_job: Arc<Mutex<Option<CancelToken>>>,
+}
+
+/// What the request loop does after a request.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// The text of a caught panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Unnamed SeFa directions offered when no named set fits the generator.
@@ -98,6 +135,8 @@ impl Worker {
             detector: None,
             alignment: None,
             face: (0, 0),
+            generator_path: None,
+            running_job: Arc::new(Mutex::new(None)),
         };
         match load_face_detector(&w.device.device) {
             Ok(d) => w.detector = Some(d),
@@ -107,7 +146,9 @@ impl Worker {
         w
     }
 
-    fn load(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
+    /// Loads the generator in `path` (else the bundled one) and the encoder that fits it;
+    /// on failure the models in use stay. Returns whether it loaded.
+    fn load_models(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) -> bool {
         match load_generator(path, &self.device.device) {
             Ok((g, origin)) => {
                 self.encoder = load_encoder(None, &origin, &self.device.device)
@@ -122,13 +163,24 @@ impl Worker {
                     origin,
                     config: g.config.clone(),
                 });
-                self.codes = None;
-                self.photo = None;
                 self.original = None;
                 self.generator = Some(g);
-                self.use_directions(bundled_directions().as_deref(), send);
+                self.generator_path = path.map(std::path::Path::to_path_buf);
+                true
             }
-            Err(e) => send(Event::Error(e.to_string())),
+            Err(e) => {
+                send(Event::Error(e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// A new generator: what was made for the previous one (codes, sliders) is cleared.
+    fn load(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
+        if self.load_models(path, send) {
+            self.codes = None;
+            self.photo = None;
+            self.use_directions(bundled_directions().as_deref(), send);
         }
     }
 
@@ -161,7 +213,9 @@ impl Worker {
     }
 
     /// Handles requests in order; of the renders waiting at one time only the newest is
-    /// drawn (slider drags coalesce instead of queueing up).
+    /// drawn (slider drags coalesce instead of queueing up). Every request runs under
+    /// `catch_unwind`: a panic becomes an error event naming the action, the models are
+    /// reloaded and the photo, its codes and the sliders are kept.
     fn run(mut self, rx: &Receiver<Request>, send: &dyn Fn(Event)) {
         while let Ok(first) = rx.recv() {
             let mut pending = vec![first];
@@ -173,36 +227,83 @@ impl Worker {
                 .iter()
                 .rposition(|r| matches!(r, Request::Edit { .. }));
             for (i, req) in pending.into_iter().enumerate() {
-                match req {
-                    Request::Shutdown => return,
-                    Request::LoadGenerator(path) => self.load(Some(&path), send),
-                    Request::Render { .. } if Some(i) != newest_render => {}
-                    Request::Edit { .. } if Some(i) != newest_edit => {}
-                    Request::Edit { sliders, id } => match self.edit(&sliders, id) {
-                        Ok(frame) => send(Event::Edited(frame)),
-                        Err(e) => send(Event::Error(e)),
-                    },
-                    Request::LoadDirections(path) => self.use_directions(Some(&path), send),
-                    Request::Personalize { steps, cancel } => {
-                        self.personalize(steps, &cancel, send)
-                    }
-                    Request::Revert => self.revert(send),
-                    Request::LoadEncoder(path) => self.load_encoder(&path, send),
-                    Request::ExportFull { face, path } => match self.export_full(&face, &path) {
-                        Ok(()) => send(Event::Notice(format!("saved {}", path.display()))),
-                        Err(e) => send(Event::Error(e)),
-                    },
-                    Request::Render { params, id } => match self.render(params, id) {
-                        Ok(frame) => send(Event::Frame(params, frame)),
-                        Err(e) => send(Event::Error(e)),
-                    },
-                    Request::Invert { photo, face } => match self.invert(&photo, face) {
-                        Ok(inv) => send(Event::Inverted(Box::new(inv))),
-                        Err(e) => send(Event::Error(e)),
-                    },
+                let stale = match req {
+                    Request::Render { .. } => Some(i) != newest_render,
+                    Request::Edit { .. } => Some(i) != newest_edit,
+                    _ => false,
+                };
+                if stale {
+                    continue;
+                }
+                let action = req.action();
+                match catch_unwind(AssertUnwindSafe(|| self.handle(req, send))) {
+                    Ok(Flow::Stop) => return,
+                    Ok(Flow::Continue) => {}
+                    Err(payload) => self.recover(action, &panic_message(payload.as_ref()), send),
                 }
             }
         }
+    }
+
+    fn handle(&mut self, req: Request, send: &dyn Fn(Event)) -> Flow {
+        match req {
+            Request::Shutdown => return Flow::Stop,
+            Request::LoadGenerator(path) => self.load(Some(&path), send),
+            Request::Edit { sliders, id } => match self.edit(&sliders, id) {
+                Ok(frame) => send(Event::Edited(frame)),
+                Err(e) => send(Event::Error(e)),
+            },
+            Request::LoadDirections(path) => self.use_directions(Some(&path), send),
+            Request::Personalize { steps, cancel } => {
+                *self.running_job.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
+                self.personalize(steps, &cancel, send);
+                *self.running_job.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+            Request::Revert => self.revert(send),
+            Request::LoadEncoder(path) => self.load_encoder(&path, send),
+            Request::ExportFull { face, path } => match self.export_full(&face, &path) {
+                Ok(()) => send(Event::Notice(format!("saved {}", path.display()))),
+                Err(e) => send(Event::Error(e)),
+            },
+            Request::Render { params, id } => match self.render(params, id) {
+                Ok(frame) => send(Event::Frame(params, frame)),
+                Err(e) => send(Event::Error(e)),
+            },
+            Request::Invert { photo, face } => match self.invert(&photo, face) {
+                Ok(inv) => send(Event::Inverted(Box::new(inv))),
+                Err(e) => send(Event::Error(e)),
+            },
+            Request::InjectFault => panic!("fault injected by a test"),
+        }
+        Flow::Continue
+    }
+
+    /// After a panic: the models are loaded again from their files (a failure may have left
+    /// them half-changed), the photo, its codes, alignment and the sliders' set are kept;
+    /// a personalization in progress or done is lost, and the UI is told so.
+    fn recover(&mut self, action: &str, message: &str, send: &dyn Fn(Event)) {
+        *self.running_job.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let was_personalized = self.original.is_some();
+        let path = self.generator_path.clone();
+        let reloaded = catch_unwind(AssertUnwindSafe(|| self.load_models(path.as_deref(), send)));
+        if !matches!(reloaded, Ok(true)) {
+            // nothing trustworthy is left: start over without a photo
+            self.generator = None;
+            self.codes = None;
+            self.photo = None;
+        } else if was_personalized && let Some((photo, _)) = self.photo.clone() {
+            // the codes' F was made for the tuned generator: invert the photo again
+            match self.invert(&photo, self.face.1) {
+                Ok(inv) => send(Event::Inverted(Box::new(inv))),
+                Err(e) => send(Event::Error(e)),
+            }
+        }
+        if was_personalized {
+            send(Event::Unpersonalized);
+        }
+        send(Event::Error(format!(
+            "{action} failed unexpectedly ({message}); the models were reloaded and your photo and sliders kept"
+        )));
     }
 
     fn render(&self, params: RenderParams, id: u64) -> Result<Frame, String> {
@@ -306,7 +407,11 @@ impl Worker {
             Ok(())
         })();
         if let Err(e) = result {
-            send(Event::Error(e));
+            if cancel.is_cancelled() {
+                send(Event::Notice(format!("personalization {e}")));
+            } else {
+                send(Event::Error(e));
+            }
             send(Event::Unpersonalized);
         }
     }

@@ -5,7 +5,14 @@ use facestyle::cli::{self, Cli};
 fn main() -> std::process::ExitCode {
     let args = Cli::parse();
     let result = match args.command {
-        Some(command) => cli::run(command, args.device),
+        Some(command) => {
+            facestyle::safe_write::set_overwrite(if args.force {
+                facestyle::safe_write::Overwrite::Allow
+            } else {
+                facestyle::safe_write::Overwrite::Refuse
+            });
+            cli::run(command, args.device)
+        }
         None => facestyle::app::run(args.photo, args.device),
     };
     match result {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use crate::model::encoder::{EncoderConfig, FeatureStyleEncoder};
-use crate::model::{Generator, GeneratorConfig};
+use crate::model::Generator;
+use crate::model::encoder::FeatureStyleEncoder;
 use crate::weights::{self, WeightsError};
 
 /// File name of the bundled generator inside `weights/`.
@@ -28,10 +28,6 @@ pub enum ModelOrigin {
         path: PathBuf,
         interim: Option<String>,
     },
-    /// Seeded random weights (no trained model available).
-    RandomInterim {
-        seed: u64,
-    },
 }
 
 impl fmt::Display for ModelOrigin {
@@ -46,10 +42,6 @@ impl fmt::Display for ModelOrigin {
                 path,
                 interim: Some(note),
             } => write!(f, "INTERIM bundled model: {note} ({})", path.display()),
-            ModelOrigin::RandomInterim { seed } => write!(
-                f,
-                "INTERIM random weights (seed {seed}, untrained: outputs are not faces)"
-            ),
         }
     }
 }
@@ -66,45 +58,14 @@ impl ModelOrigin {
     /// What the UI should warn about, when the running model is a stand-in.
     pub fn interim_notice(&self) -> Option<String> {
         match self {
-            ModelOrigin::RandomInterim { .. } => Some(
-                "Interim model: seeded random weights (the trained bundled model is not in weights/ yet)."
-                    .into(),
-            ),
             ModelOrigin::Bundled {
                 interim: Some(note),
                 ..
-            } => Some(format!("Interim model: {note} (see weights/MODEL_CARD.md).")),
+            } => Some(format!(
+                "Interim model: {note} (see weights/MODEL_CARD.md)."
+            )),
             _ => None,
         }
-    }
-}
-
-/// The architecture of the interim stand-in: the bundled model's planned size.
-pub fn interim_config() -> GeneratorConfig {
-    GeneratorConfig {
-        z_dim: None,
-        conv_clamp: None,
-        size: 128,
-        style_dim: 256,
-        n_mlp: 8,
-        lr_mlp: 0.01,
-        channels: vec![256, 256, 256, 256, 128, 64],
-    }
-}
-
-/// The interim encoder's architecture, sized for [`interim_config`] (F = 256×16×16 at K = 5
-/// from 128² inputs).
-pub fn interim_encoder_config() -> EncoderConfig {
-    EncoderConfig {
-        widths: vec![32, 48, 64, 96],
-        layers: vec![1, 1, 1, 1],
-        fmaps: 256,
-        style_dim: 256,
-        n_styles: 12,
-        content_stride: 1,
-        input_resolution: 128,
-        k: 5,
-        bn_eps: 1e-5,
     }
 }
 
@@ -139,25 +100,26 @@ pub fn load_generator(
             ModelOrigin::File(path.to_path_buf()),
         ));
     }
-    if let Some(dir) = bundled_weights_dir() {
-        let path = dir.join(BUNDLED_GENERATOR);
-        let (store, _) = weights::read_generator_checkpoint(&path)?;
-        let origin = ModelOrigin::bundled(path, &store);
-        return Ok((Generator::load(&store, device)?, origin));
-    }
-    let seed = 0;
-    let store = weights::random_init::random_generator_store(&interim_config(), seed);
-    Ok((
-        Generator::load(&store, device)?,
-        ModelOrigin::RandomInterim { seed },
-    ))
+    let Some(dir) = bundled_weights_dir() else {
+        let searched: Vec<String> = weights_dirs().map(|d| d.display().to_string()).collect();
+        return Err(WeightsError::Layout {
+            path: PathBuf::from(BUNDLED_GENERATOR),
+            reason: format!(
+                "the bundled model is in none of the weights folders searched ({}); open a generator file or set FACESTYLE_WEIGHTS",
+                searched.join(", ")
+            ),
+        });
+    };
+    let path = dir.join(BUNDLED_GENERATOR);
+    let (store, _) = weights::read_generator_checkpoint(&path)?;
+    let origin = ModelOrigin::bundled(path, &store);
+    Ok((Generator::load(&store, device)?, origin))
 }
 
-/// Loads the named encoder, else the bundled one, else — only beside the interim generator —
-/// the interim random-weight encoder. An official `.pth` loads as well as safetensors.
+/// Loads the named encoder, else the bundled one. An official `.pth` loads as well as
+/// safetensors.
 pub fn load_encoder(
     path: Option<&Path>,
-    generator_origin: &ModelOrigin,
     device: &Device,
 ) -> Result<(FeatureStyleEncoder, ModelOrigin), WeightsError> {
     if let Some(path) = path {
@@ -173,16 +135,12 @@ pub fn load_encoder(
         let origin = ModelOrigin::bundled(path, &store);
         return Ok((FeatureStyleEncoder::load(&store, device)?, origin));
     }
-    match generator_origin {
-        ModelOrigin::RandomInterim { seed } => {
-            let store = weights::random_init::random_encoder_store(&interim_encoder_config(), *seed);
-            Ok((FeatureStyleEncoder::load(&store, device)?, ModelOrigin::RandomInterim { seed: *seed }))
-        }
-        _ => Err(WeightsError::Layout {
-            path: PathBuf::from("--encoder"),
-            reason: "no Feature-Style encoder for this generator: pass --encoder E.safetensors (or .pth)".into(),
-        }),
-    }
+    Err(WeightsError::Layout {
+        path: PathBuf::from("--encoder"),
+        reason:
+            "no Feature-Style encoder for this generator: pass --encoder E.safetensors (or .pth)"
+                .into(),
+    })
 }
 
 /// The bundled direction set, when there is one.

@@ -1,12 +1,37 @@
 //! Writing a file so that a failure never leaves a partial one: the bytes go to a temporary
 //! file in the same folder, are flushed to disk, and only then renamed over the target. An
 //! interrupted or failed write leaves the previous file as it was and no temporary behind.
+//! Every file the program writes goes through here, so the overwrite policy is in one place:
+//! the CLI refuses to replace an existing file unless `--force` is given; the editor asks
+//! through the OS save dialog and allows it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether an existing file may be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    Allow,
+    /// An existing file is an error (`--force` switches to `Allow`).
+    Refuse,
+}
+
+static REFUSE_OVERWRITE: AtomicBool = AtomicBool::new(false);
+
+/// Sets the policy for this process (the CLI: `Refuse` unless `--force`).
+pub fn set_overwrite(policy: Overwrite) {
+    REFUSE_OVERWRITE.store(policy == Overwrite::Refuse, Ordering::SeqCst);
+}
 
 /// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if REFUSE_OVERWRITE.load(Ordering::SeqCst) && path.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "the file exists (pass --force to overwrite it)",
+        ));
+    }
     let tmp = temporary_beside(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -21,6 +46,22 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Encodes `img` in the format its extension names and writes it atomically.
+pub fn save_image<P>(
+    img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+    path: &Path,
+) -> std::io::Result<()>
+where
+    P: image::Pixel + image::PixelWithColorType,
+    [P::Subpixel]: image::EncodableLayout,
+{
+    let format = image::ImageFormat::from_path(path).map_err(std::io::Error::other)?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, format)
+        .map_err(std::io::Error::other)?;
+    write_atomically(path, &bytes.into_inner())
+}
+
 /// `folder/.name.<pid>.tmp` beside `path` (same file system, so the rename is atomic).
 fn temporary_beside(path: &Path) -> PathBuf {
     let name = path
@@ -33,6 +74,31 @@ fn temporary_beside(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_into_a_read_only_folder_fails_cleanly() {
+        let dir = std::env::temp_dir().join(format!("facestyle-ro-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("a.bin");
+        write_atomically(&target, b"old").unwrap();
+        let mut perms = std::fs::metadata(&dir).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&dir, perms.clone()).unwrap();
+        let result = write_atomically(&target, b"new");
+        perms.set_readonly(false);
+        std::fs::set_permissions(&dir, perms).unwrap();
+        // root may write into read-only folders; anyone else gets an error
+        if result.is_err() {
+            assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary() {

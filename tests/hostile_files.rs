@@ -21,8 +21,8 @@ use facestyle::edit::directions::{Direction, DirectionInfo, DirectionSet, Owner}
 use facestyle::imaging::load_photo;
 use facestyle::model::encoder::{EncoderConfig, FeatureStyleEncoder};
 use facestyle::model::loader::tensor_from_vec;
+use facestyle::model::random_init::{random_encoder_store, random_generator_store};
 use facestyle::model::{Generator, GeneratorConfig};
-use facestyle::weights::random_init::{random_encoder_store, random_generator_store};
 use facestyle::weights::{self, tfjs::read_tfjs};
 
 /// No single run may hold more than this at once (the largest legitimate decode a mutant can

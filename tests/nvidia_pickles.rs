@@ -140,7 +140,7 @@ fn networks_we_cannot_run_are_refused_by_kind() {
 fn a_mapping_network_whose_z_is_wider_than_w_loads_and_maps() {
     use facestyle::model::GeneratorConfig;
     use facestyle::model::loader::tensor_from_vec;
-    use facestyle::weights::random_init::random_generator_store;
+    use facestyle::model::random_init::random_generator_store;
     let config = GeneratorConfig {
         size: 8,
         style_dim: 8,

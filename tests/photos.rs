@@ -127,3 +127,36 @@ fn a_batch_with_bad_files_still_inverts_the_good_one() {
         (recon.width(), recon.height())
     );
 }
+
+#[test]
+fn an_existing_output_is_kept_unless_forced() {
+    let out_dir = tmp("kept");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let png = out_dir.join("face.png");
+    std::fs::write(&png, b"the user's own file").unwrap();
+    let run = |force: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"));
+        cmd.args(["--device", "cpu", "render", "--seed", "1", "--out"])
+            .arg(&png);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(false);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("face.png") && stderr.contains("pass --force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&png).unwrap(), b"the user's own file");
+    assert!(run(true).status.success());
+    assert!(image::open(&png).is_ok(), "replaced with --force");
+    let leftovers: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}

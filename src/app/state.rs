@@ -43,6 +43,9 @@ pub enum EngineStatus {
     Rendering,
     /// The engine thread is gone (its channel closed): the UI offers a restart.
     Stopped,
+    /// The engine runs but no generator loaded (e.g. the bundled model is missing): the user
+    /// opens one.
+    NoModel,
 }
 
 pub struct EditorState {
@@ -115,8 +118,10 @@ impl EditorState {
 
     /// A render request when the parameters changed since the last one.
     pub fn render_request(&mut self) -> Option<(RenderParams, u64)> {
-        if matches!(self.status, EngineStatus::Starting | EngineStatus::Stopped)
-            || self.requested == Some(self.params)
+        if matches!(
+            self.status,
+            EngineStatus::Starting | EngineStatus::Stopped | EngineStatus::NoModel
+        ) || self.requested == Some(self.params)
         {
             return None;
         }
@@ -190,6 +195,9 @@ impl EditorState {
                 self.edited = None;
             }
             Event::Error(e) => {
+                if self.status == EngineStatus::Starting && self.config.is_none() {
+                    self.status = EngineStatus::NoModel;
+                }
                 self.error = Some(e);
                 self.inverting = false;
                 if self.status == EngineStatus::Rendering {
@@ -244,8 +252,10 @@ impl EditorState {
 
     /// Photos to send for inversion now that the engine can take them.
     pub fn take_photos(&mut self) -> Vec<PathBuf> {
-        if matches!(self.status, EngineStatus::Starting | EngineStatus::Stopped)
-            || self.pending_photos.is_empty()
+        if matches!(
+            self.status,
+            EngineStatus::Starting | EngineStatus::Stopped | EngineStatus::NoModel
+        ) || self.pending_photos.is_empty()
         {
             return Vec::new();
         }
@@ -321,6 +331,22 @@ mod tests {
     }
 
     #[test]
+    fn without_a_model_the_editor_waits_for_one_to_be_opened() {
+        let mut s = EditorState::new(Some("p.jpg".into()));
+        s.apply(Event::Error(
+            "the bundled model is in none of the weights folders".into(),
+        ));
+        assert_eq!(s.status, EngineStatus::NoModel);
+        assert!(s.render_request().is_none() && s.take_photos().is_empty());
+        s.apply(Event::Ready {
+            device: "cpu".into(),
+            origin: ModelOrigin::File("g.safetensors".into()),
+            config: crate::model::GeneratorConfig::stylegan2(64, 64, 2, 1),
+        });
+        assert_eq!(s.take_photos(), vec![PathBuf::from("p.jpg")]);
+    }
+
+    #[test]
     fn a_stopped_engine_is_said_and_a_restart_inverts_the_photo_again() {
         let mut s = ready();
         s.inversion = Some(photo());
@@ -335,8 +361,8 @@ mod tests {
         s.engine_restarted();
         s.apply(Event::Ready {
             device: "cpu".into(),
-            origin: ModelOrigin::RandomInterim { seed: 0 },
-            config: crate::model_source::interim_config(),
+            origin: ModelOrigin::File("g.safetensors".into()),
+            config: crate::model::GeneratorConfig::stylegan2(64, 64, 2, 1),
         });
         assert_eq!(s.take_photos(), vec![PathBuf::from("p.jpg")]);
         assert!(s.render_request().is_some());

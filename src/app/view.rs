@@ -215,7 +215,7 @@ impl EditorApp {
         let result = frame
             .to_rgba_image()
             .ok_or_else(|| "frame buffer has the wrong size".to_string())
-            .and_then(|img| img.save(&path).map_err(|e| e.to_string()));
+            .and_then(|img| crate::safe_write::save_image(&img, &path).map_err(|e| e.to_string()));
         if let Err(e) = result {
             self.state.error = Some(format!("{}: {e}", path.display()));
         }
@@ -368,6 +368,9 @@ impl EditorApp {
                 }
                 EngineStatus::Ready => {
                     ui.label("ready");
+                }
+                EngineStatus::NoModel => {
+                    ui.label("no generator: use \"Open generator…\"");
                 }
                 EngineStatus::Stopped => {
                     ui.colored_label(Color32::from_rgb(220, 80, 80), "engine stopped");

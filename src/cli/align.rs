@@ -75,10 +75,10 @@ pub fn run(a: AlignArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 continue;
             }
         };
-        image.save(a.out.join(format!("{stem}_aligned.png")))?;
-        std::fs::write(
-            a.out.join(format!("{stem}.align.json")),
-            serde_json::to_string_pretty(&json)?,
+        crate::safe_write::save_image(&image, &a.out.join(format!("{stem}_aligned.png")))?;
+        crate::safe_write::write_atomically(
+            &a.out.join(format!("{stem}.align.json")),
+            serde_json::to_string_pretty(&json)?.as_bytes(),
         )?;
         println!(
             "{}: {} face(s) → {}",

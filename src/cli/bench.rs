@@ -7,12 +7,12 @@ use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::inversion;
 use crate::model::encoder::{EncoderConfig, FeatureStyleEncoder};
 use crate::model::loader::tensor_to_vec;
+use crate::model::random_init::{random_encoder_store, random_generator_store};
 use crate::model::{Generator, GeneratorConfig, NoiseMode};
 use crate::model_source::{load_encoder, load_generator};
 use crate::pti::{
     CancelToken, Locality, Perceptual, ProjectionConfig, TuningConfig, pivotal_tuning, project,
 };
-use crate::weights::random_init::{random_encoder_store, random_generator_store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchTarget {
@@ -92,19 +92,16 @@ fn released_encoder_config() -> EncoderConfig {
 pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = ComputeDevice::select(choice);
     let device = &dev.device;
-    let (g, origin) = match a.model {
-        BenchModel::App => load_generator(a.weights.as_deref(), device)?,
+    let (g, label) = match a.model {
+        BenchModel::App => {
+            let (g, origin) = load_generator(a.weights.as_deref(), device)?;
+            (g, origin.to_string())
+        }
         BenchModel::Ffhq1024 => {
             let store = random_generator_store(&GeneratorConfig::stylegan2(1024, 512, 8, 2), 0);
-            (
-                Generator::load(&store, device)?,
-                crate::model_source::ModelOrigin::RandomInterim { seed: 0 },
-            )
+            let label = "random-weight FFHQ config-f generator".to_string();
+            (Generator::load(&store, device)?, label)
         }
-    };
-    let label = match a.model {
-        BenchModel::App => origin.to_string(),
-        BenchModel::Ffhq1024 => "random-weight FFHQ config-f generator".into(),
     };
     let iters = a.iters.max(1);
     match a.target {
@@ -207,7 +204,7 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         }
         BenchTarget::Encoder => {
             let e = match a.model {
-                BenchModel::App => load_encoder(None, &origin, device)?.0,
+                BenchModel::App => load_encoder(None, device)?.0,
                 BenchModel::Ffhq1024 => FeatureStyleEncoder::load(
                     &random_encoder_store(&released_encoder_config(), 0),
                     device,

@@ -82,8 +82,7 @@ pub fn parse_noise(
 /// beside it as `<stem>_NNN.png`; a directory `out` gets `NNN.png` plus `grid.png`.
 pub fn save_pngs(images: &[image::RgbImage], out: &Path) -> anyhow::Result<()> {
     let save = |img: &image::RgbImage, p: &Path| {
-        img.save(p)
-            .with_context(|| format!("writing {}", p.display()))
+        crate::safe_write::save_image(img, p).with_context(|| format!("writing {}", p.display()))
     };
     let is_png = out
         .extension()

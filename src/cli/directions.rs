@@ -240,7 +240,7 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                     .flat_map(|f| (0..steps).map(move |k| k * faces + f))
                     .map(|i| images[i].clone())
                     .collect();
-                crate::imaging::grid(&rows, steps).save(&file)?;
+                crate::safe_write::save_image(&crate::imaging::grid(&rows, steps), &file)?;
                 println!(
                     "  {:<16} {lo:+.1} … {hi:+.1} → {}",
                     d.info.name,

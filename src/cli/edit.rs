@@ -71,7 +71,7 @@ pub fn run(a: EditArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let path = a.out.with_file_name(format!("{stem}_full.png"));
-                full.save(&path)
+                crate::safe_write::save_image(&full, &path)
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("whole photo with the edited face → {}", path.display());
             }

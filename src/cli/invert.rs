@@ -50,7 +50,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     println!("device: {dev}");
     let device = &dev.device;
     let (g, g_origin) = load_generator(a.weights.as_deref(), device)?;
-    let (e, e_origin) = load_encoder(a.encoder.as_deref(), &g_origin, device)?;
+    let (e, e_origin) = load_encoder(a.encoder.as_deref(), device)?;
     println!("generator: {g_origin}\nencoder: {e_origin}");
     inversion::check_pair(&g, &e)?;
     let noise = parse_noise(&a.noise, None, &g, 0, device)?;
@@ -126,6 +126,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     }
     let batch = a.batch.max(1);
     let mut summary = Summary::default();
+    let names = unique_stems(good.iter().map(|(p, _)| p.as_path()));
     for (chunk_index, chunk) in good.chunks(batch).enumerate() {
         let crops: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
         // x: the photos at the generator's side, what the reconstruction is measured against
@@ -139,17 +140,19 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         for (i, ((path, _), (target, rec))) in
             chunk.iter().zip(targets.iter().zip(&recon)).enumerate()
         {
-            let stem = stem(path);
+            let stem = &names[chunk_index * batch + i];
             let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
-            let mut meta = vec![(PHOTO_KEY, path.display().to_string())];
+            // absolute, so paste-back finds the photo from any folder
+            let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            let mut meta = vec![(PHOTO_KEY, absolute.display().to_string())];
             if let Some(al) = &alignments[chunk_index * batch + i] {
                 meta.push((ALIGNMENT_KEY, serde_json::to_string(al)?));
             }
             codes
                 .select(i)
                 .save_with(&out(".codes.safetensors"), &g.identity, &meta)?;
-            rec.save(out("_recon.png"))?;
-            target.save(out("_input.png"))?;
+            crate::safe_write::save_image(&rec, &out("_recon.png"))?;
+            crate::safe_write::save_image(&target, &out("_input.png"))?;
             let q = quality(rec, target);
             let lp = lpips
                 .as_ref()
@@ -228,6 +231,53 @@ impl Summary {
             self.psnr / n,
             self.ssim / n,
             self.mse / n
+        );
+    }
+}
+
+/// Output names for the photos: their file stems, with `-2`, `-3` … added where two photos
+/// share one (`a/x.jpg` and `b/x.png`), so no output overwrites another.
+fn unique_stems<'a>(paths: impl Iterator<Item = &'a Path>) -> Vec<String> {
+    let mut used = std::collections::HashSet::new();
+    paths
+        .map(|p| {
+            let base = stem(p);
+            let name = (1..)
+                .map(|n| {
+                    if n == 1 {
+                        base.clone()
+                    } else {
+                        format!("{base}-{n}")
+                    }
+                })
+                .find(|n| used.insert(n.clone()))
+                .expect("some name is free");
+            if name != base {
+                println!(
+                    "{}: written as {name} (another photo is named {base})",
+                    p.display()
+                );
+            }
+            name
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn photos_with_one_name_get_distinct_outputs() {
+        let paths = [
+            Path::new("a/x.jpg"),
+            Path::new("b/x.png"),
+            Path::new("y.jpg"),
+            Path::new("c/x.webp"),
+        ];
+        assert_eq!(
+            unique_stems(paths.into_iter()),
+            vec!["x", "x-2", "y", "x-3"]
         );
     }
 }

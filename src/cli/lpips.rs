@@ -8,6 +8,22 @@ use crate::device::{ComputeDevice, DeviceChoice};
 use crate::imaging::{load_photo, rgb_images_to_tensor};
 use crate::model::loader::tensor_to_vec;
 use crate::model::lpips::TrunkKind;
+
+/// `--net`: which LPIPS trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Net {
+    Alex,
+    Vgg,
+}
+
+impl From<Net> for TrunkKind {
+    fn from(n: Net) -> Self {
+        match n {
+            Net::Alex => TrunkKind::Alex,
+            Net::Vgg => TrunkKind::Vgg,
+        }
+    }
+}
 use crate::weights::{self, TensorStore};
 
 #[derive(Args, Debug)]
@@ -20,8 +36,8 @@ pub struct LpipsArgs {
     /// Linear heads: `lpips/weights/v0.1/alex.pth` (or vgg.pth); default: taken from --trunk.
     #[arg(long)]
     pub lin: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = TrunkKind::Alex)]
-    pub net: TrunkKind,
+    #[arg(long, value_enum, default_value_t = Net::Alex)]
+    pub net: Net,
     /// Exact check: safetensors with `image0`, `image1` [B,3,H,W] in [-1,1].
     #[arg(long)]
     pub input_tensor: Option<PathBuf>,
@@ -33,7 +49,7 @@ pub struct LpipsArgs {
 pub fn run(a: LpipsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = ComputeDevice::select(choice);
     let device = &dev.device;
-    let lpips = crate::model_source::load_lpips(&a.trunk, a.lin.as_deref(), a.net, device)?;
+    let lpips = crate::model_source::load_lpips(&a.trunk, a.lin.as_deref(), a.net.into(), device)?;
     let (x0, x1) = match &a.input_tensor {
         Some(p) => {
             let st = weights::read_safetensors(p)?;
@@ -65,7 +81,10 @@ pub fn run(a: LpipsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         bail!("image0 is {:?} but image1 is {:?}", x0.dims(), x1.dims());
     }
     let d = tensor_to_vec(lpips.distance(x0, x1).total);
-    println!("LPIPS v0.1 ({}) on {dev}: {d:?}", a.net.name());
+    println!(
+        "LPIPS v0.1 ({}) on {dev}: {d:?}",
+        TrunkKind::from(a.net).name()
+    );
     if let Some(raw) = &a.raw {
         let mut out = TensorStore::new(raw);
         out.insert_f32("distance", vec![d.len()], &d);

@@ -46,14 +46,14 @@ pub fn run(a: MixArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         ("recon_b", m.recon_b),
     ] {
         let img = tensor_to_rgb_images(t).remove(0);
-        img.save(a.out.join(format!("{name}.png")))?;
+        crate::safe_write::save_image(&img, &a.out.join(format!("{name}.png")))?;
         row.push(img);
     }
-    grid(&row, 4).save(a.out.join("mix.png"))?;
+    crate::safe_write::save_image(&grid(&row, 4), &a.out.join("mix.png"))?;
     if let Some(layers) = a.layers {
         let img = tensor_to_rgb_images(style_mix(&g, &ca, &cb, layers.clone(), &noise)?).remove(0);
         let name = format!("style_mix_{}_{}.png", layers.start, layers.end);
-        img.save(a.out.join(&name))?;
+        crate::safe_write::save_image(&img, &a.out.join(&name))?;
         println!(
             "A with B's layers {layers:?} → {}",
             a.out.join(name).display()

@@ -29,6 +29,9 @@ pub struct Cli {
     /// Compute backend: auto (GPU if a hardware adapter exists, else CPU), gpu, cpu.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, global = true)]
     pub device: DeviceChoice,
+    /// Replace output files that exist already (without it, an existing output is an error).
+    #[arg(long, global = true)]
+    pub force: bool,
     /// A photo to open in the editor (when no subcommand is given).
     pub photo: Option<PathBuf>,
     #[command(subcommand)]

@@ -91,7 +91,7 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     println!("device: {dev}");
     let device = &dev.device;
     let (g, g_origin) = load_generator(a.weights.as_deref(), device)?;
-    let (e, e_origin) = load_encoder(a.encoder.as_deref(), &g_origin, device)?;
+    let (e, e_origin) = load_encoder(a.encoder.as_deref(), device)?;
     let perceptual = perceptual(&a, device)?;
     println!(
         "generator: {g_origin}\nencoder: {e_origin}\nperceptual distance: {}",
@@ -209,7 +209,7 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let path = a.out.with_file_name(format!("{stem}_personalized.png"));
-        img.save(&path)
+        crate::safe_write::save_image(&img, &path)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     println!("personalized generator → {}", a.out.display());
@@ -226,8 +226,11 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             "steps_tuning": tuned.steps,
             "pivot": match a.pivot { PivotSource::Project => "project", PivotSource::Encoder => "encoder" },
         });
-        std::fs::write(report, serde_json::to_string_pretty(&json)?)
-            .with_context(|| format!("writing {}", report.display()))?;
+        crate::safe_write::write_atomically(
+            report,
+            serde_json::to_string_pretty(&json)?.as_bytes(),
+        )
+        .with_context(|| format!("writing {}", report.display()))?;
     }
     Ok(())
 }

@@ -2,18 +2,14 @@
 //! G(w+, F injected at K).
 
 use burn::tensor::Tensor;
-use burn::tensor::module::{avg_pool2d, interpolate};
-use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use super::codes::Codes;
 use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{FeatureInjection, Generator, ModelError, NoiseMode};
 
-/// Bilinear ×0.5 with `align_corners = false` at an exact factor of two: the mean of each
-/// top-left-aligned 2×2 block (a trailing odd row/column is dropped, as in PyTorch).
-pub fn downscale_half(x: Tensor<4>) -> Tensor<4> {
-    avg_pool2d(x, AvgPoolOptions::new([2, 2]))
-}
+pub use crate::model::resample::downscale_half;
 
 /// The side photos are framed at for inversion: the generator's, or the encoder's input side
 /// when that is larger (an encoder may see more pixels than its generator draws). The

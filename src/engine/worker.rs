@@ -151,7 +151,7 @@ impl Worker {
     fn load_models(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) -> bool {
         match load_generator(path, &self.device.device) {
             Ok((g, origin)) => {
-                self.encoder = load_encoder(None, &origin, &self.device.device)
+                self.encoder = load_encoder(None, &self.device.device)
                     .map_err(|e| e.to_string())
                     .and_then(|(e, _)| {
                         inversion::check_pair(&g, &e)
@@ -440,8 +440,7 @@ impl Worker {
 
     fn load_encoder(&mut self, path: &std::path::Path, send: &dyn Fn(Event)) {
         let Some(g) = &self.generator else { return };
-        let origin = crate::model_source::ModelOrigin::File(path.to_path_buf());
-        match load_encoder(Some(path), &origin, &self.device.device)
+        match load_encoder(Some(path), &self.device.device)
             .map_err(|e| e.to_string())
             .and_then(|(e, _)| {
                 inversion::check_pair(g, &e)
@@ -467,8 +466,7 @@ impl Worker {
             .to_rgba_image()
             .ok_or("frame buffer has the wrong size")?;
         let face = image::DynamicImage::ImageRgba8(face).into_rgb8();
-        paste_back(&original, &face, quad)
-            .save(path)
+        crate::safe_write::save_image(&paste_back(&original, &face, quad), path)
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 

@@ -12,6 +12,8 @@ pub mod mapping;
 pub mod modulated_conv;
 pub mod mtcnn;
 pub mod noise;
+pub mod random_init;
+pub mod resample;
 pub mod styled_conv;
 pub mod to_rgb;
 pub mod unit_feature_distance;

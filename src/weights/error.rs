@@ -4,10 +4,16 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("{path}: cannot read file: {source}")]
+    // the io error is part of the one-line message, not a `source` (printed twice otherwise)
+    #[error("{path}: cannot read file: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    #[error("{path}: cannot write file: {error}")]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
     },
     #[error("{path}: not a valid {format} file: {reason}")]
     Format {
@@ -39,10 +45,10 @@ pub enum WeightsError {
 }
 
 impl WeightsError {
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

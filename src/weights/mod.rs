@@ -5,7 +5,6 @@ mod error;
 pub mod layout;
 mod nvidia;
 pub mod pickle;
-pub mod random_init;
 mod safetensors_file;
 mod tensor_store;
 pub mod tfjs;

@@ -100,5 +100,8 @@ pub fn write_safetensors(store: &TensorStore, path: &Path) -> Result<(), Weights
         format: FORMAT,
         reason: e.to_string(),
     })?;
-    crate::safe_write::write_atomically(path, &bytes).map_err(|e| WeightsError::io(path, e))
+    crate::safe_write::write_atomically(path, &bytes).map_err(|error| WeightsError::Write {
+        path: path.to_path_buf(),
+        error,
+    })
 }

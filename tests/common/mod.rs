@@ -67,14 +67,15 @@ pub fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Runs the `facestyle` binary on the CPU backend, asserts success, returns stdout.
+/// Runs the `facestyle` binary on the CPU backend, asserts success, returns stdout. Tests
+/// rewrite their outputs, so `--force` is on (`tests/photos.rs` checks the refusal without it).
 pub fn cli<I, S>(args: I) -> String
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
-        .args(["--device", "cpu"])
+        .args(["--device", "cpu", "--force"])
         .args(args)
         .output()
         .unwrap();

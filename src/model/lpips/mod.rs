@@ -12,7 +12,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::loader::{Loader, tensor_from_vec};
-use crate::edit::inversion::downscale_half;
+use crate::model::resample::downscale_half;
 use crate::weights::{StoredTensor, TensorStore, WeightsError};
 
 const SHIFT: [f32; 3] = [-0.030, -0.088, -0.188];

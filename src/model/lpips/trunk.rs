@@ -16,7 +16,7 @@ type PoolSpec = (usize, usize);
 type ConvSpec = (usize, usize, usize, usize);
 
 /// Which network the trunk is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrunkKind {
     Alex,
     Vgg,

@@ -5,8 +5,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::TensorStore;
-use crate::model::GeneratorConfig;
+use super::GeneratorConfig;
+use crate::weights::TensorStore;
 
 fn normal(rng: &mut StdRng, n: usize, scale: f32) -> Vec<f32> {
     (0..n)
@@ -36,7 +36,7 @@ pub fn random_generator_store(config: &GeneratorConfig, seed: u64) -> TensorStor
         vec![1, c4, 4, 4],
         &normal(&mut rng, c4 * 16, 1.0),
     );
-    let blur = crate::model::upfirdn::make_kernel(&[1.0, 3.0, 3.0, 1.0], 4.0);
+    let blur = super::upfirdn::make_kernel(&[1.0, 3.0, 3.0, 1.0], 4.0);
     let mut g = Init {
         st: &mut st,
         rng: &mut rng,
@@ -109,10 +109,7 @@ impl Init<'_> {
 
 /// Random weights for a Feature-Style encoder (`fs_encoder_v2` key names): Kaiming-normal
 /// convolutions, identity BatchNorm statistics, PReLU slope 0.25, small style heads.
-pub fn random_encoder_store(
-    config: &crate::model::encoder::EncoderConfig,
-    seed: u64,
-) -> TensorStore {
+pub fn random_encoder_store(config: &super::encoder::EncoderConfig, seed: u64) -> TensorStore {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut st = TensorStore::new(format!("<random encoder, seed {seed}>"));
     let conv =

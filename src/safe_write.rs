@@ -81,12 +81,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let target = dir.join("a.bin");
         write_atomically(&target, b"old").unwrap();
-        let mut perms = std::fs::metadata(&dir).unwrap().permissions();
-        perms.set_readonly(true);
-        std::fs::set_permissions(&dir, perms.clone()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
         let result = write_atomically(&target, b"new");
-        perms.set_readonly(false);
-        std::fs::set_permissions(&dir, perms).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         // root may write into read-only folders; anyone else gets an error
         if result.is_err() {
             assert_eq!(std::fs::read(&target).unwrap(), b"old");

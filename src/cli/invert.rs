@@ -151,8 +151,8 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             codes
                 .select(i)
                 .save_with(&out(".codes.safetensors"), &g.identity, &meta)?;
-            crate::safe_write::save_image(&rec, &out("_recon.png"))?;
-            crate::safe_write::save_image(&target, &out("_input.png"))?;
+            crate::safe_write::save_image(rec, &out("_recon.png"))?;
+            crate::safe_write::save_image(target, &out("_input.png"))?;
             let q = quality(rec, target);
             let lp = lpips
                 .as_ref()

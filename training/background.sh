@@ -26,7 +26,8 @@ case "${1:-status}" in
     # takes only the CPU time nothing else wants
     OMP_WAIT_POLICY=PASSIVE nohup nice -n 19 python3 -m training.train_generator \
       --run "$RUN" --resume-state "$STATE" --grow-from weights/generator.safetensors \
-      --grow-trunk weights/perceptual.safetensors --top-channels 16 --precision "${PRECISION:-auto}" \
+      --grow-trunk weights/perceptual.safetensors --top-channels 16 \
+      --d-warmup-kimg "${D_WARMUP_KIMG:-8}" --precision "${PRECISION:-auto}" \
       --minutes "${MINUTES:-100000}" --ckpt-minutes "${CKPT_MINUTES:-5}" \
       >>"$RUN/trainer.out" 2>&1 &
     echo $! >"$PIDFILE"

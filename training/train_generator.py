@@ -59,7 +59,8 @@ def parse_args():
                    help="its discriminator trunk (the exported perceptual network)")
     p.add_argument("--top-channels", type=int, default=16, help="channels of the grown top block")
     p.add_argument("--d-warmup-kimg", type=float, default=20.0,
-                   help="after growing: discriminator-only steps against the frozen generator")
+                   help="after growing: discriminator-only steps against the frozen generator "
+                        "(from kimg 0; a shorter value given on resume ends a running warm-up)")
     p.add_argument("--lr-warmup-kimg", type=float, default=2.0,
                    help="learning-rate ramp after fresh optimizers (state resume)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
@@ -88,7 +89,10 @@ def build_models(a, ckpt):
         cfg = s["generator_config"]
         g, d, g_ema = new_models(cfg)
         g.load_state_dict(s["g"]), d.load_state_dict(s["d"]), g_ema.load_state_dict(s["g_ema"])
-        return g, d, g_ema, s["state"], "checkpoint"
+        state = s["state"]
+        if state.get("d_warmup_left", 0) > 0:  # the warm-up (from nimg 0) is --d-warmup-kimg long
+            state["d_warmup_left"] = min(state["d_warmup_left"], max(0.0, a.d_warmup_kimg * 1000 - state["nimg"]))
+        return g, d, g_ema, state, "checkpoint"
     if a.resume_state and os.path.exists(a.resume_state):
         nets, cfg, state = saved_state.load(a.resume_state)
         g, d, g_ema = new_models(cfg)

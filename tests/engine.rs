@@ -110,6 +110,22 @@ fn invert_sample(engine: &Engine) {
     }
 }
 
+/// Inverts the sample photo and starts a personalization far too long to finish; returns
+/// once tuning has really started.
+fn start_long_personalization(engine: &Engine) -> facestyle::pti::CancelToken {
+    invert_sample(engine);
+    let cancel = facestyle::pti::CancelToken::default();
+    engine
+        .requests
+        .send(Request::Personalize {
+            steps: 100_000,
+            cancel: cancel.clone(),
+        })
+        .unwrap();
+    while !matches!(next_event(engine), Event::Tuning(_)) {}
+    cancel
+}
+
 #[test]
 fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
     let engine = ready_engine();
@@ -157,17 +173,7 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
 #[test]
 fn closing_the_engine_during_personalization_cancels_it_promptly() {
     let engine = ready_engine();
-    invert_sample(&engine);
-    let cancel = facestyle::pti::CancelToken::default();
-    engine
-        .requests
-        .send(Request::Personalize {
-            steps: 100_000,
-            cancel: cancel.clone(),
-        })
-        .unwrap();
-    // wait until tuning has really started
-    while !matches!(next_event(&engine), Event::Tuning(_)) {}
+    let cancel = start_long_personalization(&engine);
     let start = std::time::Instant::now();
     drop(engine);
     assert!(
@@ -185,16 +191,7 @@ fn closing_the_engine_during_personalization_cancels_it_promptly() {
 #[test]
 fn a_cancelled_personalization_is_a_notice_not_an_error() {
     let engine = ready_engine();
-    invert_sample(&engine);
-    let cancel = facestyle::pti::CancelToken::default();
-    engine
-        .requests
-        .send(Request::Personalize {
-            steps: 100_000,
-            cancel: cancel.clone(),
-        })
-        .unwrap();
-    while !matches!(next_event(&engine), Event::Tuning(_)) {}
+    let cancel = start_long_personalization(&engine);
     cancel.cancel();
     loop {
         match next_event(&engine) {

@@ -19,10 +19,10 @@ use facestyle::edit::Codes;
 use facestyle::edit::directions::import::read_npy;
 use facestyle::edit::directions::{Direction, DirectionInfo, DirectionSet, Owner};
 use facestyle::imaging::load_photo;
+use facestyle::model::Generator;
 use facestyle::model::encoder::{EncoderConfig, FeatureStyleEncoder};
 use facestyle::model::loader::tensor_from_vec;
 use facestyle::model::random_init::{random_encoder_store, random_generator_store};
-use facestyle::model::{Generator, GeneratorConfig};
 use facestyle::weights::{self, tfjs::read_tfjs};
 
 /// No single run may hold more than this at once (the largest legitimate decode a mutant can
@@ -222,18 +222,6 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn tiny_generator_config() -> GeneratorConfig {
-    GeneratorConfig {
-        size: 8,
-        style_dim: 8,
-        n_mlp: 2,
-        lr_mlp: 0.01,
-        channels: vec![4, 4],
-        z_dim: None,
-        conv_clamp: None,
-    }
-}
-
 fn tiny_encoder_config() -> EncoderConfig {
     EncoderConfig {
         widths: vec![4, 4, 4, 4],
@@ -293,7 +281,7 @@ fn err(e: &dyn std::fmt::Display) -> String {
 
 fn formats() -> Vec<Format> {
     let device = common::device();
-    let gcfg = tiny_generator_config();
+    let gcfg = common::tiny_generator_config();
     let gen_store = random_generator_store(&gcfg, 1);
     let enc_store = random_encoder_store(&tiny_encoder_config(), 2);
     let codes = Codes {
@@ -691,18 +679,8 @@ fn png_declaring(w: u32, h: u32) -> Vec<u8> {
     let mut png = image_bytes(image::ImageFormat::Png);
     png[16..20].copy_from_slice(&w.to_be_bytes());
     png[20..24].copy_from_slice(&h.to_be_bytes());
-    let mut c = 0xffff_ffffu32;
-    for &b in &png[12..29] {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    png[29..33].copy_from_slice(&(!c).to_be_bytes());
+    let crc = common::png_crc(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
     png
 }
 

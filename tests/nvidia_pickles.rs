@@ -138,19 +138,9 @@ fn networks_we_cannot_run_are_refused_by_kind() {
 
 #[test]
 fn a_mapping_network_whose_z_is_wider_than_w_loads_and_maps() {
-    use facestyle::model::GeneratorConfig;
     use facestyle::model::loader::tensor_from_vec;
     use facestyle::model::random_init::random_generator_store;
-    let config = GeneratorConfig {
-        size: 8,
-        style_dim: 8,
-        n_mlp: 2,
-        lr_mlp: 0.01,
-        channels: vec![4, 4],
-        z_dim: None,
-        conv_clamp: None,
-    };
-    let mut store = random_generator_store(&config, 3);
+    let mut store = random_generator_store(&common::tiny_generator_config(), 3);
     let values: Vec<f32> = (0..8 * 12).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
     store.insert_f32("style.1.weight", vec![8, 12], &values);
     let g = Generator::load(&store, &device()).unwrap();

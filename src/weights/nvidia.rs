@@ -62,6 +62,27 @@ pub fn to_rosinality(store: &TensorStore, prefix: &str) -> Result<TensorStore, W
         );
         Ok(())
     };
+    // a modulated conv: NVIDIA's `weight` [O, I, k, k] and `affine` → ours `conv.weight`
+    // [1, O, I, k, k] and `conv.modulation`
+    let modulated_conv = |out: &mut TensorStore, p: &str, ours: &str| -> Result<(), WeightsError> {
+        let w = get(&format!("{p}.weight"))?;
+        put(
+            out,
+            format!("{ours}.conv.weight"),
+            w,
+            [vec![1], w.shape.clone()].concat(),
+        )?;
+        for part in ["weight", "bias"] {
+            let t = get(&format!("{p}.affine.{part}"))?;
+            put(
+                out,
+                format!("{ours}.conv.modulation.{part}"),
+                t,
+                t.shape.clone(),
+            )?;
+        }
+        Ok(())
+    };
     let mut n_mlp = 0;
     while has(&format!("mapping.fc{n_mlp}.weight")) {
         let i = n_mlp;
@@ -105,22 +126,7 @@ pub fn to_rosinality(store: &TensorStore, prefix: &str) -> Result<TensorStore, W
         };
         for (nv, ours) in layers {
             let p = format!("{block}.{nv}");
-            let w = get(&format!("{p}.weight"))?;
-            put(
-                &mut out,
-                format!("{ours}.conv.weight"),
-                w,
-                [vec![1], w.shape.clone()].concat(),
-            )?;
-            for part in ["weight", "bias"] {
-                let t = get(&format!("{p}.affine.{part}"))?;
-                put(
-                    &mut out,
-                    format!("{ours}.conv.modulation.{part}"),
-                    t,
-                    t.shape.clone(),
-                )?;
-            }
+            modulated_conv(&mut out, &p, &ours)?;
             let b = get(&format!("{p}.bias"))?;
             put(
                 &mut out,
@@ -160,22 +166,7 @@ pub fn to_rosinality(store: &TensorStore, prefix: &str) -> Result<TensorStore, W
             format!("to_rgbs.{j}")
         };
         let p = format!("{block}.torgb");
-        let w = get(&format!("{p}.weight"))?;
-        put(
-            &mut out,
-            format!("{ours}.conv.weight"),
-            w,
-            [vec![1], w.shape.clone()].concat(),
-        )?;
-        for part in ["weight", "bias"] {
-            let t = get(&format!("{p}.affine.{part}"))?;
-            put(
-                &mut out,
-                format!("{ours}.conv.modulation.{part}"),
-                t,
-                t.shape.clone(),
-            )?;
-        }
+        modulated_conv(&mut out, &p, &ours)?;
         put(
             &mut out,
             format!("{ours}.bias"),

@@ -108,3 +108,32 @@ pub fn lpips_alex_fixture() -> facestyle::model::lpips::Lpips {
     )
     .unwrap()
 }
+
+/// CRC-32 of a PNG chunk (type and data), to forge valid headers in tests.
+pub fn png_crc(bytes: &[u8]) -> u32 {
+    let mut c = 0xffff_ffffu32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// An 8-px generator configuration (4 channels, style dim 8): models that build in microseconds.
+pub fn tiny_generator_config() -> facestyle::model::GeneratorConfig {
+    facestyle::model::GeneratorConfig {
+        size: 8,
+        style_dim: 8,
+        n_mlp: 2,
+        lr_mlp: 0.01,
+        channels: vec![4, 4],
+        z_dim: None,
+        conv_clamp: None,
+    }
+}

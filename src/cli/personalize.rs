@@ -7,11 +7,12 @@ use clap::Args;
 
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::inversion;
-use crate::imaging::{center_square, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
+use crate::face::{Framing, frame};
+use crate::imaging::{load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::model::lpips::TrunkKind;
 use crate::model::{Generator, NoiseMode};
 use crate::model_source::PerceptualChoice;
-use crate::model_source::{load_encoder, load_generator};
+use crate::model_source::{load_encoder, load_face_detector, load_generator};
 use crate::pti::{
     CancelToken, Locality, Perceptual, ProjectionConfig, TuningConfig, pivotal_tuning, project,
 };
@@ -39,6 +40,10 @@ pub struct PersonalizeArgs {
     pub encoder: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = PivotSource::Project)]
     pub pivot: PivotSource,
+    /// How photos are framed, as in `invert` and the editor: auto = detect and FFHQ-align the
+    /// largest face (centre square if none), center-crop = use them as they are.
+    #[arg(long, value_enum, default_value_t = Framing::Auto)]
+    pub framing: Framing,
     /// Projection steps (PTI: 450).
     #[arg(long, default_value_t = 450)]
     pub steps_inv: usize,
@@ -98,11 +103,21 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         perceptual.name()
     );
     let photo_side = inversion::photo_side(&g, &e) as u32;
-    let photos = a
-        .photos
-        .iter()
-        .map(|p| load_photo(p).map(|img| center_square(&img, photo_side)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let detector = match a.framing {
+        Framing::Auto => Some(load_face_detector(device)?),
+        Framing::CenterCrop => None,
+    };
+    let mut photos = Vec::new();
+    for p in &a.photos {
+        let framed = frame(&load_photo(p)?, photo_side, a.framing, detector.as_ref(), 0);
+        if framed.aligned.is_none() && a.framing == Framing::Auto {
+            eprintln!(
+                "{}: no face found, using the centre square as it is",
+                p.display()
+            );
+        }
+        photos.push(framed.crop);
+    }
     let (encoder_input, target) =
         inversion::split_framed(&g, &e, rgb_images_to_tensor(&photos, device));
 

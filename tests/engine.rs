@@ -88,9 +88,10 @@ fn a_real_photo_is_aligned_and_reconstructed_by_the_bundled_model() {
     assert!(inversion.quality.psnr > 22.0, "{:?}", inversion.quality);
 }
 
+/// An engine with its model and sliders loaded (the `Directions` event follows `Ready`).
 fn ready_engine() -> Engine {
     let engine = Engine::spawn(DeviceChoice::Cpu, || {});
-    while !matches!(next_event(&engine), Event::Ready { .. }) {}
+    while !matches!(next_event(&engine), Event::Directions(..)) {}
     engine
 }
 
@@ -201,4 +202,23 @@ fn a_cancelled_personalization_is_a_notice_not_an_error() {
         }
     }
     assert!(matches!(next_event(&engine), Event::Unpersonalized));
+}
+
+#[test]
+fn a_direction_file_that_does_not_fit_keeps_the_current_sliders() {
+    let engine = ready_engine();
+    let bad = std::env::temp_dir().join(format!(
+        "facestyle-not-a-set-{}.safetensors",
+        std::process::id()
+    ));
+    std::fs::write(&bad, b"not a direction set").unwrap();
+    engine.requests.send(Request::LoadDirections(bad)).unwrap();
+    let error = loop {
+        match next_event(&engine) {
+            Event::Error(e) => break e,
+            Event::Directions(..) => panic!("the sliders were replaced"),
+            _ => {}
+        }
+    };
+    assert!(error.contains("the current sliders are kept"), "{error}");
 }

@@ -184,6 +184,25 @@ impl Worker {
         }
     }
 
+    /// The user's direction file: used when it fits the generator; otherwise the reason is
+    /// said and the sliders in use stay as they are.
+    fn open_directions(&mut self, path: &std::path::Path, send: &dyn Fn(Event)) {
+        let Some(g) = &self.generator else {
+            send(Event::Error("open a generator first".into()));
+            return;
+        };
+        match DirectionSet::load(path).and_then(|s| s.check(g).map(|_| s)) {
+            Ok(set) => {
+                send(Event::Directions(
+                    set.directions.iter().map(|d| d.info.clone()).collect(),
+                    path.display().to_string(),
+                ));
+                self.directions = Some(set);
+            }
+            Err(e) => send(Event::Error(format!("{e}; the current sliders are kept"))),
+        }
+    }
+
     /// Takes the set in `path` when it fits the generator, else SeFa directions of it.
     fn use_directions(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
         let Some(g) = &self.generator else { return };
@@ -253,7 +272,7 @@ impl Worker {
                 Ok(frame) => send(Event::Edited(frame)),
                 Err(e) => send(Event::Error(e)),
             },
-            Request::LoadDirections(path) => self.use_directions(Some(&path), send),
+            Request::LoadDirections(path) => self.open_directions(&path, send),
             Request::Personalize { steps, cancel } => {
                 *self.running_job.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
                 self.personalize(steps, &cancel, send);

@@ -29,6 +29,7 @@ def save(checkpoint, out):
                 tensors[f"{net}.{k}"] = v.detach().to(torch.float16).contiguous()
     meta = {"generator_config": json.dumps(s["generator_config"]), "state": json.dumps(s["state"]),
             "discriminator_channels": json.dumps(s["generator_config"]["channels"])}
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + ".tmp"
     save_file(tensors, tmp, metadata=meta)
     os.replace(tmp, out)

@@ -50,20 +50,22 @@ fn adapters() -> Vec<wgpu::AdapterInfo> {
         .collect()
 }
 
-/// The first hardware (non-CPU) wgpu adapter, as "name (backend)".
-fn hardware_adapter() -> Option<String> {
+/// The first adapter whose being a software one is `software`, as "name (backend)".
+fn first_adapter(software: bool) -> Option<String> {
     adapters()
         .into_iter()
-        .find(|info| info.device_type != wgpu::DeviceType::Cpu)
+        .find(|info| (info.device_type == wgpu::DeviceType::Cpu) == software)
         .map(|info| format!("{} ({:?})", info.name, info.backend))
+}
+
+/// The first hardware (non-CPU) wgpu adapter, as "name (backend)".
+fn hardware_adapter() -> Option<String> {
+    first_adapter(false)
 }
 
 /// The first software wgpu adapter (lavapipe, SwiftShader …), as "name (backend)".
 pub fn software_adapter() -> Option<String> {
-    adapters()
-        .into_iter()
-        .find(|info| info.device_type == wgpu::DeviceType::Cpu)
-        .map(|info| format!("{} ({:?})", info.name, info.backend))
+    first_adapter(true)
 }
 
 impl ComputeDevice {

@@ -3,7 +3,8 @@
 //!
 //! Layers, from the bottom: [`weights`] (checkpoint I/O, no maths), [`model`] (burn maths, no
 //! I/O), [`engine`] (the worker thread owning device and models), [`app`] (egui UI, talks to
-//! the engine through channels), [`cli`] (every action headless).
+//! the engine through channels), [`cli`] (every action headless); both front ends call [`workspace`], where each user action
+//! is written once.
 
 pub mod app;
 pub mod cli;
@@ -18,3 +19,4 @@ pub mod model_source;
 pub mod pti;
 pub mod safe_write;
 pub mod weights;
+pub mod workspace;

@@ -32,6 +32,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             "the file exists (pass --force to overwrite it)",
         ));
     }
+    // a device, pipe or folder is never replaced by a file (e.g. `--out /dev/full`)
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file: write to a file path instead",
+        ));
+    }
     let tmp = temporary_beside(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -222,3 +222,32 @@ fn a_direction_file_that_does_not_fit_keeps_the_current_sliders() {
     };
     assert!(error.contains("the current sliders are kept"), "{error}");
 }
+
+#[test]
+fn the_photo_can_be_edited_while_it_is_being_personalized() {
+    let engine = ready_engine();
+    let cancel = start_long_personalization(&engine);
+    // tuning runs on its own thread: the engine still answers edits and renders meanwhile
+    engine
+        .requests
+        .send(Request::Edit {
+            sliders: vec![(0, 1.0)],
+            id: 7,
+        })
+        .unwrap();
+    loop {
+        match next_event(&engine) {
+            Event::Edited(f) if f.id == 7 => break,
+            Event::Error(e) => panic!("{e}"),
+            Event::Personalized { .. } => panic!("100,000 steps cannot have finished"),
+            _ => {}
+        }
+    }
+    assert!(!cancel.is_cancelled());
+    cancel.cancel();
+    loop {
+        if let Event::Unpersonalized = next_event(&engine) {
+            break;
+        }
+    }
+}

@@ -15,15 +15,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use facestyle::device::ComputeDevice;
 use facestyle::edit::Codes;
 use facestyle::edit::directions::import::read_npy;
 use facestyle::edit::directions::{Direction, DirectionInfo, DirectionSet, Owner};
+use facestyle::face::Framing;
 use facestyle::imaging::load_photo;
 use facestyle::model::Generator;
 use facestyle::model::encoder::{EncoderConfig, FeatureStyleEncoder};
 use facestyle::model::loader::tensor_from_vec;
 use facestyle::model::random_init::{random_encoder_store, random_generator_store};
+use facestyle::pti::{CancelToken, TuningConfig};
 use facestyle::weights::{self, tfjs::read_tfjs};
+use facestyle::workspace::{PersonalizeSettings, PivotSource, Workspace};
 
 /// No single run may hold more than this at once (the largest legitimate decode a mutant can
 /// ask for is a 100-MP image, ≈ 0.4 GB).
@@ -275,6 +279,52 @@ fn image_bytes(format: image::ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A valid session of the tiny model (a photo with a slider set and a 2-step personalization,
+/// so the file holds a generator delta) and a workspace to load it into.
+struct SessionSample {
+    bytes: Vec<u8>,
+    workspace: std::cell::RefCell<Workspace>,
+}
+
+fn session_sample(
+    gen_store: &weights::TensorStore,
+    enc_store: &weights::TensorStore,
+) -> SessionSample {
+    let (g, e, photo) = (
+        tmp("sg.safetensors"),
+        tmp("se.safetensors"),
+        tmp("face.png"),
+    );
+    weights::write_safetensors(gen_store, &g).unwrap();
+    weights::write_safetensors(enc_store, &e).unwrap();
+    std::fs::write(&photo, image_bytes(image::ImageFormat::Png)).unwrap();
+    let open = || {
+        let mut ws = Workspace::new(ComputeDevice::cpu());
+        ws.load_generator(Some(&g)).unwrap();
+        ws.load_encoder(Some(&e)).unwrap();
+        ws
+    };
+    let mut ws = open();
+    let id = ws.open_photo(&photo, Framing::CenterCrop, 0).unwrap();
+    ws.set_slider(id, 0, 1.0).unwrap();
+    let settings = PersonalizeSettings {
+        pivot: PivotSource::Encoder,
+        tuning: TuningConfig {
+            steps: 2,
+            ..TuningConfig::default()
+        },
+        ..PersonalizeSettings::default()
+    };
+    ws.personalize(&[id], &settings, &CancelToken::default(), |_| {})
+        .unwrap();
+    let path = tmp("s0.facestyle");
+    ws.save_session(&path).unwrap();
+    SessionSample {
+        bytes: std::fs::read(&path).unwrap(),
+        workspace: std::cell::RefCell::new(open()),
+    }
+}
+
 fn err(e: &dyn std::fmt::Display) -> String {
     e.to_string()
 }
@@ -318,6 +368,7 @@ fn formats() -> Vec<Format> {
     let mut shard: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_le_bytes()).collect();
     shard.extend([0u8, 1, 2, 255]);
     let npy_values: Vec<u8> = (0..32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let session = session_sample(&gen_store, &enc_store);
     let hostile = common::fixture("hostile");
     let dev = device.clone();
     let dev2 = device.clone();
@@ -360,6 +411,21 @@ fn formats() -> Vec<Format> {
             name: "safetensors direction set",
             files: vec![(tmp("d.safetensors"), std::fs::read(&set_path).unwrap())],
             load: Box::new(|p| DirectionSet::load(p).map(|_| ()).map_err(|e| err(&e))),
+        },
+        Format {
+            name: "session .facestyle",
+            files: vec![(tmp("s.facestyle"), session.bytes)],
+            load: Box::new(move |p| {
+                let mut ws = session.workspace.borrow_mut();
+                let result = ws.load_session(p).map_err(|e| format!("{e:#}"));
+                for id in ws.photos().iter().map(|p| p.id).collect::<Vec<_>>() {
+                    ws.close_photo(id).unwrap();
+                }
+                result.and_then(|loaded| match loaded.warnings.first() {
+                    Some(w) => Err(w.clone()),
+                    None => Ok(()),
+                })
+            }),
         },
         Format {
             name: "PyTorch zip .pt",

@@ -226,11 +226,6 @@ impl EditorApp {
         let Some(inv) = &self.state.inversion else {
             return;
         };
-        let face = self
-            .state
-            .edited
-            .clone()
-            .unwrap_or_else(|| inv.reconstruction.clone());
         let stem = inv
             .photo
             .file_stem()
@@ -241,10 +236,7 @@ impl EditorApp {
             .add_filter("PNG", &["png"])
             .save_file()
         {
-            let _ = self
-                .engine
-                .requests
-                .send(Request::ExportFull { face, path });
+            let _ = self.engine.requests.send(Request::ExportFull(path));
         }
     }
 

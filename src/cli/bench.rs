@@ -25,6 +25,9 @@ pub enum BenchTarget {
     /// PTI phases: projection and pivotal tuning (with and without locality regularization),
     /// timed over --iters steps each and extrapolated to 450 / 350 steps.
     Pti,
+    /// What a session stores per personalized photo: --iters steps of pivotal tuning (MSE,
+    /// toward another seed's face), then the exact delta against the base generator.
+    Delta,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -228,6 +231,50 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 );
             }
         }
+        BenchTarget::Delta => bench_delta(&g, &label, iters)?,
     }
+    Ok(())
+}
+
+fn bench_delta(g: &Generator, label: &str, steps: usize) -> anyhow::Result<()> {
+    println!(
+        "bench delta: {label}, {}px, {steps} tuning steps",
+        g.config.size
+    );
+    let avg = g.truncation_latent();
+    let w = |seed| g.broadcast(g.truncate(g.map(g.seeded_z(seed, 1)), 0.7, &avg));
+    let target = g.synthesize(w(1), &NoiseMode::Stored, None, &[])?.image;
+    let config = TuningConfig {
+        steps,
+        ..TuningConfig::default()
+    };
+    let tuned = pivotal_tuning(
+        g,
+        &w(2),
+        &target,
+        &Perceptual::None,
+        &config,
+        &CancelToken::default(),
+        |_| {},
+    )?;
+    let (base, after) = (g.to_store(), tuned.generator.to_store());
+    let delta = crate::workspace::delta::GeneratorDelta::between(&base, &after)?;
+    let mb = |b: usize| b as f64 / 1e6;
+    let all: usize = base.tensors.values().map(|t| t.bytes.len()).sum();
+    let changed: usize = delta
+        .changed
+        .keys()
+        .map(|k| base.tensors[k].bytes.len())
+        .sum();
+    println!(
+        "  whole generator {:.2} MB (f32) · changed tensors {:.2} MB ({} of {}) · stored delta {:.2} MB ({:.1}% of the changed bytes), {:.1} s tuning",
+        mb(all),
+        mb(changed),
+        delta.changed.len(),
+        base.tensors.len(),
+        mb(delta.stored_bytes()),
+        100.0 * delta.stored_bytes() as f64 / changed.max(1) as f64,
+        tuned.seconds
+    );
     Ok(())
 }

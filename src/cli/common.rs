@@ -5,10 +5,41 @@ use std::path::Path;
 use anyhow::Context;
 use burn::tensor::Tensor;
 
+use crate::device::{ComputeDevice, DeviceChoice};
+use crate::face::Framing;
 use crate::imaging::grid;
 use crate::model::loader::tensor_from_vec;
 use crate::model::{Generator, NoiseMode};
 use crate::weights::{self, TensorStore};
+use crate::workspace::Workspace;
+
+/// A workspace on the chosen device with the generator in `weights` (else the bundled one),
+/// the encoder in `encoder` (else the bundled one, when it fits) and, for `Framing::Auto`,
+/// the face detector; says what it loaded.
+pub fn open_workspace(
+    choice: DeviceChoice,
+    weights: Option<&Path>,
+    encoder: Option<&Path>,
+    framing: Framing,
+) -> anyhow::Result<Workspace> {
+    let mut ws = Workspace::new(ComputeDevice::select(choice));
+    println!("device: {}", ws.device);
+    ws.load_generator(weights)?;
+    if encoder.is_some() {
+        ws.load_encoder(encoder)?;
+    }
+    println!(
+        "generator: {}",
+        ws.generator_origin().expect("loaded above")
+    );
+    if let Some(origin) = ws.encoder_origin() {
+        println!("encoder: {origin}");
+    }
+    if framing == Framing::Auto {
+        ws.load_detector()?;
+    }
+    Ok(ws)
+}
 
 pub fn stored_tensor<const D: usize>(
     store: &TensorStore,
@@ -119,4 +150,19 @@ pub fn save_pngs(images: &[image::RgbImage], out: &Path) -> anyhow::Result<()> {
     save(&grid(images, columns), &out.join("grid.png"))?;
     println!("{} images + grid.png → {}", images.len(), out.display());
     Ok(())
+}
+
+/// A `--set NAME=VALUE` slider setting.
+pub fn parse_slider(s: &str) -> Result<(String, f32), String> {
+    let (name, value) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let value: f32 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if !value.is_finite() {
+        return Err(format!("`{value}` is not a finite number"));
+    }
+    Ok((name.trim().to_string(), value))
 }

@@ -3,15 +3,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::common::{parse_noise, save_pngs};
-use crate::device::{ComputeDevice, DeviceChoice};
-use crate::edit::codes::{ALIGNMENT_KEY, PHOTO_KEY};
+use super::common::{open_workspace, parse_noise, save_pngs};
+use crate::device::DeviceChoice;
 use crate::edit::inversion;
-use crate::face::{Framing, frame};
-use crate::imaging::{load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
-use crate::metrics::quality;
+use crate::face::Framing;
+use crate::imaging::{rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::model::loader::tensor_to_vec;
-use crate::model_source::{load_encoder, load_face_detector, load_generator};
 use crate::weights::{self, TensorStore};
 
 #[derive(Args, Debug)]
@@ -46,14 +43,14 @@ pub struct InvertArgs {
 }
 
 pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let dev = ComputeDevice::select(choice);
-    println!("device: {dev}");
-    let device = &dev.device;
-    let (g, g_origin) = load_generator(a.weights.as_deref(), device)?;
-    let (e, e_origin) = load_encoder(a.encoder.as_deref(), device)?;
-    println!("generator: {g_origin}\nencoder: {e_origin}");
-    inversion::check_pair(&g, &e)?;
-    let noise = parse_noise(&a.noise, None, &g, 0, device)?;
+    let framing = match a.input_tensor {
+        Some(_) => Framing::CenterCrop,
+        None => a.framing,
+    };
+    let mut ws = open_workspace(choice, a.weights.as_deref(), a.encoder.as_deref(), framing)?;
+    let device = &ws.burn_device().clone();
+    let (g, e) = (ws.generator()?, ws.encoder()?);
+    let noise = parse_noise(&a.noise, None, g, 0, device)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
 
     if let Some(x) = &a.input_tensor {
@@ -68,8 +65,8 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 image.dims()
             );
         }
-        let codes = inversion::encode(&g, &e, image)?;
-        let recon = inversion::reconstruct(&g, &codes, &noise)?;
+        let codes = inversion::encode(g, e, image)?;
+        let recon = inversion::reconstruct(g, &codes, &noise)?;
         if let Some(raw) = &a.raw {
             let mut out = TensorStore::new(raw);
             out.insert_f32(
@@ -96,80 +93,55 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     if a.photos.is_empty() {
         bail!("no photos given");
     }
-    let photo_side = inversion::photo_side(&g, &e) as u32;
+    ws.noise = noise;
     let perceptual = crate::model_source::load_reporting_perceptual(device);
     let perceptual_label = perceptual.key();
     let identity = crate::model_source::load_identity_net(device).ok();
-    let mut failures = Vec::new();
-    let detector = match a.framing {
-        Framing::Auto => Some(load_face_detector(device)?),
-        Framing::CenterCrop => None,
-    };
-    let mut good: Vec<(PathBuf, image::RgbImage)> = Vec::new();
-    let mut alignments = Vec::new();
-    for p in &a.photos {
-        match load_photo(p) {
-            Ok(img) => {
-                let framed = frame(&img, photo_side, a.framing, detector.as_ref(), 0);
-                let (crop, aligned) = (framed.crop, framed.aligned);
-                if aligned.is_none() && a.framing == Framing::Auto {
-                    eprintln!(
-                        "{}: no face found, using the centre square as it is",
-                        p.display()
-                    );
-                }
-                good.push((p.clone(), crop));
-                alignments.push(aligned);
-            }
-            Err(err) => failures.push(err.to_string()),
-        }
-    }
-    let batch = a.batch.max(1);
     let mut summary = Summary::default();
-    let names = unique_stems(good.iter().map(|(p, _)| p.as_path()));
-    for (chunk_index, chunk) in good.chunks(batch).enumerate() {
-        let crops: Vec<image::RgbImage> = chunk.iter().map(|(_, i)| i.clone()).collect();
-        // x: the photos at the generator's side, what the reconstruction is measured against
-        let (input, x) = inversion::split_framed(&g, &e, rgb_images_to_tensor(&crops, device));
-        let codes = inversion::encode(&g, &e, input)?;
-        let targets = tensor_to_rgb_images(x.clone());
-        let recon_t = inversion::reconstruct(&g, &codes, &noise)?;
-        // perceptual distance per photo when a network is available (see weights/README.md)
-        let lpips = perceptual.per_sample(recon_t.clone(), x).map(tensor_to_vec);
-        let recon = tensor_to_rgb_images(recon_t);
-        for (i, ((path, _), (target, rec))) in
-            chunk.iter().zip(targets.iter().zip(&recon)).enumerate()
-        {
-            let stem = &names[chunk_index * batch + i];
-            let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
-            // absolute, so paste-back finds the photo from any folder
-            let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-            let mut meta = vec![(PHOTO_KEY, absolute.display().to_string())];
-            if let Some(al) = &alignments[chunk_index * batch + i] {
-                meta.push((ALIGNMENT_KEY, serde_json::to_string(al)?));
-            }
-            codes
-                .select(i)
-                .save_with(&out(".codes.safetensors"), &g.identity, &meta)?;
-            crate::safe_write::save_image(rec, &out("_recon.png"))?;
-            crate::safe_write::save_image(target, &out("_input.png"))?;
-            let q = quality(rec, target);
-            let lp = lpips
-                .as_ref()
-                .map(|l| format!("  {perceptual_label} {:.4}", l[i]))
-                .unwrap_or_default();
-            let id_sim = identity.as_ref().map(|n| n.similarity(rec, target));
-            summary.add(&q, lpips.as_ref().map(|l| l[i]), id_sim);
-            let id = id_sim.map(|s| format!("  ID {s:.3}")).unwrap_or_default();
-            println!(
-                "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}{lp}{id}  → {}",
-                path.display(),
-                q.psnr,
-                q.ssim,
-                q.mse,
-                out(".codes.safetensors").display()
+    let opened = ws.open_photos(&a.photos, a.framing, a.batch)?;
+    let mut failures = Vec::new();
+    let ids: Vec<_> = opened
+        .into_iter()
+        .filter_map(|r| r.map_err(|e| failures.push(format!("{e:#}"))).ok())
+        .collect();
+    let names = unique_stems(
+        ids.iter()
+            .map(|&id| ws.photo(id).map(|p| p.path.as_path()).expect("open")),
+    );
+    for (&id, stem) in ids.iter().zip(&names) {
+        let photo = ws.photo(id)?;
+        if photo.face.aligned.is_none() && a.framing == Framing::Auto {
+            eprintln!(
+                "{}: no face found, using the centre square as it is",
+                photo.path.display()
             );
         }
+        let out = |suffix: &str| a.out.join(format!("{stem}{suffix}"));
+        let r = ws.reconstruction(id)?;
+        ws.export_codes(id, &out(".codes.safetensors"))?;
+        crate::workspace::save_png(&r.image, &out("_recon.png"))?;
+        crate::workspace::save_png(&r.target, &out("_input.png"))?;
+        // perceptual distance when a network is available (see weights/README.md)
+        let lp = perceptual
+            .per_sample(
+                rgb_images_to_tensor(std::slice::from_ref(&r.image), device),
+                rgb_images_to_tensor(std::slice::from_ref(&r.target), device),
+            )
+            .map(|l| tensor_to_vec(l)[0]);
+        let id_sim = identity.as_ref().map(|n| n.similarity(&r.image, &r.target));
+        summary.add(&r.quality, lp, id_sim);
+        let lp = lp
+            .map(|l| format!("  {perceptual_label} {l:.4}"))
+            .unwrap_or_default();
+        let id_text = id_sim.map(|s| format!("  ID {s:.3}")).unwrap_or_default();
+        println!(
+            "{}: PSNR {:.2} dB  SSIM {:.4}  MSE {:.5}{lp}{id_text}  → {}",
+            photo.path.display(),
+            r.quality.psnr,
+            r.quality.ssim,
+            r.quality.mse,
+            out(".codes.safetensors").display()
+        );
     }
     summary.print(perceptual_label);
     if !failures.is_empty() {

@@ -3,12 +3,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::common::parse_noise;
-use crate::device::{ComputeDevice, DeviceChoice};
-use crate::edit::Codes;
-use crate::edit::mixing::{mix, style_mix};
-use crate::imaging::{grid, tensor_to_rgb_images};
-use crate::model_source::load_generator;
+use super::common::{open_workspace, parse_noise};
+use crate::device::DeviceChoice;
+use crate::face::Framing;
+use crate::workspace::save_png;
 
 #[derive(Args, Debug)]
 pub struct MixArgs {
@@ -29,31 +27,24 @@ pub struct MixArgs {
 }
 
 pub fn run(a: MixArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let dev = ComputeDevice::select(choice);
-    println!("device: {dev}");
-    let (g, origin) = load_generator(a.weights.as_deref(), &dev.device)?;
-    println!("generator: {origin}");
-    let load = |p: &PathBuf| Codes::load(p, &g.identity, &dev.device).map(|c| c.select(0));
-    let (ca, cb) = (load(&a.a)?, load(&a.b)?);
-    let noise = parse_noise(&a.noise, None, &g, 0, &dev.device)?;
-    let m = mix(&g, &ca, &cb, &noise)?;
+    let mut ws = open_workspace(choice, a.weights.as_deref(), None, Framing::CenterCrop)?;
+    ws.noise = parse_noise(&a.noise, None, ws.generator()?, 0, ws.burn_device())?;
+    let (ia, ib) = (ws.open_codes(&a.a)?, ws.open_codes(&a.b)?);
+    let m = ws.mix(ia, ib)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let mut row = Vec::new();
-    for (name, t) in [
-        ("recon_a", m.recon_a),
-        ("latent_b_feature_a", m.latent_b_feature_a),
-        ("latent_a_feature_b", m.latent_a_feature_b),
-        ("recon_b", m.recon_b),
+    for (name, img) in [
+        ("recon_a", &m.a),
+        ("latent_b_feature_a", &m.latent_b_feature_a),
+        ("latent_a_feature_b", &m.latent_a_feature_b),
+        ("recon_b", &m.b),
     ] {
-        let img = tensor_to_rgb_images(t).remove(0);
-        crate::safe_write::save_image(&img, &a.out.join(format!("{name}.png")))?;
-        row.push(img);
+        save_png(img, &a.out.join(format!("{name}.png")))?;
     }
-    crate::safe_write::save_image(&grid(&row, 4), &a.out.join("mix.png"))?;
+    save_png(&m.row(), &a.out.join("mix.png"))?;
     if let Some(layers) = a.layers {
-        let img = tensor_to_rgb_images(style_mix(&g, &ca, &cb, layers.clone(), &noise)?).remove(0);
+        let img = ws.style_mix(ia, ib, layers.clone())?;
         let name = format!("style_mix_{}_{}.png", layers.start, layers.end);
-        crate::safe_write::save_image(&img, &a.out.join(&name))?;
+        save_png(&img, &a.out.join(&name))?;
         println!(
             "A with B's layers {layers:?} → {}",
             a.out.join(name).display()

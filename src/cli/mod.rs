@@ -12,6 +12,7 @@ mod lpips;
 mod mix;
 mod personalize;
 mod render;
+mod session;
 
 use std::path::PathBuf;
 
@@ -60,6 +61,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Quality figures: identity-space Fréchet distance, identity kept by edits.
     Evaluate(evaluate::EvaluateArgs),
+    /// Session files: every open photo with its codes, sliders and personalization.
+    Session(session::SessionArgs),
     /// Print timing figures.
     Bench(bench::BenchArgs),
 }
@@ -78,5 +81,6 @@ pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
         Command::Convert(a) => convert::run(a),
         Command::Evaluate(a) => evaluate::run(a, device),
         Command::Bench(a) => bench::run(a, device),
+        Command::Session(a) => session::run(a, device),
     }
 }

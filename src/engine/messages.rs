@@ -7,6 +7,22 @@ use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
+use crate::workspace::TuningOutcome;
+
+/// How a personalization job ended: its outcome, and the token it ran under.
+pub struct FinishedJob {
+    pub outcome: anyhow::Result<TuningOutcome>,
+    pub cancel: CancelToken,
+}
+
+impl std::fmt::Debug for FinishedJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.outcome {
+            Ok(o) => write!(f, "FinishedJob(tuned {} steps)", o.steps),
+            Err(e) => write!(f, "FinishedJob({e:#})"),
+        }
+    }
+}
 
 /// A face the generator should draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,7 +31,7 @@ pub struct RenderParams {
     pub truncation: f32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Request {
     /// Draw a face; stale renders still queued are dropped in favour of the newest.
     Render {
@@ -46,11 +62,11 @@ pub enum Request {
     },
     /// Go back to the generator as it was before personalization.
     Revert,
-    /// Save the whole photo with `face` (the aligned crop as edited) pasted back.
-    ExportFull {
-        face: Frame,
-        path: PathBuf,
-    },
+    /// Save the whole photo with its face as edited (the last `Edit`'s sliders) pasted back.
+    ExportFull(PathBuf),
+    /// A personalization running on its own thread has ended (sent by the engine itself).
+    #[doc(hidden)]
+    JobFinished(FinishedJob),
     /// Panics inside the request loop: how tests check that the engine survives a bug.
     #[doc(hidden)]
     InjectFault,
@@ -69,7 +85,8 @@ impl Request {
             Request::LoadDirections(_) => "opening the directions",
             Request::Personalize { .. } => "personalizing",
             Request::Revert => "reverting",
-            Request::ExportFull { .. } => "exporting",
+            Request::ExportFull(_) => "exporting",
+            Request::JobFinished(_) => "finishing the personalization",
             Request::InjectFault => "a test fault",
             Request::Shutdown => "shutting down",
         }

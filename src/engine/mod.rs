@@ -3,5 +3,5 @@
 mod messages;
 mod worker;
 
-pub use messages::{Event, Frame, Inversion, RenderParams, Request};
+pub use messages::{Event, FinishedJob, Frame, Inversion, RenderParams, Request};
 pub use worker::Engine;

@@ -6,51 +6,58 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use anyhow::Context;
+
 use crossbeam_channel::{Receiver, Sender};
 
-use super::messages::{Event, Frame, Inversion, RenderParams, Request};
+use super::messages::{Event, FinishedJob, Frame, Inversion, RenderParams, Request};
 use crate::device::{ComputeDevice, DeviceChoice};
-use crate::edit::Codes;
-use crate::edit::directions::{DirectionSet, sefa};
-use crate::edit::{feature_edit, inversion};
-use crate::face::{FaceDetector, Framing, Quad, frame, paste_back};
-use crate::imaging::{load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
-use crate::metrics::quality;
-use crate::model::encoder::FeatureStyleEncoder;
-use crate::model::{Generator, NoiseMode};
-use crate::model_source::{
-    PerceptualChoice, bundled_directions, load_encoder, load_face_detector, load_generator,
-    load_perceptual,
-};
-use crate::pti::{CancelToken, TuningConfig, pivotal_tuning};
+use crate::face::Framing;
+use crate::pti::{CancelToken, TuningConfig};
+use crate::workspace::personalize::JobProgress;
+use crate::workspace::{PersonalizeSettings, PhotoId, PivotSource, Workspace};
 
 /// Handle of a running engine thread.
 pub struct Engine {
     pub requests: Sender<Request>,
     pub events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
-    /// The cancel token of the personalization running now, so dropping the engine (closing
-    /// the window) stops it instead of waiting for it.
-    running_job: Arc<Mutex<Option<CancelToken>>>,
+    /// The personalization running now, so dropping the engine (closing the window) stops it
+    /// instead of waiting for it.
+    running_job: RunningJob,
+}
+
+/// The cancel token of the job the worker is running, shared by the worker and its handle.
+#[derive(Clone, Default)]
+struct RunningJob(Arc<Mutex<Option<CancelToken>>>);
+
+impl RunningJob {
+    fn set(&self, job: Option<CancelToken>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = job;
+    }
+    fn cancel(&self) {
+        if let Some(job) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            job.cancel();
+        }
+    }
 }
 
 impl Engine {
     /// Starts the worker; `wake` is called after each event (e.g. to repaint the UI).
-    pub fn spawn(choice: DeviceChoice, wake: impl Fn() + Send + 'static) -> Self {
+    pub fn spawn(choice: DeviceChoice, wake: impl Fn() + Send + Sync + 'static) -> Self {
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-        let running_job = Arc::new(Mutex::new(None));
+        let running_job = RunningJob::default();
         let job = running_job.clone();
+        let own_tx = req_tx.clone();
         let thread = std::thread::Builder::new()
             .name("facestyle-engine".into())
             .spawn(move || {
-                let send = |e: Event| {
-                    let _ = ev_tx.send(e);
-                    wake();
+                let events = Events {
+                    tx: ev_tx,
+                    wake: Arc::new(wake),
                 };
-                let mut worker = Worker::start(choice, &send);
-                worker.running_job = job;
-                worker.run(&req_rx, &send);
+                Worker::start(choice, job, own_tx, events).run(&req_rx);
             })
             .expect("spawning the engine thread");
         Self {
@@ -64,14 +71,7 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        if let Some(job) = self
-            .running_job
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            job.cancel();
-        }
+        self.running_job.cancel();
         let _ = self.requests.send(Request::Shutdown);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -79,28 +79,31 @@ impl Drop for Engine {
     }
 }
 
+/// Sends events to the UI and wakes it; cloned into the personalization thread.
+#[derive(Clone)]
+struct Events {
+    tx: Sender<Event>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Events {
+    fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+        (self.wake)();
+    }
+}
+
+/// The request loop over one [`Workspace`]: the editor shows one photo at a time (the current
+/// one); every action is a workspace method.
 struct Worker {
-    device: ComputeDevice,
-    generator: Option<Generator>,
-    /// The encoder that fits the generator, or why there is none.
-    encoder: Result<FeatureStyleEncoder, String>,
-    directions: Option<DirectionSet>,
-    /// Codes of the last inverted photo: what the sliders edit.
-    codes: Option<Codes>,
-    /// The last inverted photo and its target tensor (what personalization reproduces).
-    photo: Option<(std::path::PathBuf, burn::tensor::Tensor<4>)>,
-    /// The generator as it was before personalization, for "Revert".
-    original: Option<Generator>,
-    /// Finds and aligns faces in dropped photos (absent if its weights are missing).
-    detector: Option<FaceDetector>,
-    /// The crop square of the last photo, for paste-back.
-    alignment: Option<Quad>,
-    /// Faces found in the last photo and the one in use.
-    face: (usize, usize),
-    /// The generator file in use (`None`: the bundled model), to reload after a failure.
-    generator_path: Option<std::path::PathBuf>,
+    workspace: Workspace,
+    /// The photo the editor shows.
+    current: Option<PhotoId>,
     /// Shared with [`Engine`]: the token of the personalization running now.
-    running_job: Arc<Mutex<Option<CancelToken>>>,
+    running_job: RunningJob,
+    /// The engine's own request queue: a personalization thread posts its end here.
+    requests: Sender<Request>,
+    events: Events,
 }
 
 /// What the request loop does after a request.
@@ -118,124 +121,79 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Unnamed SeFa directions offered when no named set fits the generator.
-const FALLBACK_SEFA: usize = 8;
+/// An error as one line: the message and its causes.
+fn line(e: anyhow::Error) -> String {
+    format!("{e:#}")
+}
 
 impl Worker {
-    fn start(choice: DeviceChoice, send: &dyn Fn(Event)) -> Self {
-        let device = ComputeDevice::select(choice);
+    fn start(
+        choice: DeviceChoice,
+        running_job: RunningJob,
+        requests: Sender<Request>,
+        events: Events,
+    ) -> Self {
         let mut w = Self {
-            device,
-            generator: None,
-            encoder: Err("no generator is loaded".into()),
-            directions: None,
-            codes: None,
-            photo: None,
-            original: None,
-            detector: None,
-            alignment: None,
-            face: (0, 0),
-            generator_path: None,
-            running_job: Arc::new(Mutex::new(None)),
+            workspace: Workspace::new(ComputeDevice::select(choice)),
+            current: None,
+            running_job,
+            requests,
+            events,
         };
-        match load_face_detector(&w.device.device) {
-            Ok(d) => w.detector = Some(d),
-            Err(e) => send(Event::Error(format!("photos will be centre-cropped: {e}"))),
+        if let Err(e) = w.workspace.load_detector() {
+            w.events
+                .send(Event::Error(format!("photos will be centre-cropped: {e}")));
         }
-        w.load(None, send);
+        w.load(None);
         w
     }
 
-    /// Loads the generator in `path` (else the bundled one) and the encoder that fits it;
-    /// on failure the models in use stay. Returns whether it loaded.
-    fn load_models(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) -> bool {
-        match load_generator(path, &self.device.device) {
-            Ok((g, origin)) => {
-                self.encoder = load_encoder(None, &self.device.device)
-                    .map_err(|e| e.to_string())
-                    .and_then(|(e, _)| {
-                        inversion::check_pair(&g, &e)
-                            .map(|_| e)
-                            .map_err(|e| e.to_string())
-                    });
-                send(Event::Ready {
-                    device: self.device.to_string(),
-                    origin,
+    /// Loads the generator in `path` (else the bundled one) with the encoder and directions
+    /// that fit it; on failure the models in use stay.
+    fn load(&mut self, path: Option<&std::path::Path>) {
+        match self.workspace.load_generator(path) {
+            Ok(closed) => {
+                let g = self.workspace.generator().expect("just loaded");
+                self.events.send(Event::Ready {
+                    device: self.workspace.device.to_string(),
+                    origin: self
+                        .workspace
+                        .generator_origin()
+                        .expect("just loaded")
+                        .clone(),
                     config: g.config.clone(),
                 });
-                self.original = None;
-                self.generator = Some(g);
-                self.generator_path = path.map(std::path::Path::to_path_buf);
-                true
-            }
-            Err(e) => {
-                send(Event::Error(e.to_string()));
-                false
-            }
-        }
-    }
-
-    /// A new generator: what was made for the previous one (codes, sliders) is cleared.
-    fn load(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
-        if self.load_models(path, send) {
-            self.codes = None;
-            self.photo = None;
-            self.use_directions(bundled_directions().as_deref(), send);
-        }
-    }
-
-    /// The user's direction file: used when it fits the generator; otherwise the reason is
-    /// said and the sliders in use stay as they are.
-    fn open_directions(&mut self, path: &std::path::Path, send: &dyn Fn(Event)) {
-        let Some(g) = &self.generator else {
-            send(Event::Error("open a generator first".into()));
-            return;
-        };
-        match DirectionSet::load(path).and_then(|s| s.check(g).map(|_| s)) {
-            Ok(set) => {
-                send(Event::Directions(
-                    set.directions.iter().map(|d| d.info.clone()).collect(),
-                    path.display().to_string(),
-                ));
-                self.directions = Some(set);
-            }
-            Err(e) => send(Event::Error(format!("{e}; the current sliders are kept"))),
-        }
-    }
-
-    /// Takes the set in `path` when it fits the generator, else SeFa directions of it.
-    fn use_directions(&mut self, path: Option<&std::path::Path>, send: &dyn Fn(Event)) {
-        let Some(g) = &self.generator else { return };
-        let loaded = path.map(|p| DirectionSet::load(p).and_then(|s| s.check(g).map(|_| s)));
-        let (set, label) = match loaded {
-            Some(Ok(set)) => (
-                set,
-                path.map(|p| p.display().to_string()).unwrap_or_default(),
-            ),
-            other => {
-                if let Some(Err(e)) = other {
-                    send(Event::Error(e.to_string()));
+                if !closed.is_empty() {
+                    self.current = None;
+                    self.events.send(Event::Notice(format!(
+                        "closed {} (made for the previous generator)",
+                        closed.join(", ")
+                    )));
                 }
-                let (dirs, _) = sefa::sefa(g, 0..g.config.n_latent(), FALLBACK_SEFA);
-                let mut set = DirectionSet::for_generator(g);
-                for d in dirs {
-                    set.push(d).expect("SeFa directions fit their generator");
+                if let Some(problem) = self.workspace.encoder_problem() {
+                    self.events
+                        .send(Event::Error(format!("cannot invert photos: {problem}")));
                 }
-                (set, "unnamed SeFa directions of this generator".into())
+                self.send_directions();
             }
-        };
-        send(Event::Directions(
-            set.directions.iter().map(|d| d.info.clone()).collect(),
-            label,
-        ));
-        self.directions = Some(set);
+            Err(e) => self.events.send(Event::Error(line(e))),
+        }
+    }
+
+    fn send_directions(&self) {
+        if let Some(d) = self.workspace.directions() {
+            self.events.send(Event::Directions(
+                d.set.directions.iter().map(|d| d.info.clone()).collect(),
+                d.label.clone(),
+            ));
+        }
     }
 
     /// Handles requests in order; of the renders waiting at one time only the newest is
     /// drawn (slider drags coalesce instead of queueing up). Every request runs under
     /// `catch_unwind`: a panic becomes an error event naming the action, the models are
     /// reloaded and the photo, its codes and the sliders are kept.
-    fn run(mut self, rx: &Receiver<Request>, send: &dyn Fn(Event)) {
+    fn run(mut self, rx: &Receiver<Request>) {
         while let Ok(first) = rx.recv() {
             let mut pending = vec![first];
             pending.extend(rx.try_iter());
@@ -255,85 +213,88 @@ impl Worker {
                     continue;
                 }
                 let action = req.action();
-                match catch_unwind(AssertUnwindSafe(|| self.handle(req, send))) {
+                match catch_unwind(AssertUnwindSafe(|| self.handle(req))) {
                     Ok(Flow::Stop) => return,
                     Ok(Flow::Continue) => {}
-                    Err(payload) => self.recover(action, &panic_message(payload.as_ref()), send),
+                    Err(payload) => self.recover(action, &panic_message(payload.as_ref())),
                 }
             }
         }
     }
 
-    fn handle(&mut self, req: Request, send: &dyn Fn(Event)) -> Flow {
-        match req {
+    fn handle(&mut self, req: Request) -> Flow {
+        let result = match req {
             Request::Shutdown => return Flow::Stop,
-            Request::LoadGenerator(path) => self.load(Some(&path), send),
-            Request::Edit { sliders, id } => match self.edit(&sliders, id) {
-                Ok(frame) => send(Event::Edited(frame)),
-                Err(e) => send(Event::Error(e)),
-            },
-            Request::LoadDirections(path) => self.open_directions(&path, send),
-            Request::Personalize { steps, cancel } => {
-                *self.running_job.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
-                self.personalize(steps, &cancel, send);
-                *self.running_job.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            Request::LoadGenerator(path) => {
+                self.load(Some(&path));
+                Ok(())
             }
-            Request::Revert => self.revert(send),
-            Request::LoadEncoder(path) => self.load_encoder(&path, send),
-            Request::ExportFull { face, path } => match self.export_full(&face, &path) {
-                Ok(()) => send(Event::Notice(format!("saved {}", path.display()))),
-                Err(e) => send(Event::Error(e)),
-            },
-            Request::Render { params, id } => match self.render(params, id) {
-                Ok(frame) => send(Event::Frame(params, frame)),
-                Err(e) => send(Event::Error(e)),
-            },
-            Request::Invert { photo, face } => match self.invert(&photo, face) {
-                Ok(inv) => send(Event::Inverted(Box::new(inv))),
-                Err(e) => send(Event::Error(e)),
-            },
+            Request::Edit { sliders, id } => self
+                .edit(&sliders, id)
+                .map(|frame| self.events.send(Event::Edited(frame))),
+            Request::LoadDirections(path) => self
+                .workspace
+                .load_directions(&path)
+                .map(|()| self.send_directions())
+                .map_err(|e| e.context("the current sliders are kept")),
+            Request::Personalize { steps, cancel } => self.personalize(steps, cancel),
+            Request::JobFinished(job) => self.finish_personalization(job),
+            Request::Revert => self.revert(),
+            Request::LoadEncoder(path) => self.workspace.load_encoder(Some(&path)).map(|()| {
+                self.events
+                    .send(Event::Notice(format!("encoder: {}", path.display())));
+            }),
+            Request::ExportFull(path) => self
+                .current()
+                .and_then(|id| self.workspace.export_full(id, &path))
+                .map(|()| {
+                    self.events
+                        .send(Event::Notice(format!("saved {}", path.display())))
+                }),
+            Request::Render { params, id } => self
+                .render(params, id)
+                .map(|frame| self.events.send(Event::Frame(params, frame))),
+            Request::Invert { photo, face } => self
+                .invert(&photo, face)
+                .map(|inv| self.events.send(Event::Inverted(Box::new(inv)))),
             Request::InjectFault => panic!("fault injected by a test"),
+        };
+        if let Err(e) = result {
+            self.events.send(Event::Error(line(e)));
         }
         Flow::Continue
     }
 
+    fn current(&self) -> anyhow::Result<PhotoId> {
+        self.current.context("invert a photo first")
+    }
+
     /// After a panic: the models are loaded again from their files (a failure may have left
-    /// them half-changed), the photo, its codes, alignment and the sliders' set are kept;
-    /// a personalization in progress or done is lost, and the UI is told so.
-    fn recover(&mut self, action: &str, message: &str, send: &dyn Fn(Event)) {
-        *self.running_job.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        let was_personalized = self.original.is_some();
-        let path = self.generator_path.clone();
-        let reloaded = catch_unwind(AssertUnwindSafe(|| self.load_models(path.as_deref(), send)));
-        if !matches!(reloaded, Ok(true)) {
+    /// them half-changed); the workspace — photos, codes, sliders, personalizations — is kept.
+    fn recover(&mut self, action: &str, message: &str) {
+        self.running_job.set(None);
+        let path = self
+            .workspace
+            .generator_path()
+            .map(std::path::Path::to_path_buf);
+        let reloaded = catch_unwind(AssertUnwindSafe(|| {
+            self.workspace.load_generator(path.as_deref())
+        }));
+        if !matches!(&reloaded, Ok(Ok(closed)) if closed.is_empty()) {
             // nothing trustworthy is left: start over without a photo
-            self.generator = None;
-            self.codes = None;
-            self.photo = None;
-        } else if was_personalized && let Some((photo, _)) = self.photo.clone() {
-            // the codes' F was made for the tuned generator: invert the photo again
-            match self.invert(&photo, self.face.1) {
-                Ok(inv) => send(Event::Inverted(Box::new(inv))),
-                Err(e) => send(Event::Error(e)),
-            }
+            self.current = None;
         }
-        if was_personalized {
-            send(Event::Unpersonalized);
-        }
-        send(Event::Error(format!(
+        self.events.send(Event::Error(format!(
             "{action} failed unexpectedly ({message}); the models were reloaded and your photo and sliders kept"
         )));
     }
 
-    fn render(&self, params: RenderParams, id: u64) -> Result<Frame, String> {
-        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
+    fn render(&self, params: RenderParams, id: u64) -> anyhow::Result<Frame> {
         let start = Instant::now();
-        let avg = g.truncation_latent();
-        let w = g.truncate(g.map(g.seeded_z(params.seed, 1)), params.truncation, &avg);
-        let out = g
-            .synthesize(g.broadcast(w), &NoiseMode::Stored, None, &[])
-            .map_err(|e| e.to_string())?;
-        let img = tensor_to_rgb_images(out.image).remove(0);
+        let img = self
+            .workspace
+            .render_seeds(params.seed, 1, params.truncation)?
+            .remove(0);
         Ok(Frame::from_rgb(
             id,
             img,
@@ -341,164 +302,128 @@ impl Worker {
         ))
     }
 
-    fn edit(&self, sliders: &[(usize, f32)], id: u64) -> Result<Frame, String> {
-        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
-        let codes = self.codes.as_ref().ok_or("invert a photo first")?;
-        let set = self.directions.as_ref().ok_or("no directions are loaded")?;
+    fn edit(&mut self, sliders: &[(usize, f32)], id: u64) -> anyhow::Result<Frame> {
+        let photo = self.current()?;
         let start = Instant::now();
-        let w = set
-            .apply(g, codes.wplus.clone(), sliders)
-            .map_err(|e| e.to_string())?;
-        let img = feature_edit::edited_image(g, codes, w, &NoiseMode::Stored)
-            .map_err(|e| e.to_string())?;
+        self.workspace.set_sliders(photo, sliders)?;
+        let img = self.workspace.edited(photo)?;
         Ok(Frame::from_rgb(
             id,
-            tensor_to_rgb_images(img).remove(0),
+            img,
             start.elapsed().as_secs_f64() * 1000.0,
         ))
     }
 
-    /// Frames and encodes a photo; its codes become the ones the sliders edit.
-    fn invert(&mut self, photo: &std::path::Path, face: usize) -> Result<Inversion, String> {
-        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
-        let e = self
-            .encoder
-            .as_ref()
-            .map_err(|e| format!("cannot invert photos: {e}"))?;
-        let img = load_photo(photo).map_err(|e| e.to_string())?;
-        let framed = frame(
-            &img,
-            inversion::photo_side(g, e) as u32,
-            Framing::Auto,
-            self.detector.as_ref(),
-            face,
-        );
-        let (input, x) = inversion::split_framed(
-            g,
-            e,
-            rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &self.device.device),
-        );
-        let codes = inversion::encode(g, e, input).map_err(|e| e.to_string())?;
-        self.codes = Some(codes);
-        self.photo = Some((photo.to_path_buf(), x));
-        self.alignment = framed.aligned.map(|a| a.quad);
-        self.face = (framed.faces, framed.face);
+    /// Opens a photo in place of the current one.
+    fn invert(&mut self, photo: &std::path::Path, face: usize) -> anyhow::Result<Inversion> {
+        let id = self.workspace.open_photo(photo, Framing::Auto, face)?;
+        if let Some(previous) = self.current.replace(id) {
+            let _ = self.workspace.close_photo(previous);
+        }
         self.current_inversion()
     }
 
-    /// Tunes the generator to the inverted photo; on success the photo's feature code becomes
-    /// the tuned generator's own activation (so G(w, F) = G_tuned(w) and Eq. 1 edits follow
-    /// the tuned generator), and every pane uses the tuned generator.
-    fn personalize(&mut self, steps: usize, cancel: &CancelToken, send: &dyn Fn(Event)) {
-        let result = (|| -> Result<(), String> {
-            let g = self.generator.as_ref().ok_or("no generator is loaded")?;
-            let codes = self.codes.as_ref().ok_or("invert a photo first")?;
-            let (_, target) = self.photo.as_ref().ok_or("invert a photo first")?;
-            let perceptual = load_perceptual(PerceptualChoice::Auto, &self.device.device)
-                .unwrap_or(crate::pti::Perceptual::None);
-            let config = TuningConfig {
+    /// Starts tuning the current photo on a thread of its own; the engine keeps answering
+    /// (renders, edits) and gets the result as [`Request::JobFinished`].
+    fn personalize(&mut self, steps: usize, cancel: CancelToken) -> anyhow::Result<()> {
+        let settings = PersonalizeSettings {
+            pivot: PivotSource::Encoder,
+            tuning: TuningConfig {
                 steps,
                 ..TuningConfig::default()
-            };
-            let tuned =
-                pivotal_tuning(g, &codes.wplus, target, &perceptual, &config, cancel, |p| {
-                    send(Event::Tuning(p.clone()))
-                })
-                .map_err(|e| e.to_string())?;
-            let feature = tuned
-                .generator
-                .feature_at(codes.wplus.clone(), &NoiseMode::Stored, codes.k)
-                .map_err(|e| e.to_string())?;
-            let previous = self
-                .generator
-                .replace(tuned.generator)
-                .expect("checked above");
-            self.original.get_or_insert(previous);
-            if let Some(c) = self.codes.as_mut() {
-                c.feature = feature;
+            },
+            ..PersonalizeSettings::default()
+        };
+        let job = match self
+            .workspace
+            .prepare_personalization(&[self.current()?], &settings)
+        {
+            Ok(job) => job,
+            Err(e) => {
+                self.events.send(Event::Unpersonalized);
+                return Err(e);
             }
-            send(Event::Personalized {
-                steps: tuned.steps,
-                seconds: tuned.seconds,
-                perceptual: perceptual.name().to_string(),
-            });
-            send(Event::Inverted(Box::new(self.current_inversion()?)));
-            Ok(())
-        })();
-        if let Err(e) = result {
-            if cancel.is_cancelled() {
-                send(Event::Notice(format!("personalization {e}")));
-            } else {
-                send(Event::Error(e));
+        };
+        self.running_job.set(Some(cancel.clone()));
+        let progress = self.events.clone();
+        let requests = self.requests.clone();
+        std::thread::Builder::new()
+            .name("facestyle-personalize".into())
+            .spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    job.run(&cancel, |p| {
+                        if let JobProgress::Tuning(t) = p {
+                            progress.send(Event::Tuning(t.clone()));
+                        }
+                    })
+                }))
+                .unwrap_or_else(|payload| {
+                    Err(anyhow::anyhow!(
+                        "personalizing failed unexpectedly ({})",
+                        panic_message(payload.as_ref())
+                    ))
+                });
+                let _ = requests.send(Request::JobFinished(FinishedJob { outcome, cancel }));
+            })?;
+        Ok(())
+    }
+
+    fn finish_personalization(&mut self, job: FinishedJob) -> anyhow::Result<()> {
+        self.running_job.set(None);
+        let outcome = match job.outcome {
+            Ok(o) => o,
+            Err(e) => {
+                if job.cancel.is_cancelled() {
+                    self.events
+                        .send(Event::Notice(format!("personalization {e:#}")));
+                } else {
+                    self.events.send(Event::Error(format!("{e:#}")));
+                }
+                self.events.send(Event::Unpersonalized);
+                return Ok(());
             }
-            send(Event::Unpersonalized);
+        };
+        let (steps, seconds) = (outcome.steps, outcome.seconds_tuning);
+        let perceptual = outcome.perceptual.to_string();
+        let tuned = self.workspace.finish_personalization(outcome)?;
+        self.events.send(Event::Personalized {
+            steps,
+            seconds,
+            perceptual,
+        });
+        if self.current.is_some_and(|c| tuned.contains(&c)) {
+            self.events
+                .send(Event::Inverted(Box::new(self.current_inversion()?)));
         }
+        Ok(())
     }
 
     /// The photo pane for the current photo, codes and generator.
-    fn current_inversion(&self) -> Result<Inversion, String> {
-        let g = self.generator.as_ref().ok_or("no generator is loaded")?;
-        let codes = self.codes.as_ref().ok_or("invert a photo first")?;
-        let (photo, target) = self.photo.as_ref().ok_or("invert a photo first")?;
+    fn current_inversion(&self) -> anyhow::Result<Inversion> {
+        let id = self.current()?;
         let start = Instant::now();
-        let recon =
-            inversion::reconstruct(g, codes, &NoiseMode::Stored).map_err(|e| e.to_string())?;
-        let recon = tensor_to_rgb_images(recon).remove(0);
-        let target = tensor_to_rgb_images(target.clone()).remove(0);
+        let r = self.workspace.reconstruction(id)?;
+        let photo = self.workspace.photo(id)?;
         let millis = start.elapsed().as_secs_f64() * 1000.0;
         Ok(Inversion {
-            aligned: self.alignment.is_some(),
-            faces: self.face.0,
-            face: self.face.1,
-            photo: photo.clone(),
-            quality: quality(&recon, &target),
-            input: Frame::from_rgb(0, target, millis),
-            reconstruction: Frame::from_rgb(0, recon, millis),
+            aligned: photo.face.aligned.is_some(),
+            faces: photo.face.found,
+            face: photo.face.index,
+            photo: photo.path.clone(),
+            quality: r.quality,
+            input: Frame::from_rgb(0, r.target, millis),
+            reconstruction: Frame::from_rgb(0, r.image, millis),
         })
     }
 
-    fn load_encoder(&mut self, path: &std::path::Path, send: &dyn Fn(Event)) {
-        let Some(g) = &self.generator else { return };
-        match load_encoder(Some(path), &self.device.device)
-            .map_err(|e| e.to_string())
-            .and_then(|(e, _)| {
-                inversion::check_pair(g, &e)
-                    .map(|_| e)
-                    .map_err(|e| e.to_string())
-            }) {
-            Ok(e) => {
-                self.encoder = Ok(e);
-                send(Event::Notice(format!("encoder: {}", path.display())));
-            }
-            Err(e) => send(Event::Error(e)),
+    fn revert(&mut self) -> anyhow::Result<()> {
+        if let Some(id) = self.current
+            && self.workspace.revert(id)?
+        {
+            self.events
+                .send(Event::Inverted(Box::new(self.current_inversion()?)));
         }
-    }
-
-    fn export_full(&self, face: &Frame, path: &std::path::Path) -> Result<(), String> {
-        let (photo, _) = self.photo.as_ref().ok_or("invert a photo first")?;
-        let quad = self
-            .alignment
-            .as_ref()
-            .ok_or("no face was aligned in this photo: export the crop instead")?;
-        let original = load_photo(photo).map_err(|e| e.to_string())?;
-        let face = face
-            .to_rgba_image()
-            .ok_or("frame buffer has the wrong size")?;
-        let face = image::DynamicImage::ImageRgba8(face).into_rgb8();
-        crate::safe_write::save_image(&paste_back(&original, &face, quad), path)
-            .map_err(|e| format!("{}: {e}", path.display()))
-    }
-
-    fn revert(&mut self, send: &dyn Fn(Event)) {
-        if let Some(original) = self.original.take() {
-            self.generator = Some(original);
-            if let Some((photo, _)) = self.photo.clone() {
-                match self.invert(&photo, self.face.1) {
-                    Ok(inv) => send(Event::Inverted(Box::new(inv))),
-                    Err(e) => send(Event::Error(e)),
-                }
-            }
-        }
-        send(Event::Unpersonalized);
+        self.events.send(Event::Unpersonalized);
+        Ok(())
     }
 }

@@ -51,6 +51,16 @@ impl Quad {
         ])
     }
 
+    /// Whether this can be a crop square of a `width`×`height` photo (finite corners within
+    /// the photo's reach, a side of at least one pixel): stored squares are checked before use.
+    pub fn fits_photo(&self, width: u32, height: u32) -> bool {
+        let reach = 4.0 * width.max(height) as f32;
+        self.0
+            .iter()
+            .all(|p| p.iter().all(|c| c.is_finite() && c.abs() <= reach))
+            && self.side() >= 1.0
+    }
+
     /// The side of the square.
     pub fn side(&self) -> f32 {
         len(sub(self.0[3], self.0[0]))

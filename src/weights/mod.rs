@@ -13,10 +13,22 @@ mod torch_checkpoint;
 pub use error::WeightsError;
 pub use layout::{GeneratorLayout, extract_generator};
 pub use safetensors_file::{parse_safetensors, read_safetensors, write_safetensors};
-pub use tensor_store::{DType, StoredTensor, TensorStore};
+pub use tensor_store::{DType, StoredTensor, TensorStore, strided_to_row_major};
 pub use torch_checkpoint::{KeyFilter, read_torch, read_torch_filtered};
 
 use std::path::Path;
+
+/// The bytes of a regular file: a device, pipe or folder named where a file is expected (e.g.
+/// `/dev/zero` in a crafted session) is refused instead of read without end.
+pub fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    std::fs::read(path)
+}
 
 /// Reads a checkpoint by its extension: `.safetensors` natively, anything else as PyTorch.
 pub fn read_checkpoint(path: &Path) -> Result<TensorStore, WeightsError> {

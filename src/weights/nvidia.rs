@@ -62,6 +62,11 @@ pub fn to_rosinality(store: &TensorStore, prefix: &str) -> Result<TensorStore, W
         );
         Ok(())
     };
+    // a tensor renamed, its shape kept
+    let rename = |out: &mut TensorStore, from: &str, to: String| -> Result<(), WeightsError> {
+        let t = get(from)?;
+        put(out, to, t, t.shape.clone())
+    };
     // a modulated conv: NVIDIA's `weight` [O, I, k, k] and `affine` → ours `conv.weight`
     // [1, O, I, k, k] and `conv.modulation`
     let modulated_conv = |out: &mut TensorStore, p: &str, ours: &str| -> Result<(), WeightsError> {
@@ -73,32 +78,24 @@ pub fn to_rosinality(store: &TensorStore, prefix: &str) -> Result<TensorStore, W
             [vec![1], w.shape.clone()].concat(),
         )?;
         for part in ["weight", "bias"] {
-            let t = get(&format!("{p}.affine.{part}"))?;
-            put(
+            rename(
                 out,
+                &format!("{p}.affine.{part}"),
                 format!("{ours}.conv.modulation.{part}"),
-                t,
-                t.shape.clone(),
             )?;
         }
         Ok(())
     };
-    let mut n_mlp = 0;
-    while has(&format!("mapping.fc{n_mlp}.weight")) {
-        let i = n_mlp;
+    for i in (0..).take_while(|i| has(&format!("mapping.fc{i}.weight"))) {
         for part in ["weight", "bias"] {
-            let t = get(&format!("mapping.fc{i}.{part}"))?;
-            put(
+            rename(
                 &mut out,
+                &format!("mapping.fc{i}.{part}"),
                 format!("style.{}.{part}", i + 1),
-                t,
-                t.shape.clone(),
             )?;
         }
-        n_mlp += 1;
     }
-    let w_avg = get("mapping.w_avg")?;
-    put(&mut out, "latent_avg".into(), w_avg, w_avg.shape.clone())?;
+    rename(&mut out, "mapping.w_avg", "latent_avg".into())?;
     let lr_mlp = number("mapping.fc0.bias_gain").unwrap_or(0.01);
     let c4 = get("synthesis.b4.const")?;
     let shape4 = [vec![1], c4.shape.clone()].concat();
@@ -127,12 +124,10 @@ pub fn to_rosinality(store: &TensorStore, prefix: &str) -> Result<TensorStore, W
         for (nv, ours) in layers {
             let p = format!("{block}.{nv}");
             modulated_conv(&mut out, &p, &ours)?;
-            let b = get(&format!("{p}.bias"))?;
-            put(
+            rename(
                 &mut out,
+                &format!("{p}.bias"),
                 format!("{ours}.activate.bias"),
-                b,
-                b.shape.clone(),
             )?;
             put(
                 &mut out,

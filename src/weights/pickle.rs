@@ -520,23 +520,24 @@ fn read_blob(blob: &SharedBytes) -> Result<StorageRef, PickleError> {
         .get(pos..pos + 8)
         .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
         .ok_or(PickleError::Eof)?;
-    let data = numel
-        .checked_mul(storage.dtype.size() as u64)
-        .and_then(|n| usize::try_from(n).ok())
-        .and_then(|n| blob.get(pos + 8..(pos + 8).checked_add(n)?))
-        .ok_or_else(|| {
-            PickleError::Limit(format!(
+    let start = pos + 8;
+    let have = blob.len() - start;
+    match numel.checked_mul(storage.dtype.size() as u64) {
+        Some(n) if n == have as u64 => {}
+        Some(n) if n < have as u64 => {
+            return Err(PickleError::Malformed(format!(
+                "a storage blob has {} bytes past its storage",
+                have as u64 - n
+            )));
+        }
+        _ => {
+            return Err(PickleError::Limit(format!(
                 "a storage blob declares {numel} elements in {} bytes",
                 blob.len()
-            ))
-        })?;
-    if data.len() != blob.len() - (pos + 8) {
-        return Err(PickleError::Malformed(format!(
-            "a storage blob has {} bytes past its storage",
-            blob.len() - (pos + 8) - data.len()
-        )));
+            )));
+        }
     }
-    storage.inline = blob.slice(pos + 8..blob.len());
+    storage.inline = blob.slice(start..blob.len());
     Ok(storage)
 }
 
@@ -594,11 +595,7 @@ struct Machine {
 
 impl Machine {
     fn charge(&mut self, size: Size) -> Result<(), PickleError> {
-        if size.depth > MAX_DEPTH {
-            return Err(PickleError::Limit(format!(
-                "nesting deeper than {MAX_DEPTH} levels"
-            )));
-        }
+        check_depth(size.depth)?;
         self.spent += size.cost;
         if self.spent > self.budget {
             return Err(PickleError::Limit(format!(
@@ -669,6 +666,7 @@ impl Machine {
         let mut grown = *top_size;
         grown.depth = grown.depth.max(size.depth);
         grown.cost += size.cost - NODE_COST;
+        check_depth(grown.depth)?;
         match top {
             Value::List(l) => l.extend(items),
             Value::Dict(d) => d.extend(pairs(items)?),
@@ -677,14 +675,18 @@ impl Machine {
                 return Err(PickleError::Malformed(format!("{op} on {}", brief(other))));
             }
         }
-        if grown.depth > MAX_DEPTH {
-            return Err(PickleError::Limit(format!(
-                "nesting deeper than {MAX_DEPTH} levels"
-            )));
-        }
         *top_size = grown;
         Ok(())
     }
+}
+
+fn check_depth(depth: u32) -> Result<(), PickleError> {
+    if depth > MAX_DEPTH {
+        return Err(PickleError::Limit(format!(
+            "nesting deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    Ok(())
 }
 
 /// A short description of a value for error messages (never its whole contents).

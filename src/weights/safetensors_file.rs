@@ -73,7 +73,7 @@ pub fn parse_safetensors(path: &Path, buffer: &[u8]) -> Result<TensorStore, Weig
 }
 
 pub fn read_safetensors(path: &Path) -> Result<TensorStore, WeightsError> {
-    let buffer = std::fs::read(path).map_err(|e| WeightsError::io(path, e))?;
+    let buffer = super::read_regular_file(path).map_err(|e| WeightsError::io(path, e))?;
     parse_safetensors(path, &buffer)
 }
 

@@ -104,6 +104,35 @@ impl StoredTensor {
     }
 }
 
+/// The elements of a strided view (`shape`, `stride` and `offset` in elements of `elem`
+/// bytes) copied out of `data` in row-major order; `None` when one lies outside `data`.
+pub fn strided_to_row_major(
+    data: &[u8],
+    shape: &[usize],
+    stride: &[usize],
+    offset: usize,
+    elem: usize,
+) -> Option<Vec<u8>> {
+    let numel: usize = shape.iter().product();
+    let mut bytes = Vec::with_capacity(numel * elem);
+    if numel == 0 {
+        return Some(bytes);
+    }
+    let mut index = vec![0usize; shape.len()];
+    for _ in 0..numel {
+        let at = offset + index.iter().zip(stride).map(|(i, s)| i * s).sum::<usize>();
+        bytes.extend_from_slice(data.get(at * elem..(at + 1) * elem)?);
+        for d in (0..index.len()).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    Some(bytes)
+}
+
 /// Named tensors plus string metadata, remembering the file they came from (for errors).
 #[derive(Debug, Clone, Default)]
 pub struct TensorStore {

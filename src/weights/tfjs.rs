@@ -35,7 +35,9 @@ pub fn read_tfjs(manifest: &Path) -> Result<TensorStore, WeightsError> {
         format: "TensorFlow.js manifest",
         reason,
     };
-    let text = std::fs::read_to_string(manifest).map_err(|e| WeightsError::io(manifest, e))?;
+    let text = super::read_regular_file(manifest)
+        .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+        .map_err(|e| WeightsError::io(manifest, e))?;
     let groups: Vec<Group> = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let mut store = TensorStore::new(manifest);
@@ -52,7 +54,7 @@ pub fn read_tfjs(manifest: &Path) -> Result<TensorStore, WeightsError> {
                 )));
             }
             let shard = dir.join(relative);
-            data.extend(std::fs::read(&shard).map_err(|e| WeightsError::io(&shard, e))?);
+            data.extend(super::read_regular_file(&shard).map_err(|e| WeightsError::io(&shard, e))?);
         }
         let mut pos = 0usize;
         for w in g.weights {

@@ -11,7 +11,7 @@ use super::pickle::{
     PersistentLoad, PickleError, SharedBytes, StorageRef, TensorRef, Value, storage_from_pid,
     unpickle,
 };
-use super::{StoredTensor, TensorStore, WeightsError};
+use super::{StoredTensor, TensorStore, WeightsError, strided_to_row_major};
 
 const FORMAT: &str = "PyTorch checkpoint";
 const LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
@@ -31,7 +31,7 @@ pub fn read_torch_filtered(
     path: &Path,
     choose: impl FnOnce(&[String]) -> KeyFilter,
 ) -> Result<TensorStore, WeightsError> {
-    let bytes: SharedBytes = std::fs::read(path)
+    let bytes: SharedBytes = super::read_regular_file(path)
         .map_err(|e| WeightsError::io(path, e))?
         .into();
     let mut parsed = parse(&bytes).map_err(|e| e.into_weights_error(path))?;
@@ -63,10 +63,9 @@ fn materialize(
 ) -> Result<TensorStore, ParseError> {
     let mut reach: HashMap<String, u64> = HashMap::new();
     let mut declared: u64 = 0;
+    let mut present: u64 = 0;
+    let mut inline_seen = std::collections::HashSet::new();
     for (key, t) in &entries {
-        if t.storage.inline.is_some() {
-            continue; // the pickle held these bytes itself
-        }
         let extent = extent_bytes(t).ok_or_else(|| {
             ParseError::Other(format!(
                 "tensor `{key}` declares a shape {:?} / stride {:?} whose size overflows",
@@ -74,8 +73,18 @@ fn materialize(
             ))
         })?;
         declared = declared.saturating_add(extent);
-        let r = reach.entry(t.storage.key.clone()).or_default();
-        *r = (*r).max(extent);
+        match &t.storage.inline {
+            // the pickle held these bytes itself
+            Some(data) => {
+                if inline_seen.insert(data.id()) {
+                    present += data.as_slice().len() as u64;
+                }
+            }
+            None => {
+                let r = reach.entry(t.storage.key.clone()).or_default();
+                *r = (*r).max(extent);
+            }
+        }
     }
     let needed: u64 = reach.values().sum();
     if needed > (file_len as u64).saturating_mul(MAX_EXPANSION) {
@@ -85,18 +94,8 @@ fn materialize(
             human_bytes(file_len as u64)
         )));
     }
-    let mut present: u64 = 0;
     for (key, &limit) in &reach {
         present += parsed.storage(key, limit)?.len() as u64;
-    }
-    let mut inline_seen = std::collections::HashSet::new();
-    for (_, t) in &entries {
-        if let Some(data) = &t.storage.inline {
-            declared = declared.saturating_add(extent_bytes(t).unwrap_or(u64::MAX));
-            if inline_seen.insert(data.id()) {
-                present += data.as_slice().len() as u64;
-            }
-        }
     }
     let budget = present.saturating_mul(2) + (16 << 20);
     if declared > budget {
@@ -375,8 +374,7 @@ fn parse_legacy(shared: &SharedBytes) -> Result<(Value, Storages<'_>), ParseErro
                     human_bytes(bytes.len() as u64)
                 ))
             })?;
-        let data = bytes.get(pos..end).ok_or_else(|| truncated(&key))?;
-        storages.insert(key, data);
+        storages.insert(key, &bytes[pos..end]);
         pos = end;
     }
     Ok((root, Storages::Legacy(storages)))
@@ -428,25 +426,24 @@ fn flatten(
             };
             for (k, v) in items {
                 let Value::Str(name) = k else { continue };
-                match (name.as_str(), v) {
+                let scalar = match (name.as_str(), v) {
                     ("_parameters" | "_buffers" | "_modules", v) => {
-                        flatten(v, prefix.clone(), out, attributes)
+                        flatten(v, prefix.clone(), out, attributes);
+                        None
                     }
-                    (_, Value::Int(i)) => attributes
-                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), i.to_string())),
-                    (_, Value::Float(f)) => attributes
-                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), f.to_string())),
-                    (_, Value::Bool(b)) => attributes
-                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), b.to_string())),
-                    (_, Value::None) => attributes
-                        .push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), "None".into())),
-                    (_, Value::Str(t)) if t.len() <= 64 => {
-                        attributes.push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), t.clone()))
-                    }
+                    (_, Value::Int(i)) => Some(i.to_string()),
+                    (_, Value::Float(f)) => Some(f.to_string()),
+                    (_, Value::Bool(b)) => Some(b.to_string()),
+                    (_, Value::None) => Some("None".into()),
+                    (_, Value::Str(t)) if t.len() <= 64 => Some(t.clone()),
                     (_, v @ (Value::Tensor(_) | Value::Object { .. })) => {
-                        flatten(v, join(name), out, attributes)
+                        flatten(v, join(name), out, attributes);
+                        None
                     }
-                    _ => {}
+                    _ => None,
+                };
+                if let Some(value) = scalar {
+                    attributes.push((format!("{ATTRIBUTE_PREFIX}{}", join(name)), value));
                 }
             }
         }
@@ -472,30 +469,10 @@ fn gather(t: &TensorRef, storage: &[u8]) -> Option<StoredTensor> {
             bytes,
         });
     }
-    let mut bytes = Vec::with_capacity(numel * elem);
-    if numel > 0 {
-        let mut index = vec![0usize; t.shape.len()];
-        for _ in 0..numel {
-            let offset = t.offset
-                + index
-                    .iter()
-                    .zip(&t.stride)
-                    .map(|(i, s)| i * s)
-                    .sum::<usize>();
-            bytes.extend_from_slice(storage.get(offset * elem..(offset + 1) * elem)?);
-            for d in (0..index.len()).rev() {
-                index[d] += 1;
-                if index[d] < t.shape[d] {
-                    break;
-                }
-                index[d] = 0;
-            }
-        }
-    }
     Some(StoredTensor {
         dtype: t.storage.dtype,
         shape: t.shape.clone(),
-        bytes,
+        bytes: strided_to_row_major(storage, &t.shape, &t.stride, t.offset, elem)?,
     })
 }
 

@@ -104,37 +104,23 @@ pub fn read_npy(path: &Path) -> Result<StoredTensor, WeightsError> {
         out.chunks_exact_mut(size).for_each(<[u8]>::reverse);
     }
     if fortran && shape.len() > 1 {
-        out = fortran_to_c(&out, &shape, size);
+        // column-major: the first index varies fastest
+        let stride: Vec<usize> = shape
+            .iter()
+            .scan(1, |s, &n| {
+                let here = *s;
+                *s *= n;
+                Some(here)
+            })
+            .collect();
+        out = weights::strided_to_row_major(&out, &shape, &stride, 0, size)
+            .ok_or_else(|| format_err(path, "Fortran-ordered data does not fit its shape"))?;
     }
     Ok(StoredTensor {
         dtype,
         shape,
         bytes: out,
     })
-}
-
-/// Column-major elements of `shape` (`size` bytes each) in row-major order.
-fn fortran_to_c(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let numel = data.len() / size;
-    let mut index = vec![0usize; shape.len()];
-    for _ in 0..numel {
-        // Fortran offset: the first index varies fastest
-        let (mut offset, mut stride) = (0, 1);
-        for (i, n) in index.iter().zip(shape) {
-            offset += i * stride;
-            stride *= n;
-        }
-        out.extend_from_slice(&data[offset * size..(offset + 1) * size]);
-        for d in (0..shape.len()).rev() {
-            index[d] += 1;
-            if index[d] < shape[d] {
-                break;
-            }
-            index[d] = 0;
-        }
-    }
-    out
 }
 
 fn name_from(path: &Path) -> String {

@@ -1,0 +1,554 @@
+//! What a user has open — the models and the photos with their edits — and one method per
+//! user action. The CLI subcommands and the editor's engine are thin front ends over this:
+//! every pipeline (framing, inversion, edits, mixing, paste-back, personalization, export,
+//! sessions) is written here once.
+
+pub mod delta;
+mod models;
+pub mod personalize;
+pub mod photo;
+pub mod session;
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use burn::tensor::Tensor;
+
+use crate::device::ComputeDevice;
+use crate::edit::{Codes, feature_edit, inversion, mixing};
+use crate::face::{FaceDetector, Framing, paste_back};
+use crate::imaging::{grid, load_photo, rgb_images_to_tensor, tensor_to_rgb_images};
+use crate::metrics::{Quality, quality};
+use crate::model::encoder::FeatureStyleEncoder;
+use crate::model::{Generator, NoiseMode};
+use crate::model_source::ModelOrigin;
+
+pub use models::{ActiveDirections, LoadedEncoder, LoadedGenerator};
+pub use personalize::{PersonalizeSettings, PivotSource, TuningJob, TuningOutcome};
+pub use photo::{FaceChoice, OpenPhoto, PhotoId};
+
+/// The photo, its reconstruction and how close they are.
+pub struct Reconstruction {
+    pub target: image::RgbImage,
+    pub image: image::RgbImage,
+    pub quality: Quality,
+}
+
+/// The four panes of FSE Fig. 7 for photos A and B.
+pub struct MixPanes {
+    /// G(w_A, F_A)
+    pub a: image::RgbImage,
+    /// G(w_B, F_A): B's latent with A's features.
+    pub latent_b_feature_a: image::RgbImage,
+    /// G(w_A, F_B)
+    pub latent_a_feature_b: image::RgbImage,
+    /// G(w_B, F_B)
+    pub b: image::RgbImage,
+}
+
+impl MixPanes {
+    /// A | G(w_B, F_A) | G(w_A, F_B) | B in one row.
+    pub fn row(&self) -> image::RgbImage {
+        grid(
+            &[
+                self.a.clone(),
+                self.latent_b_feature_a.clone(),
+                self.latent_a_feature_b.clone(),
+                self.b.clone(),
+            ],
+            4,
+        )
+    }
+}
+
+pub struct Workspace {
+    pub device: ComputeDevice,
+    generator: Option<LoadedGenerator>,
+    encoder: Result<LoadedEncoder, String>,
+    directions: Option<ActiveDirections>,
+    detector: Option<FaceDetector>,
+    photos: Vec<OpenPhoto>,
+    next_id: u64,
+    /// The noise every pane is drawn with (the generator's stored maps unless a front end
+    /// asks otherwise, e.g. the CLI's `--noise`).
+    pub noise: NoiseMode,
+}
+
+impl Workspace {
+    /// An empty workspace on `device`: no models, no photos.
+    pub fn new(device: ComputeDevice) -> Self {
+        Self {
+            device,
+            generator: None,
+            encoder: Err("no generator is loaded".into()),
+            directions: None,
+            detector: None,
+            photos: Vec::new(),
+            next_id: 0,
+            noise: NoiseMode::Stored,
+        }
+    }
+
+    pub fn burn_device(&self) -> &burn::tensor::Device {
+        &self.device.device
+    }
+
+    /// The base generator (as loaded, never tuned).
+    pub fn generator(&self) -> anyhow::Result<&Generator> {
+        self.generator
+            .as_ref()
+            .map(|g| &g.generator)
+            .context("no generator is loaded")
+    }
+
+    pub fn generator_origin(&self) -> Option<&ModelOrigin> {
+        self.generator.as_ref().map(|g| &g.origin)
+    }
+
+    pub fn encoder(&self) -> anyhow::Result<&FeatureStyleEncoder> {
+        self.encoder
+            .as_ref()
+            .map(|e| &e.encoder)
+            .map_err(|e| anyhow::anyhow!("cannot invert photos: {e}"))
+    }
+
+    pub fn encoder_origin(&self) -> Option<&ModelOrigin> {
+        self.encoder.as_ref().ok().map(|e| &e.origin)
+    }
+
+    pub fn directions(&self) -> Option<&ActiveDirections> {
+        self.directions.as_ref()
+    }
+
+    pub fn has_detector(&self) -> bool {
+        self.detector.is_some()
+    }
+
+    pub fn photos(&self) -> &[OpenPhoto] {
+        &self.photos
+    }
+
+    pub fn photo(&self, id: PhotoId) -> anyhow::Result<&OpenPhoto> {
+        self.photos
+            .iter()
+            .find(|p| p.id == id)
+            .context("that photo is not open any more")
+    }
+
+    fn photo_mut(&mut self, id: PhotoId) -> anyhow::Result<&mut OpenPhoto> {
+        self.photos
+            .iter_mut()
+            .find(|p| p.id == id)
+            .context("that photo is not open any more")
+    }
+
+    /// The generator that draws this photo: its personalized one, else the base.
+    pub fn generator_for(&self, id: PhotoId) -> anyhow::Result<&Generator> {
+        let photo = self.photo(id)?;
+        match &photo.personalization {
+            Some(p) => Ok(&p.generator),
+            None => self.generator(),
+        }
+    }
+
+    /// The side photos are framed at (see [`inversion::photo_side`]).
+    fn photo_side(&self) -> anyhow::Result<u32> {
+        Ok(inversion::photo_side(self.generator()?, self.encoder()?) as u32)
+    }
+
+    // ---- photos ---------------------------------------------------------------------------
+
+    /// Opens a photo: face number `face` is framed (`Framing::Auto`: detected and
+    /// FFHQ-aligned, else the centre square) and inverted by the encoder.
+    pub fn open_photo(
+        &mut self,
+        path: &Path,
+        framing: Framing,
+        face: usize,
+    ) -> anyhow::Result<PhotoId> {
+        let framed = self.frame_photo(path, framing, face)?;
+        Ok(self.invert_and_add(vec![framed], framing)?.remove(0))
+    }
+
+    /// Opens several photos (the largest face of each), encoding `batch` at a time. Each
+    /// photo that cannot be read is an error of its own; the others open.
+    pub fn open_photos(
+        &mut self,
+        paths: &[std::path::PathBuf],
+        framing: Framing,
+        batch: usize,
+    ) -> anyhow::Result<Vec<anyhow::Result<PhotoId>>> {
+        let mut results: Vec<anyhow::Result<PhotoId>> = Vec::new();
+        let mut framed = Vec::new();
+        let mut slots = Vec::new();
+        for p in paths {
+            match self.frame_photo(p, framing, 0) {
+                Ok(f) => {
+                    slots.push(results.len());
+                    results.push(Err(anyhow::anyhow!("not inverted")));
+                    framed.push(f);
+                }
+                Err(e) => results.push(Err(e.context(p.display().to_string()))),
+            }
+        }
+        let mut ids = Vec::new();
+        let mut rest = framed.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<_> = rest.by_ref().take(batch.max(1)).collect();
+            ids.extend(self.invert_and_add(chunk, framing)?);
+        }
+        for (slot, id) in slots.into_iter().zip(ids) {
+            results[slot] = Ok(id);
+        }
+        Ok(results)
+    }
+
+    fn frame_photo(
+        &self,
+        path: &Path,
+        framing: Framing,
+        face: usize,
+    ) -> anyhow::Result<photo::FramedPhoto> {
+        let side = self.photo_side()?;
+        let detector = match framing {
+            Framing::Auto => self.detector.as_ref(),
+            Framing::CenterCrop => None,
+        };
+        photo::read_and_frame(path, side, framing, detector, face)
+    }
+
+    /// Encodes framed photos in one batch and opens them.
+    fn invert_and_add(
+        &mut self,
+        framed: Vec<photo::FramedPhoto>,
+        framing: Framing,
+    ) -> anyhow::Result<Vec<PhotoId>> {
+        let crops: Vec<image::RgbImage> = framed.iter().map(|f| f.crop.clone()).collect();
+        let (target, codes) = self.invert_crops(&crops)?;
+        Ok(framed
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                self.add_photo(OpenPhoto {
+                    id: PhotoId(0),
+                    path: f.path,
+                    digest: f.digest,
+                    framing,
+                    face: f.face,
+                    target: Some(target.clone().narrow(0, i, 1)),
+                    codes: codes.select(i),
+                    sliders: Vec::new(),
+                    personalization: None,
+                })
+            })
+            .collect())
+    }
+
+    /// Opens a codes file (from `invert` or an export): its photo is found through the path
+    /// and alignment it records, when they are at hand, for paste-back and personalization.
+    pub fn open_codes(&mut self, path: &Path) -> anyhow::Result<PhotoId> {
+        let g = self.generator()?;
+        let codes = Codes::load(path, &g.identity, self.burn_device())?.select(0);
+        let recorded = crate::edit::codes::photo_alignment(path)?;
+        let (photo_path, aligned) = match recorded {
+            Some((p, a)) => (p, Some(a)),
+            None => (path.to_path_buf(), None),
+        };
+        let side = g.config.size as u32;
+        let target = match &aligned {
+            Some(a) if photo_path.exists() => {
+                let crop = photo::reframe(&photo_path, side, Some(a))?.crop;
+                Some(rgb_images_to_tensor(&[crop], self.burn_device()))
+            }
+            _ => None,
+        };
+        let digest = photo::file_digest(&photo_path).unwrap_or_default();
+        Ok(self.add_photo(OpenPhoto {
+            id: PhotoId(0),
+            path: photo_path,
+            digest,
+            framing: Framing::Auto,
+            face: FaceChoice {
+                found: usize::from(aligned.is_some()),
+                index: 0,
+                aligned: aligned.filter(|_| target.is_some()),
+            },
+            target,
+            codes,
+            sliders: Vec::new(),
+            personalization: None,
+        }))
+    }
+
+    /// Inverts framed crops (at the photo side) in one batch: (targets at the generator's
+    /// side, codes).
+    pub fn invert_crops(&self, crops: &[image::RgbImage]) -> anyhow::Result<(Tensor<4>, Codes)> {
+        let (g, e) = (self.generator()?, self.encoder()?);
+        let (input, target) =
+            inversion::split_framed(g, e, rgb_images_to_tensor(crops, self.burn_device()));
+        Ok((target, inversion::encode(g, e, input)?))
+    }
+
+    fn add_photo(&mut self, mut photo: OpenPhoto) -> PhotoId {
+        photo.id = PhotoId(self.next_id);
+        self.next_id += 1;
+        let n = self
+            .directions
+            .as_ref()
+            .map_or(0, |d| d.set.directions.len());
+        photo.sliders.resize(n, 0.0);
+        let id = photo.id;
+        self.photos.push(photo);
+        id
+    }
+
+    /// Closes a photo (its personalization goes with it).
+    pub fn close_photo(&mut self, id: PhotoId) -> anyhow::Result<()> {
+        let i = self
+            .photos
+            .iter()
+            .position(|p| p.id == id)
+            .context("that photo is not open any more")?;
+        self.photos.remove(i);
+        Ok(())
+    }
+
+    /// G(w+, F) of the photo with its generator, beside the photo.
+    pub fn reconstruction(&self, id: PhotoId) -> anyhow::Result<Reconstruction> {
+        let photo = self.photo(id)?;
+        let g = self.generator_for(id)?;
+        let recon = inversion::reconstruct(g, photo.active_codes(), &self.noise)?;
+        let image = tensor_to_rgb_images(recon).remove(0);
+        let target = tensor_to_rgb_images(photo.target()?.clone()).remove(0);
+        Ok(Reconstruction {
+            quality: quality(&image, &target),
+            image,
+            target,
+        })
+    }
+
+    // ---- sliders (Eq. 1) ------------------------------------------------------------------
+
+    /// Sets slider `index` of the photo's active set.
+    pub fn set_slider(&mut self, id: PhotoId, index: usize, value: f32) -> anyhow::Result<()> {
+        let n = self
+            .directions
+            .as_ref()
+            .map_or(0, |d| d.set.directions.len());
+        if index >= n {
+            bail!("there is no slider {index} (the set has {n})");
+        }
+        if !value.is_finite() {
+            bail!("a slider value must be a finite number");
+        }
+        self.photo_mut(id)?.sliders[index] = value;
+        Ok(())
+    }
+
+    /// Sets every slider given as (index, value); the others go back to 0.
+    pub fn set_sliders(&mut self, id: PhotoId, values: &[(usize, f32)]) -> anyhow::Result<()> {
+        let n = self
+            .directions
+            .as_ref()
+            .map_or(0, |d| d.set.directions.len());
+        if let Some((i, _)) = values.iter().find(|(i, _)| *i >= n) {
+            bail!("there is no slider {i} (the set has {n})");
+        }
+        let photo = self.photo_mut(id)?;
+        photo.sliders = vec![0.0; n];
+        for &(i, v) in values {
+            photo.sliders[i] = v;
+        }
+        Ok(())
+    }
+
+    /// Sliders given by direction name (`name=value` as typed on the command line).
+    pub fn set_sliders_by_name(
+        &mut self,
+        id: PhotoId,
+        values: &[(String, f32)],
+    ) -> anyhow::Result<()> {
+        let set = &self
+            .directions
+            .as_ref()
+            .context("no directions are loaded")?
+            .set;
+        let pairs = values
+            .iter()
+            .map(|(name, v)| Ok((set.index_of(name)?, *v)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.set_sliders(id, &pairs)
+    }
+
+    /// The photo's codes with its sliders applied (w̃ = w + Σαd, F̃ by Eq. 1).
+    pub fn edited_codes(&self, id: PhotoId) -> anyhow::Result<Codes> {
+        let photo = self.photo(id)?;
+        let g = self.generator_for(id)?;
+        let codes = photo.active_codes();
+        let sliders = photo.slider_pairs();
+        if sliders.is_empty() {
+            return Ok(codes.clone());
+        }
+        let set = &self
+            .directions
+            .as_ref()
+            .context("no directions are loaded")?
+            .set;
+        let w = set.apply(g, codes.wplus.clone(), &sliders)?;
+        Ok(feature_edit::corrected_codes(g, codes, w, &self.noise)?)
+    }
+
+    /// The edited face: G(w̃, F̃) with the photo's generator.
+    pub fn edited(&self, id: PhotoId) -> anyhow::Result<image::RgbImage> {
+        let photo = self.photo(id)?;
+        let g = self.generator_for(id)?;
+        let sliders = photo.slider_pairs();
+        let codes = photo.active_codes();
+        let img = if sliders.is_empty() {
+            inversion::reconstruct(g, codes, &self.noise)?
+        } else {
+            let set = &self
+                .directions
+                .as_ref()
+                .context("no directions are loaded")?
+                .set;
+            let w = set.apply(g, codes.wplus.clone(), &sliders)?;
+            feature_edit::edited_image(g, codes, w, &self.noise)?
+        };
+        Ok(tensor_to_rgb_images(img).remove(0))
+    }
+
+    /// The whole photo with `face` (the photo's aligned crop as edited) pasted back.
+    pub fn paste_into_photo(
+        &self,
+        id: PhotoId,
+        face: &image::RgbImage,
+    ) -> anyhow::Result<image::RgbImage> {
+        let photo = self.photo(id)?;
+        let aligned = photo.face.aligned.as_ref().with_context(|| {
+            format!(
+                "no face was aligned in {}: export the crop instead",
+                photo.name()
+            )
+        })?;
+        let original = load_photo(&photo.path)?;
+        Ok(paste_back(&original, face, &aligned.quad))
+    }
+
+    // ---- mixing ---------------------------------------------------------------------------
+
+    /// Feature/latent mixing (FSE Fig. 7) of two photos' encoder codes on the base generator.
+    pub fn mix(&self, a: PhotoId, b: PhotoId) -> anyhow::Result<MixPanes> {
+        let (ca, cb) = (&self.photo(a)?.codes, &self.photo(b)?.codes);
+        mix_codes(self.generator()?, ca, cb, &self.noise)
+    }
+
+    /// Style mixing: w+ entries `layers` of B into A (A's F follows by Eq. 1), base generator.
+    pub fn style_mix(
+        &self,
+        a: PhotoId,
+        b: PhotoId,
+        layers: std::ops::Range<usize>,
+    ) -> anyhow::Result<image::RgbImage> {
+        let (ca, cb) = (&self.photo(a)?.codes, &self.photo(b)?.codes);
+        style_mix_codes(self.generator()?, ca, cb, layers, &self.noise)
+    }
+
+    // ---- random faces ---------------------------------------------------------------------
+
+    /// Faces drawn from seeds `seed … seed+count−1` at truncation ψ.
+    pub fn render_seeds(
+        &self,
+        seed: u64,
+        count: usize,
+        truncation: f32,
+    ) -> anyhow::Result<Vec<image::RgbImage>> {
+        if count == 0 {
+            bail!("ask for at least one face");
+        }
+        let g = self.generator()?;
+        let avg = g.truncation_latent();
+        let w = g.truncate(g.map(g.seeded_z(seed, count)), truncation, &avg);
+        let out = g.synthesize(g.broadcast(w), &self.noise, None, &[])?;
+        Ok(tensor_to_rgb_images(out.image))
+    }
+
+    // ---- personalization ------------------------------------------------------------------
+
+    /// Goes back to the base generator for this photo (and the photos tuned with it).
+    pub fn revert(&mut self, id: PhotoId) -> anyhow::Result<bool> {
+        let tuned_with = match &self.photo(id)?.personalization {
+            Some(p) => p.tuned_with.clone(),
+            None => return Ok(false),
+        };
+        for p in self.photos.iter_mut() {
+            if tuned_with.contains(&p.id) {
+                p.personalization = None;
+            }
+        }
+        Ok(true)
+    }
+
+    // ---- export ---------------------------------------------------------------------------
+
+    /// Writes the edited crop (atomically; the overwrite policy of `safe_write` applies).
+    pub fn export_edited(&self, id: PhotoId, path: &Path) -> anyhow::Result<()> {
+        save_png(&self.edited(id)?, path)
+    }
+
+    /// Writes the whole photo with the edited face pasted back.
+    pub fn export_full(&self, id: PhotoId, path: &Path) -> anyhow::Result<()> {
+        let full = self.paste_into_photo(id, &self.edited(id)?)?;
+        save_png(&full, path)
+    }
+
+    /// Writes the photo's codes (with its path and alignment, for paste-back from any folder).
+    pub fn export_codes(&self, id: PhotoId, path: &Path) -> anyhow::Result<()> {
+        use crate::edit::codes::{ALIGNMENT_KEY, PHOTO_KEY};
+        let photo = self.photo(id)?;
+        let mut meta = vec![(PHOTO_KEY, photo.path.display().to_string())];
+        if let Some(al) = &photo.face.aligned {
+            meta.push((ALIGNMENT_KEY, serde_json::to_string(al)?));
+        }
+        photo
+            .active_codes()
+            .save_with(path, &self.generator()?.identity, &meta)?;
+        Ok(())
+    }
+}
+
+/// The four mixing panes of two single faces' codes.
+pub fn mix_codes(
+    g: &Generator,
+    a: &Codes,
+    b: &Codes,
+    noise: &NoiseMode,
+) -> anyhow::Result<MixPanes> {
+    let m = mixing::mix(g, a, b, noise)?;
+    let one = |t| tensor_to_rgb_images(t).remove(0);
+    Ok(MixPanes {
+        a: one(m.recon_a),
+        latent_b_feature_a: one(m.latent_b_feature_a),
+        latent_a_feature_b: one(m.latent_a_feature_b),
+        b: one(m.recon_b),
+    })
+}
+
+/// Layer-range style mixing of two single faces' codes.
+pub fn style_mix_codes(
+    g: &Generator,
+    a: &Codes,
+    b: &Codes,
+    layers: std::ops::Range<usize>,
+    noise: &NoiseMode,
+) -> anyhow::Result<image::RgbImage> {
+    Ok(tensor_to_rgb_images(mixing::style_mix(g, a, b, layers, noise)?).remove(0))
+}
+
+/// Encodes `img` as its extension says and writes it atomically, naming the file on failure.
+pub fn save_png(img: &image::RgbImage, path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    crate::safe_write::save_image(img, path).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,308 @@
+//! The workspace: every user action on the bundled model with the sample photos — opening,
+//! sliders, mixing, personalization, export — and session files that restore all of it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use facestyle::device::ComputeDevice;
+use facestyle::face::Framing;
+use facestyle::model::loader::tensor_to_vec;
+use facestyle::pti::{CancelToken, TuningConfig};
+use facestyle::workspace::{PersonalizeSettings, PhotoId, PivotSource, Workspace};
+
+fn photo(name: &str) -> PathBuf {
+    common::fixture("photos").join(name)
+}
+
+fn workspace() -> Workspace {
+    let mut ws = Workspace::new(ComputeDevice::cpu());
+    ws.load_generator(None).unwrap();
+    ws.load_detector().unwrap();
+    assert!(ws.directions().is_some());
+    ws
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("facestyle-ws-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn pixels_differ(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    a.pixels()
+        .zip(b.pixels())
+        .map(|(x, y)| {
+            x.0.iter()
+                .zip(y.0)
+                .map(|(p, q)| (*p as f64 - q as f64).abs())
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / (a.width() * a.height() * 3) as f64
+}
+
+fn short_tuning() -> PersonalizeSettings {
+    PersonalizeSettings {
+        pivot: PivotSource::Encoder,
+        tuning: TuningConfig {
+            steps: 3,
+            ..TuningConfig::default()
+        },
+        ..PersonalizeSettings::default()
+    }
+}
+
+fn two_photos(ws: &mut Workspace) -> (PhotoId, PhotoId) {
+    let a = ws
+        .open_photo(&photo("00020.jpg"), Framing::Auto, 0)
+        .unwrap();
+    let b = ws
+        .open_photo(&photo("unaligned_joker.jpg"), Framing::Auto, 0)
+        .unwrap();
+    (a, b)
+}
+
+#[test]
+fn each_photo_keeps_its_own_sliders_and_the_mix_panes_differ() {
+    let mut ws = workspace();
+    let (a, b) = two_photos(&mut ws);
+    let recon_a = ws.reconstruction(a).unwrap();
+    assert!(recon_a.quality.psnr > 20.0, "{:?}", recon_a.quality);
+    assert!(ws.photo(a).unwrap().face.aligned.is_some());
+
+    ws.set_slider(a, 0, 2.0).unwrap();
+    let edited_a = ws.edited(a).unwrap();
+    assert!(pixels_differ(&edited_a, &recon_a.image) > 1.0);
+    // B's sliders are its own: still at zero, its edited face is its reconstruction
+    assert!(ws.photo(b).unwrap().sliders.iter().all(|v| *v == 0.0));
+    let recon_b = ws.reconstruction(b).unwrap();
+    assert_eq!(ws.edited(b).unwrap(), recon_b.image);
+    // out-of-range sliders and non-finite values are refused, the value in use is kept
+    assert!(ws.set_slider(a, 999, 1.0).is_err());
+    assert!(ws.set_slider(a, 0, f32::NAN).is_err());
+    assert_eq!(ws.photo(a).unwrap().sliders[0], 2.0);
+
+    let mix = ws.mix(a, b).unwrap();
+    assert_eq!(mix.a, recon_a.image, "pane A is A's reconstruction");
+    assert_eq!(mix.b, recon_b.image, "pane B is B's reconstruction");
+    for (name, pane) in [
+        ("G(w_B, F_A)", &mix.latent_b_feature_a),
+        ("G(w_A, F_B)", &mix.latent_a_feature_b),
+    ] {
+        assert!(pixels_differ(pane, &mix.a) > 1.0, "{name} equals A");
+        assert!(pixels_differ(pane, &mix.b) > 1.0, "{name} equals B");
+    }
+    let coarse = ws.style_mix(a, b, 0..4).unwrap();
+    let fine = ws.style_mix(a, b, 6..10).unwrap();
+    assert!(pixels_differ(&coarse, &fine) > 0.5);
+    assert!(ws.style_mix(a, b, 0..99).is_err());
+
+    ws.close_photo(b).unwrap();
+    assert!(ws.mix(a, b).is_err(), "a closed photo is gone");
+}
+
+#[test]
+fn personalization_belongs_to_its_photo_and_revert_restores_the_base() {
+    let mut ws = workspace();
+    let (a, b) = two_photos(&mut ws);
+    let before_a = ws.reconstruction(a).unwrap();
+    let before_b = ws.reconstruction(b).unwrap();
+    let report = ws
+        .personalize(&[a], &short_tuning(), &CancelToken::default(), |_| {})
+        .unwrap();
+    assert!(report.mse_after < report.mse_before, "{report:?}");
+    // A is drawn by its tuned generator at the pivot now (3 steps: changed, not yet better than
+    // the encoder's G(w, F), which PTI's full 350 steps beat)
+    let after_a = ws.reconstruction(a).unwrap();
+    assert!(pixels_differ(&after_a.image, &before_a.image) > 0.1);
+    // B still uses the base generator
+    assert_eq!(ws.reconstruction(b).unwrap().image, before_b.image);
+    assert!(ws.photo(b).unwrap().personalization.is_none());
+    // a cancelled job changes nothing
+    let cancel = CancelToken::default();
+    cancel.cancel();
+    assert!(
+        ws.personalize(&[b], &short_tuning(), &cancel, |_| {})
+            .is_err()
+    );
+    assert!(ws.photo(b).unwrap().personalization.is_none());
+
+    assert!(ws.revert(a).unwrap());
+    assert_eq!(ws.reconstruction(a).unwrap().image, before_a.image);
+}
+
+#[test]
+fn a_session_restores_codes_sliders_and_personalization_exactly() {
+    let dir = temp_dir("session");
+    let mut ws = workspace();
+    let (a, b) = two_photos(&mut ws);
+    ws.set_slider(a, 1, -1.5).unwrap();
+    ws.set_slider(b, 0, 0.75).unwrap();
+    ws.personalize(&[b], &short_tuning(), &CancelToken::default(), |_| {})
+        .unwrap();
+    let edited = [ws.edited(a).unwrap(), ws.edited(b).unwrap()];
+    let session = dir.join("work.facestyle");
+    let saved = ws.save_session(&session).unwrap();
+    assert_eq!(saved.photos, 2);
+    assert_eq!(saved.tuning_bytes.len(), 1);
+    let generator_bytes = ws
+        .generator()
+        .unwrap()
+        .to_store()
+        .tensors
+        .values()
+        .map(|t| t.bytes.len())
+        .sum::<usize>();
+    assert!(
+        saved.tuning_bytes[0] < generator_bytes,
+        "the delta ({}) is smaller than the generator ({generator_bytes})",
+        saved.tuning_bytes[0]
+    );
+
+    // a fresh workspace, started from another folder
+    let mut again = workspace();
+    let loaded = again.load_session(&session).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.photos.len(), 2);
+    for (old, new) in [a, b].into_iter().zip(&loaded.photos) {
+        let (p, q) = (ws.photo(old).unwrap(), again.photo(*new).unwrap());
+        assert_eq!(p.path, q.path);
+        assert_eq!(p.sliders, q.sliders);
+        assert_eq!(
+            tensor_to_vec(p.codes.wplus.clone()),
+            tensor_to_vec(q.codes.wplus.clone())
+        );
+        assert_eq!(
+            tensor_to_vec(p.codes.feature.clone()),
+            tensor_to_vec(q.codes.feature.clone())
+        );
+        assert_eq!(p.personalization.is_some(), q.personalization.is_some());
+    }
+    // the personalized generator is restored bit for bit, so every pixel is the same
+    let tuned_old = ws
+        .photo(b)
+        .unwrap()
+        .personalization
+        .as_ref()
+        .unwrap()
+        .generator
+        .to_store();
+    let tuned_new = again
+        .photo(loaded.photos[1])
+        .unwrap()
+        .personalization
+        .as_ref()
+        .unwrap()
+        .generator
+        .to_store();
+    assert_eq!(tuned_old.tensors, tuned_new.tensors);
+    for (img, id) in edited.iter().zip(&loaded.photos) {
+        assert_eq!(&again.edited(*id).unwrap(), img);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_moved_folder_still_opens_and_a_changed_photo_is_detected() {
+    let dir = temp_dir("moved");
+    let first = dir.join("first");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::copy(photo("00020.jpg"), first.join("face.jpg")).unwrap();
+    let mut ws = workspace();
+    let id = ws
+        .open_photo(&first.join("face.jpg"), Framing::Auto, 0)
+        .unwrap();
+    ws.set_slider(id, 0, 1.0).unwrap();
+    let edited = ws.edited(id).unwrap();
+    ws.save_session(&first.join("s.facestyle")).unwrap();
+
+    // photo and session moved together: found relative to the session
+    let moved = dir.join("moved");
+    std::fs::rename(&first, &moved).unwrap();
+    let mut again = workspace();
+    let loaded = again.load_session(&moved.join("s.facestyle")).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(again.edited(loaded.photos[0]).unwrap(), edited);
+
+    // the photo changed since: left out with a reason, nothing applied to the wrong photo
+    let mut bytes = std::fs::read(moved.join("face.jpg")).unwrap();
+    bytes.extend_from_slice(b"changed");
+    std::fs::write(moved.join("face.jpg"), bytes).unwrap();
+    let mut third = workspace();
+    let loaded = third.load_session(&moved.join("s.facestyle")).unwrap();
+    assert!(loaded.photos.is_empty());
+    assert!(
+        loaded.warnings[0].contains("changed since the session was saved"),
+        "{:?}",
+        loaded.warnings
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_session_of_another_generator_is_refused() {
+    let dir = temp_dir("other");
+    let mut ws = workspace();
+    ws.open_photo(&photo("00020.jpg"), Framing::Auto, 0)
+        .unwrap();
+    let session = dir.join("s.facestyle");
+    ws.save_session(&session).unwrap();
+
+    // another generator of the same architecture (random weights), with a photo open
+    let config = ws.generator().unwrap().config.clone();
+    let other = dir.join("other.safetensors");
+    facestyle::weights::write_safetensors(
+        &facestyle::model::random_init::random_generator_store(&config, 5),
+        &other,
+    )
+    .unwrap();
+    let mut elsewhere = Workspace::new(ComputeDevice::cpu());
+    elsewhere.load_generator(Some(&other)).unwrap();
+    elsewhere.load_detector().unwrap();
+    elsewhere
+        .open_photo(&photo("00020.jpg"), Framing::Auto, 0)
+        .unwrap();
+    let err = format!("{:#}", elsewhere.load_session(&session).unwrap_err());
+    assert!(err.contains("this session belongs to generator"), "{err}");
+    assert_eq!(elsewhere.photos().len(), 1, "the open photo is kept");
+    // a damaged file is an error naming it
+    std::fs::write(dir.join("bad.facestyle"), b"not a session").unwrap();
+    let err = format!(
+        "{:#}",
+        elsewhere
+            .load_session(&dir.join("bad.facestyle"))
+            .unwrap_err()
+    );
+    assert!(err.contains("bad.facestyle"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn exports_are_pngs_of_the_edit_and_of_the_whole_photo() {
+    let dir = temp_dir("export");
+    let mut ws = workspace();
+    let id = ws
+        .open_photo(&photo("unaligned_joker.jpg"), Framing::Auto, 0)
+        .unwrap();
+    ws.set_slider(id, 0, 1.5).unwrap();
+    ws.export_edited(id, &dir.join("crop.png")).unwrap();
+    ws.export_full(id, &dir.join("full.png")).unwrap();
+    let crop = image::open(dir.join("crop.png")).unwrap().to_rgb8();
+    assert_eq!(crop, ws.edited(id).unwrap());
+    let full = image::open(dir.join("full.png")).unwrap().to_rgb8();
+    let original = image::open(photo("unaligned_joker.jpg")).unwrap().to_rgb8();
+    assert_eq!(full.dimensions(), original.dimensions());
+    assert!(
+        pixels_differ(&full, &original) > 0.01,
+        "the face was pasted in"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

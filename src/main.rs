@@ -13,7 +13,7 @@ fn main() -> std::process::ExitCode {
             });
             cli::run(command, args.device)
         }
-        None => facestyle::app::run(args.photo, args.device),
+        None => facestyle::app::run(args.photos, args.device),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

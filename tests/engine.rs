@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use facestyle::device::DeviceChoice;
-use facestyle::engine::{Engine, Event, RenderParams, Request};
+use facestyle::engine::{Engine, Event, ExportKind, RenderParams, Request};
+use facestyle::workspace::PhotoId;
 
 fn next_event(engine: &Engine) -> Event {
     engine
@@ -25,10 +26,7 @@ fn bursts_of_renders_are_coalesced_and_errors_are_events() {
     // Keep the worker busy with a photo that fails, then queue a burst of renders behind it.
     engine
         .requests
-        .send(Request::Invert {
-            photo: "/nonexistent/photo.jpg".into(),
-            face: 0,
-        })
+        .send(Request::OpenPhotos(vec!["/nonexistent/photo.jpg".into()]))
         .unwrap();
     for id in 1..=10 {
         let params = RenderParams {
@@ -71,11 +69,11 @@ fn a_real_photo_is_aligned_and_reconstructed_by_the_bundled_model() {
         .join("tests/fixtures/photos/00020.jpg");
     engine
         .requests
-        .send(Request::Invert { photo, face: 0 })
+        .send(Request::OpenPhotos(vec![photo]))
         .unwrap();
     let inversion = loop {
         match next_event(&engine) {
-            Event::Inverted(inv) => break inv,
+            Event::Photo(view) => break view,
             Event::Error(e) => panic!("{e}"),
             _ => {}
         }
@@ -95,42 +93,52 @@ fn ready_engine() -> Engine {
     engine
 }
 
-fn invert_sample(engine: &Engine) {
-    let photo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/photos/00020.jpg");
+fn sample(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/photos")
+        .join(name)
+}
+
+/// Opens a sample photo; returns its id.
+fn open_sample(engine: &Engine, name: &str) -> PhotoId {
     engine
         .requests
-        .send(Request::Invert { photo, face: 0 })
+        .send(Request::OpenPhotos(vec![sample(name)]))
         .unwrap();
     loop {
         match next_event(engine) {
-            Event::Inverted(_) => break,
+            Event::Photo(view) => break view.id,
             Event::Error(e) => panic!("{e}"),
             _ => {}
         }
     }
 }
 
+fn invert_sample(engine: &Engine) -> PhotoId {
+    open_sample(engine, "00020.jpg")
+}
+
 /// Inverts the sample photo and starts a personalization far too long to finish; returns
 /// once tuning has really started.
-fn start_long_personalization(engine: &Engine) -> facestyle::pti::CancelToken {
-    invert_sample(engine);
+fn start_long_personalization(engine: &Engine) -> (PhotoId, facestyle::pti::CancelToken) {
+    let photo = invert_sample(engine);
     let cancel = facestyle::pti::CancelToken::default();
     engine
         .requests
         .send(Request::Personalize {
+            photos: vec![photo],
             steps: 100_000,
             cancel: cancel.clone(),
         })
         .unwrap();
-    while !matches!(next_event(engine), Event::Tuning(_)) {}
-    cancel
+    while !matches!(next_event(engine), Event::Tuning { .. }) {}
+    (photo, cancel)
 }
 
 #[test]
 fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
     let engine = ready_engine();
-    invert_sample(&engine);
+    let photo = invert_sample(&engine);
     engine.requests.send(Request::InjectFault).unwrap();
     let error = loop {
         match next_event(&engine) {
@@ -141,7 +149,7 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
     };
     assert!(
         error.contains("a test fault failed unexpectedly (fault injected by a test)")
-            && error.contains("photo and sliders kept"),
+            && error.contains("photos and sliders kept"),
         "{error}"
     );
     // the engine still draws, and still edits the photo it had (its codes survived)
@@ -156,7 +164,8 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
     engine
         .requests
         .send(Request::Edit {
-            sliders: vec![(0, 1.5)],
+            photo,
+            sliders: vec![1.5],
             id: 2,
         })
         .unwrap();
@@ -164,7 +173,7 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
     while !(rendered && edited) {
         match next_event(&engine) {
             Event::Frame(_, f) => rendered = f.id == 1,
-            Event::Edited(f) => edited = f.id == 2,
+            Event::Edited { frame, .. } => edited = frame.id == 2,
             Event::Error(e) => panic!("after the fault: {e}"),
             _ => {}
         }
@@ -174,7 +183,7 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
 #[test]
 fn closing_the_engine_during_personalization_cancels_it_promptly() {
     let engine = ready_engine();
-    let cancel = start_long_personalization(&engine);
+    let (_, cancel) = start_long_personalization(&engine);
     let start = std::time::Instant::now();
     drop(engine);
     assert!(
@@ -192,7 +201,7 @@ fn closing_the_engine_during_personalization_cancels_it_promptly() {
 #[test]
 fn a_cancelled_personalization_is_a_notice_not_an_error() {
     let engine = ready_engine();
-    let cancel = start_long_personalization(&engine);
+    let (_, cancel) = start_long_personalization(&engine);
     cancel.cancel();
     loop {
         match next_event(&engine) {
@@ -201,7 +210,7 @@ fn a_cancelled_personalization_is_a_notice_not_an_error() {
             _ => {}
         }
     }
-    assert!(matches!(next_event(&engine), Event::Unpersonalized));
+    assert!(matches!(next_event(&engine), Event::Unpersonalized(_)));
 }
 
 #[test]
@@ -226,18 +235,19 @@ fn a_direction_file_that_does_not_fit_keeps_the_current_sliders() {
 #[test]
 fn the_photo_can_be_edited_while_it_is_being_personalized() {
     let engine = ready_engine();
-    let cancel = start_long_personalization(&engine);
+    let (photo, cancel) = start_long_personalization(&engine);
     // tuning runs on its own thread: the engine still answers edits and renders meanwhile
     engine
         .requests
         .send(Request::Edit {
-            sliders: vec![(0, 1.0)],
+            photo,
+            sliders: vec![1.0],
             id: 7,
         })
         .unwrap();
     loop {
         match next_event(&engine) {
-            Event::Edited(f) if f.id == 7 => break,
+            Event::Edited { frame, .. } if frame.id == 7 => break,
             Event::Error(e) => panic!("{e}"),
             Event::Personalized { .. } => panic!("100,000 steps cannot have finished"),
             _ => {}
@@ -246,8 +256,95 @@ fn the_photo_can_be_edited_while_it_is_being_personalized() {
     assert!(!cancel.is_cancelled());
     cancel.cancel();
     loop {
-        if let Event::Unpersonalized = next_event(&engine) {
+        if let Event::Unpersonalized(_) = next_event(&engine) {
             break;
         }
     }
+}
+
+#[test]
+fn two_photos_are_mixed_exported_and_saved_as_a_session() {
+    let engine = ready_engine();
+    let a = open_sample(&engine, "00020.jpg");
+    let b = open_sample(&engine, "unaligned_joker.jpg");
+    assert_ne!(a, b);
+    for id in 1..=3u64 {
+        engine
+            .requests
+            .send(Request::Mix {
+                a,
+                b,
+                layers: 0..id as usize,
+                id,
+            })
+            .unwrap();
+    }
+    let mixed = loop {
+        match next_event(&engine) {
+            Event::Mixed(m) => break m,
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(mixed.id, 3, "the queued mixes were coalesced to the newest");
+    assert_eq!(mixed.layers, 0..3);
+    assert_ne!(mixed.panes[1].rgba, mixed.panes[0].rgba);
+    assert_ne!(mixed.panes[2].rgba, mixed.panes[3].rgba);
+
+    let dir = std::env::temp_dir().join(format!("facestyle-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    engine
+        .requests
+        .send(Request::Edit {
+            photo: b,
+            sliders: vec![2.0],
+            id: 1,
+        })
+        .unwrap();
+    let full = dir.join("b_full.png");
+    engine
+        .requests
+        .send(Request::Export {
+            photo: b,
+            kind: ExportKind::FullPhoto,
+            path: full.clone(),
+        })
+        .unwrap();
+    let session = dir.join("s.facestyle");
+    engine
+        .requests
+        .send(Request::SaveSession(session.clone()))
+        .unwrap();
+    let mut notices = 0;
+    while notices < 2 {
+        match next_event(&engine) {
+            Event::Notice(_) => notices += 1,
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    let img = image::open(&full).unwrap();
+    let original = image::open(sample("unaligned_joker.jpg")).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        (original.width(), original.height())
+    );
+
+    // a second engine opens the session: both photos, B's slider value restored
+    let other = ready_engine();
+    other
+        .requests
+        .send(Request::OpenSession(session.clone()))
+        .unwrap();
+    let mut views = Vec::new();
+    while views.len() < 2 {
+        match next_event(&other) {
+            Event::Photo(v) => views.push(v),
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    assert_eq!(views[0].sliders[0], 0.0);
+    assert_eq!(views[1].sliders[0], 2.0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -286,17 +286,20 @@ struct SessionSample {
     workspace: std::cell::RefCell<Workspace>,
 }
 
-fn session_sample(
-    gen_store: &weights::TensorStore,
-    enc_store: &weights::TensorStore,
-) -> SessionSample {
+fn session_sample(gen_store: &weights::TensorStore) -> SessionSample {
     let (g, e, photo) = (
         tmp("sg.safetensors"),
         tmp("se.safetensors"),
         tmp("face.png"),
     );
     weights::write_safetensors(gen_store, &g).unwrap();
-    weights::write_safetensors(enc_store, &e).unwrap();
+    // an encoder that fits the tiny generator: F = its 4×4 activation after conv1 (K = 1)
+    let config = EncoderConfig {
+        content_stride: 1,
+        k: 1,
+        ..tiny_encoder_config()
+    };
+    weights::write_safetensors(&random_encoder_store(&config, 3), &e).unwrap();
     std::fs::write(&photo, image_bytes(image::ImageFormat::Png)).unwrap();
     let open = || {
         let mut ws = Workspace::new(ComputeDevice::cpu());
@@ -368,7 +371,7 @@ fn formats() -> Vec<Format> {
     let mut shard: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_le_bytes()).collect();
     shard.extend([0u8, 1, 2, 255]);
     let npy_values: Vec<u8> = (0..32).flat_map(|i| (i as f32).to_le_bytes()).collect();
-    let session = session_sample(&gen_store, &enc_store);
+    let session = session_sample(&gen_store);
     let hostile = common::fixture("hostile");
     let dev = device.clone();
     let dev2 = device.clone();

@@ -1,7 +1,15 @@
-//! The desktop editor (eframe/egui). State lives in [`state`], drawing in [`view`]; the
-//! model runs on the engine thread, so the UI never waits for it.
+//! The desktop editor (eframe/egui). State and its reducer live in [`state`]; each panel is a
+//! file of its own; the model runs on the engine thread, so the UI never waits for it.
 
+mod dialogs;
+mod edit_view;
+mod library;
+mod menu;
+mod mix_view;
+mod random_view;
 mod state;
+mod textures;
+mod undo;
 mod view;
 
 use std::path::PathBuf;
@@ -9,11 +17,11 @@ use std::path::PathBuf;
 use crate::device::DeviceChoice;
 use crate::engine::Engine;
 
-pub use state::{EditorState, EngineStatus, Pane, Personalization};
+pub use state::{Action, EditorState, Effect, EngineStatus, View};
 pub use view::EditorApp;
 
 /// Opens the editor window (blocks until it is closed).
-pub fn run(photo: Option<PathBuf>, device: DeviceChoice) -> anyhow::Result<()> {
+pub fn run(photos: Vec<PathBuf>, device: DeviceChoice) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("facestyle")
@@ -30,7 +38,9 @@ pub fn run(photo: Option<PathBuf>, device: DeviceChoice) -> anyhow::Result<()> {
                 let ctx = ctx.clone();
                 Engine::spawn(device, move || ctx.request_repaint())
             };
-            Ok(Box::new(EditorApp::new(spawn(), photo).with_restart(spawn)))
+            Ok(Box::new(
+                EditorApp::new(spawn(), photos).with_restart(spawn),
+            ))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the editor window: {e}"))

@@ -1,38 +1,28 @@
-//! The editor's state, apart from how it is drawn.
+//! The editor's state and its reducer, apart from how it is drawn: panels read the state and
+//! return [`Action`]s; [`EditorState::dispatch`] applies them and [`EditorState::apply`]
+//! applies the engine's events; both return the [`Effect`]s to carry out (requests to the
+//! engine, files to write). Every behaviour here is tested without a window.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
+use super::undo::{Change, UndoStack};
 use crate::edit::directions::DirectionInfo;
-use crate::engine::{Event, Frame, Inversion, RenderParams};
+use crate::engine::{Event, ExportKind, Frame, MixFrames, PhotoView, RenderParams, Request};
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
+use crate::workspace::PhotoId;
 
 /// What the central area shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    /// A face drawn from a seed.
-    RandomFace,
-    /// The user's photo beside its reconstruction.
-    Photo,
-}
-
-/// Personalization (PTI) as the editor sees it.
-#[derive(Debug, Clone)]
-pub enum Personalization {
-    /// The generator as loaded.
-    Original,
-    /// Tuning: the latest progress, and the token that cancels it.
-    Running {
-        progress: Option<TuningProgress>,
-        cancel: CancelToken,
-    },
-    /// The generator is tuned to the photo.
-    Personalized {
-        steps: usize,
-        seconds: f64,
-        perceptual: String,
-    },
+pub enum View {
+    /// The selected photo: original | reconstruction | edited, with its sliders.
+    Edit,
+    /// Two photos' feature and latent codes mixed (FSE Fig. 7) and a layer-range mix.
+    Mix,
+    /// Faces drawn from a seed.
+    Random,
 }
 
 /// Where the engine stands, as the status bar tells it.
@@ -40,7 +30,6 @@ pub enum Personalization {
 pub enum EngineStatus {
     Starting,
     Ready,
-    Rendering,
     /// The engine thread is gone (its channel closed): the UI offers a restart.
     Stopped,
     /// The engine runs but no generator loaded (e.g. the bundled model is missing): the user
@@ -48,89 +37,472 @@ pub enum EngineStatus {
     NoModel,
 }
 
+/// A personalization running now.
+#[derive(Debug, Clone)]
+pub struct TuningJob {
+    pub photos: Vec<PhotoId>,
+    pub progress: Option<TuningProgress>,
+    pub cancel: CancelToken,
+}
+
+/// How a photo was personalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Personalized {
+    pub steps: usize,
+    pub seconds: f64,
+    pub perceptual: String,
+}
+
+/// An open photo in the library.
+#[derive(Debug, Clone)]
+pub struct PhotoEntry {
+    pub view: PhotoView,
+    /// Counts the views received for this photo, so textures know when to refresh.
+    pub serial: u64,
+    /// Slider values, one per direction.
+    pub sliders: Vec<f32>,
+    /// The photo with its sliders applied (absent while all are at 0).
+    pub edited: Option<Frame>,
+    pub personalized: Option<Personalized>,
+    requested: Option<Vec<f32>>,
+    edit_id: u64,
+}
+
+impl PhotoEntry {
+    pub fn id(&self) -> PhotoId {
+        self.view.id
+    }
+
+    pub fn name(&self) -> String {
+        self.view
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn stem(&self) -> String {
+        self.view
+            .path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "photo".into())
+    }
+}
+
+/// The Mix view's choices and its latest images.
+#[derive(Debug, Clone)]
+pub struct MixState {
+    pub a: Option<PhotoId>,
+    pub b: Option<PhotoId>,
+    /// The w+ entries of B put into A.
+    pub layers: Range<usize>,
+    pub frames: Option<MixFrames>,
+    requested: Option<(PhotoId, PhotoId, Range<usize>)>,
+    next_id: u64,
+}
+
+/// Which of the two mixed photos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixSlot {
+    A,
+    B,
+}
+
+/// Something the user did.
+#[derive(Debug, Clone)]
+pub enum Action {
+    OpenPhotos(Vec<PathBuf>),
+    Select(PhotoId),
+    ClosePhoto(PhotoId),
+    NextFace(PhotoId),
+    SetView(View),
+    /// A slider of the selected photo moved (part of a gesture until `EndGesture`).
+    SetSlider {
+        index: usize,
+        value: f32,
+    },
+    /// The pointer was released: the sliders moved since the gesture began are one undo step.
+    EndGesture,
+    ResetSlider(usize),
+    ResetAll,
+    Undo,
+    Redo,
+    SetSeed(u64),
+    SetTruncation(f32),
+    MixPick {
+        slot: MixSlot,
+        photo: PhotoId,
+    },
+    SetMixLayers(Range<usize>),
+    /// Personalize these photos (together when several).
+    Personalize(Vec<PhotoId>),
+    CancelPersonalize,
+    Revert(PhotoId),
+    /// The selected photo's edited face or whole photo, to this file.
+    Export {
+        kind: ExportKind,
+        path: PathBuf,
+    },
+    /// A frame the UI shows (a mix pane, a random face), to this file.
+    SaveFrame {
+        frame: Frame,
+        path: PathBuf,
+    },
+    SaveSession(PathBuf),
+    OpenSession(PathBuf),
+    LoadGenerator(PathBuf),
+    LoadEncoder(PathBuf),
+    LoadDirections(PathBuf),
+    DismissErrors,
+}
+
+/// What the reducer asks the app to carry out.
+#[derive(Debug)]
+pub enum Effect {
+    Send(Request),
+    /// Write this frame as a PNG (atomically).
+    SaveFrame(Frame, PathBuf),
+}
+
+/// Steps of a personalization started from the editor (PTI's default).
+pub const PERSONALIZE_STEPS: usize = 350;
+
 pub struct EditorState {
-    pub params: RenderParams,
     pub status: EngineStatus,
     pub device: String,
     pub origin: Option<ModelOrigin>,
     pub config: Option<GeneratorConfig>,
-    pub frame: Option<(RenderParams, Frame)>,
-    pub pane: Pane,
-    pub inversion: Option<Inversion>,
-    /// Counts inversions received, so views know when to refresh (the same photo is redrawn
-    /// after personalization).
-    pub inversion_serial: u64,
-    /// Photos waiting for the engine to start.
-    pub pending_photos: Vec<PathBuf>,
-    /// A photo is being inverted.
-    pub inverting: bool,
-    /// The sliders: direction, current value.
-    pub sliders: Vec<(DirectionInfo, f32)>,
-    /// Where the directions came from.
+    pub view: View,
+    pub photos: Vec<PhotoEntry>,
+    pub selected: Option<PhotoId>,
+    /// The sliders of the active direction set and where the set came from.
+    pub directions: Vec<DirectionInfo>,
     pub directions_label: String,
-    pub personalization: Personalization,
-    /// The inverted photo with the sliders applied (absent while all are at 0).
-    pub edited: Option<Frame>,
-    requested_sliders: Option<Vec<f32>>,
+    pub params: RenderParams,
+    pub frame: Option<(RenderParams, Frame)>,
+    pub mix: MixState,
+    pub tuning: Option<TuningJob>,
+    /// Photos waiting for the engine to start, and how many are being opened.
+    pending_photos: Vec<PathBuf>,
+    pub opening: usize,
+    undo: UndoStack,
+    /// The selected photo's slider values when the current gesture began.
+    gesture: Option<(PhotoId, Vec<f32>)>,
     /// The last thing done (saved, loaded), for the status bar.
     pub notice: Option<String>,
-    /// The last error, shown until dismissed; nothing is lost when one occurs.
-    pub error: Option<String>,
-    /// Request ids per stream, so a newer render never hides an edit's result (and back).
+    /// Errors since the log was last dismissed, oldest first; nothing is lost when one occurs.
+    pub errors: Vec<String>,
+    /// Changes since the session was last saved or opened.
+    pub unsaved: bool,
+    requested_render: Option<RenderParams>,
     next_render_id: u64,
     next_edit_id: u64,
-    requested: Option<RenderParams>,
 }
 
 impl EditorState {
-    pub fn new(photo: Option<PathBuf>) -> Self {
+    pub fn new(photos: Vec<PathBuf>) -> Self {
         Self {
-            params: RenderParams {
-                seed: 0,
-                truncation: 0.7,
-            },
             status: EngineStatus::Starting,
             device: String::new(),
             origin: None,
             config: None,
-            frame: None,
-            pane: if photo.is_some() {
-                Pane::Photo
+            view: if photos.is_empty() {
+                View::Random
             } else {
-                Pane::RandomFace
+                View::Edit
             },
-            inversion: None,
-            inversion_serial: 0,
-            pending_photos: photo.into_iter().collect(),
-            inverting: false,
-            sliders: Vec::new(),
+            photos: Vec::new(),
+            selected: None,
+            directions: Vec::new(),
             directions_label: String::new(),
-            edited: None,
-            requested_sliders: None,
-            personalization: Personalization::Original,
+            params: RenderParams {
+                seed: 0,
+                truncation: 0.7,
+            },
+            frame: None,
+            mix: MixState {
+                a: None,
+                b: None,
+                layers: 0..4,
+                frames: None,
+                requested: None,
+                next_id: 0,
+            },
+            tuning: None,
+            pending_photos: photos,
+            opening: 0,
+            undo: UndoStack::default(),
+            gesture: None,
             notice: None,
-            error: None,
+            errors: Vec::new(),
+            unsaved: false,
+            requested_render: None,
             next_render_id: 0,
             next_edit_id: 0,
-            requested: None,
         }
     }
 
-    /// A render request when the parameters changed since the last one.
-    pub fn render_request(&mut self) -> Option<(RenderParams, u64)> {
-        if matches!(
+    pub fn photo(&self, id: PhotoId) -> Option<&PhotoEntry> {
+        self.photos.iter().find(|p| p.id() == id)
+    }
+
+    fn photo_mut(&mut self, id: PhotoId) -> Option<&mut PhotoEntry> {
+        self.photos.iter_mut().find(|p| p.id() == id)
+    }
+
+    pub fn selected_photo(&self) -> Option<&PhotoEntry> {
+        self.selected.and_then(|id| self.photo(id))
+    }
+
+    pub fn can_undo(&self) -> bool {
+        self.undo.can_undo()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        self.undo.can_redo()
+    }
+
+    fn engine_usable(&self) -> bool {
+        !matches!(
             self.status,
             EngineStatus::Starting | EngineStatus::Stopped | EngineStatus::NoModel
-        ) || self.requested == Some(self.params)
-        {
-            return None;
-        }
-        self.requested = Some(self.params);
-        self.next_render_id += 1;
-        self.status = EngineStatus::Rendering;
-        Some((self.params, self.next_render_id))
+        )
     }
 
+    /// The warning to show while the running model is an interim stand-in.
+    pub fn interim_notice(&self) -> Option<String> {
+        self.origin.as_ref().and_then(ModelOrigin::interim_notice)
+    }
+
+    // ---- the reducer ----------------------------------------------------------------------
+
+    /// Applies a user action; returns what to carry out now.
+    pub fn dispatch(&mut self, action: Action) -> Vec<Effect> {
+        let send = |r| vec![Effect::Send(r)];
+        match action {
+            Action::OpenPhotos(paths) => self.pending_photos.extend(paths),
+            Action::Select(id) => {
+                if self.photo(id).is_some() {
+                    self.end_gesture();
+                    self.selected = Some(id);
+                    self.view = View::Edit;
+                }
+            }
+            Action::ClosePhoto(id) => {
+                if self.photo(id).is_some() {
+                    return send(Request::ClosePhoto(id));
+                }
+            }
+            Action::NextFace(id) => {
+                if let Some(p) = self.photo(id)
+                    && p.view.faces > 1
+                {
+                    let face = (p.view.face + 1) % p.view.faces;
+                    self.opening += 1;
+                    return send(Request::ChooseFace { photo: id, face });
+                }
+            }
+            Action::SetView(v) => self.view = v,
+            Action::SetSlider { index, value } => {
+                let Some(id) = self.selected else {
+                    return Vec::new();
+                };
+                let Some(p) = self.photo_mut(id) else {
+                    return Vec::new();
+                };
+                if index >= p.sliders.len() || !value.is_finite() {
+                    return Vec::new();
+                }
+                let before = p.sliders.clone();
+                p.sliders[index] = value;
+                if self.gesture.as_ref().is_none_or(|(g, _)| *g != id) {
+                    self.gesture = Some((id, before));
+                }
+                self.unsaved = true;
+            }
+            Action::EndGesture => self.end_gesture(),
+            Action::ResetSlider(index) => {
+                self.set_all_sliders(|i, v| if i == index { 0.0 } else { v })
+            }
+            Action::ResetAll => self.set_all_sliders(|_, _| 0.0),
+            Action::Undo => {
+                self.end_gesture();
+                if let Some(c) = self.undo.undo() {
+                    self.apply_change(c);
+                }
+            }
+            Action::Redo => {
+                self.end_gesture();
+                if let Some(c) = self.undo.redo() {
+                    self.apply_change(c);
+                }
+            }
+            Action::SetSeed(seed) => self.params.seed = seed,
+            Action::SetTruncation(t) => self.params.truncation = t.clamp(0.0, 1.0),
+            Action::MixPick { slot, photo } => {
+                if self.photo(photo).is_some() {
+                    match slot {
+                        MixSlot::A => self.mix.a = Some(photo),
+                        MixSlot::B => self.mix.b = Some(photo),
+                    }
+                }
+            }
+            Action::SetMixLayers(layers) => {
+                let n = self.config.as_ref().map_or(0, |c| c.n_latent());
+                if !layers.is_empty() && layers.end <= n && layers != self.mix.layers {
+                    self.undo.push(Change::MixLayers {
+                        before: self.mix.layers.clone(),
+                        after: layers.clone(),
+                    });
+                    self.mix.layers = layers;
+                }
+            }
+            Action::Personalize(photos) => {
+                if self.tuning.is_none() && !photos.is_empty() {
+                    let cancel = CancelToken::default();
+                    self.tuning = Some(TuningJob {
+                        photos: photos.clone(),
+                        progress: None,
+                        cancel: cancel.clone(),
+                    });
+                    return send(Request::Personalize {
+                        photos,
+                        steps: PERSONALIZE_STEPS,
+                        cancel,
+                    });
+                }
+            }
+            Action::CancelPersonalize => {
+                if let Some(job) = &self.tuning {
+                    job.cancel.cancel();
+                }
+            }
+            Action::Revert(id) => return send(Request::Revert(id)),
+            Action::Export { kind, path } => {
+                if let Some(photo) = self.selected {
+                    return send(Request::Export { photo, kind, path });
+                }
+            }
+            Action::SaveFrame { frame, path } => return vec![Effect::SaveFrame(frame, path)],
+            Action::SaveSession(path) => {
+                self.end_gesture();
+                self.unsaved = false;
+                return send(Request::SaveSession(path));
+            }
+            Action::OpenSession(path) => return send(Request::OpenSession(path)),
+            Action::LoadGenerator(path) => return send(Request::LoadGenerator(path)),
+            Action::LoadEncoder(path) => return send(Request::LoadEncoder(path)),
+            Action::LoadDirections(path) => return send(Request::LoadDirections(path)),
+            Action::DismissErrors => self.errors.clear(),
+        }
+        Vec::new()
+    }
+
+    /// Sets every slider of the selected photo at once (resets): one undo step.
+    fn set_all_sliders(&mut self, f: impl Fn(usize, f32) -> f32) {
+        self.end_gesture();
+        let Some(id) = self.selected else { return };
+        let Some(p) = self.photo_mut(id) else { return };
+        let before = p.sliders.clone();
+        p.sliders = before.iter().enumerate().map(|(i, v)| f(i, *v)).collect();
+        if p.sliders != before {
+            let after = p.sliders.clone();
+            self.undo.push(Change::Sliders {
+                photo: id,
+                before,
+                after,
+            });
+            self.unsaved = true;
+        }
+    }
+
+    fn end_gesture(&mut self) {
+        let Some((id, before)) = self.gesture.take() else {
+            return;
+        };
+        if let Some(p) = self.photo(id)
+            && p.sliders != before
+        {
+            let after = p.sliders.clone();
+            self.undo.push(Change::Sliders {
+                photo: id,
+                before,
+                after,
+            });
+        }
+    }
+
+    fn apply_change(&mut self, change: Change) {
+        match change {
+            Change::Sliders { photo, after, .. } => {
+                if let Some(p) = self.photo_mut(photo) {
+                    p.sliders = after;
+                    self.selected = Some(photo);
+                    self.unsaved = true;
+                }
+            }
+            Change::MixLayers { after, .. } => self.mix.layers = after,
+        }
+    }
+
+    /// The requests the state calls for now: photos waiting to open, a render when the seed
+    /// changed, an edit for each photo whose sliders moved, a mix when its choices changed.
+    pub fn requests(&mut self) -> Vec<Request> {
+        let mut out = Vec::new();
+        if !self.engine_usable() {
+            return out;
+        }
+        if !self.pending_photos.is_empty() {
+            self.opening += self.pending_photos.len();
+            out.push(Request::OpenPhotos(std::mem::take(
+                &mut self.pending_photos,
+            )));
+        }
+        if self.view == View::Random && self.requested_render != Some(self.params) {
+            self.requested_render = Some(self.params);
+            self.next_render_id += 1;
+            out.push(Request::Render {
+                params: self.params,
+                id: self.next_render_id,
+            });
+        }
+        for i in 0..self.photos.len() {
+            let p = &self.photos[i];
+            if p.requested.as_ref() == Some(&p.sliders) || p.sliders.is_empty() {
+                continue;
+            }
+            let sliders = p.sliders.clone();
+            let photo = p.id();
+            self.next_edit_id += 1;
+            let id = self.next_edit_id;
+            let p = &mut self.photos[i];
+            p.requested = Some(sliders.clone());
+            p.edit_id = id;
+            if sliders.iter().all(|v| *v == 0.0) {
+                p.edited = None;
+            }
+            out.push(Request::Edit { photo, sliders, id });
+        }
+        if self.view == View::Mix
+            && let (Some(a), Some(b)) = (self.mix.a, self.mix.b)
+        {
+            let wanted = (a, b, self.mix.layers.clone());
+            if self.mix.requested.as_ref() != Some(&wanted) {
+                self.mix.next_id += 1;
+                self.mix.requested = Some(wanted);
+                out.push(Request::Mix {
+                    a,
+                    b,
+                    layers: self.mix.layers.clone(),
+                    id: self.mix.next_id,
+                });
+            }
+        }
+        out
+    }
+
+    /// Applies an event of the engine.
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::Ready {
@@ -140,231 +512,462 @@ impl EditorState {
             } => {
                 self.device = device;
                 self.origin = Some(origin);
+                let n = config.n_latent();
+                if self.mix.layers.end > n {
+                    self.mix.layers = 0..n.min(4);
+                }
                 self.config = Some(config);
                 self.status = EngineStatus::Ready;
-                self.requested = None;
+                self.requested_render = None;
+                self.mix.requested = None;
             }
             Event::Frame(params, frame) => {
-                if frame.id == self.next_render_id {
-                    self.status = EngineStatus::Ready;
-                }
-                self.frame = Some((params, frame));
-            }
-            Event::Inverted(inv) => {
-                self.inverting = false;
-                self.inversion = Some(*inv);
-                self.inversion_serial += 1;
-                self.pane = Pane::Photo;
-                self.edited = None;
-                // A new face: the current slider values apply to it too.
-                self.requested_sliders = None;
-            }
-            Event::Edited(frame) => {
-                if frame.id == self.next_edit_id {
-                    self.edited = Some(frame);
+                if frame.id == self.next_render_id || self.frame.is_none() {
+                    self.frame = Some((params, frame));
                 }
             }
-            Event::Notice(text) => self.notice = Some(text),
-            Event::Tuning(p) => {
-                if let Personalization::Running { progress, .. } = &mut self.personalization {
-                    *progress = Some(p);
+            Event::Photo(view) => self.photo_arrived(*view),
+            Event::PhotoClosed(id) => {
+                self.photos.retain(|p| p.id() != id);
+                self.undo.forget_photo(id);
+                if self.gesture.as_ref().is_some_and(|(g, _)| *g == id) {
+                    self.gesture = None;
+                }
+                if self.selected == Some(id) {
+                    self.selected = self.photos.last().map(PhotoEntry::id);
+                }
+                for slot in [&mut self.mix.a, &mut self.mix.b] {
+                    if *slot == Some(id) {
+                        *slot = None;
+                    }
+                }
+                if self.mix.a.is_none() || self.mix.b.is_none() {
+                    self.mix.frames = None;
+                }
+                self.unsaved = true;
+            }
+            Event::Edited { photo, frame } => {
+                if let Some(p) = self.photo_mut(photo)
+                    && frame.id == p.edit_id
+                {
+                    p.edited = Some(frame);
+                }
+            }
+            Event::Mixed(frames) => {
+                if frames.id == self.mix.next_id {
+                    self.mix.frames = Some(*frames);
+                }
+            }
+            Event::Tuning { progress, .. } => {
+                if let Some(job) = &mut self.tuning {
+                    job.progress = Some(progress);
                 }
             }
             Event::Personalized {
+                photos,
                 steps,
                 seconds,
                 perceptual,
             } => {
-                self.personalization = Personalization::Personalized {
-                    steps,
-                    seconds,
-                    perceptual,
-                };
-                self.requested_sliders = None;
-                self.requested = None;
+                self.tuning = None;
+                for id in photos {
+                    if let Some(p) = self.photo_mut(id) {
+                        p.personalized = Some(Personalized {
+                            steps,
+                            seconds,
+                            perceptual: perceptual.clone(),
+                        });
+                    }
+                }
+                self.unsaved = true;
             }
-            Event::Unpersonalized => {
-                self.personalization = Personalization::Original;
-                self.requested_sliders = None;
-                self.requested = None;
+            Event::Unpersonalized(photos) => {
+                if self
+                    .tuning
+                    .as_ref()
+                    .is_some_and(|j| j.photos.iter().any(|p| photos.contains(p)))
+                {
+                    self.tuning = None;
+                }
+                for id in photos {
+                    if let Some(p) = self.photo_mut(id) {
+                        p.personalized = None;
+                    }
+                }
             }
+            Event::Notice(text) => self.notice = Some(text),
             Event::Directions(infos, label) => {
-                self.sliders = infos.into_iter().map(|i| (i, 0.0)).collect();
+                let n = infos.len();
+                self.directions = infos;
                 self.directions_label = label;
-                self.requested_sliders = None;
-                self.edited = None;
+                for p in &mut self.photos {
+                    p.sliders = vec![0.0; n];
+                    p.requested = None;
+                    p.edited = None;
+                }
+                self.gesture = None;
             }
             Event::Error(e) => {
                 if self.status == EngineStatus::Starting && self.config.is_none() {
                     self.status = EngineStatus::NoModel;
                 }
-                self.error = Some(e);
-                self.inverting = false;
-                if self.status == EngineStatus::Rendering {
-                    self.status = EngineStatus::Ready;
+                if self.opening > 0 && !e.starts_with("not restored") {
+                    self.opening -= 1;
                 }
+                self.errors.push(e);
             }
         }
     }
 
-    /// An edit request when the sliders moved (and a photo is inverted).
-    pub fn edit_request(&mut self) -> Option<(Vec<(usize, f32)>, u64)> {
-        self.inversion.as_ref()?;
-        let values: Vec<f32> = self.sliders.iter().map(|(_, v)| *v).collect();
-        if self.requested_sliders.as_ref() == Some(&values) {
-            return None;
+    /// A photo opened, or redrawn (another face, personalized, reverted, from a session).
+    fn photo_arrived(&mut self, view: PhotoView) {
+        let id = view.id;
+        let n = self.directions.len();
+        match self.photo_mut(id) {
+            Some(p) => {
+                p.serial += 1;
+                p.personalized = p.personalized.take().filter(|_| view.personalized);
+                // the sliders stay the user's; the edited face is drawn again
+                p.requested = None;
+                p.view = view;
+            }
+            None => {
+                self.opening = self.opening.saturating_sub(1);
+                let sliders = if view.sliders.len() == n {
+                    view.sliders.clone()
+                } else {
+                    vec![0.0; n]
+                };
+                let personalized = view.personalized.then(|| Personalized {
+                    steps: 0,
+                    seconds: 0.0,
+                    perceptual: "from the session".into(),
+                });
+                self.photos.push(PhotoEntry {
+                    view,
+                    serial: 0,
+                    requested: Some(vec![0.0; n]).filter(|_| sliders.iter().all(|v| *v == 0.0)),
+                    sliders,
+                    edited: None,
+                    personalized,
+                    edit_id: 0,
+                });
+                self.selected = Some(id);
+                self.view = View::Edit;
+                // the first two photos are what the Mix view starts with
+                if self.mix.a.is_none() {
+                    self.mix.a = Some(id);
+                } else if self.mix.b.is_none() {
+                    self.mix.b = Some(id);
+                }
+                self.unsaved = true;
+            }
         }
-        self.requested_sliders = Some(values.clone());
-        if values.iter().all(|v| *v == 0.0) {
-            self.edited = None;
-            return None;
-        }
-        self.next_edit_id += 1;
-        let active = values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| **v != 0.0)
-            .map(|(i, v)| (i, *v))
-            .collect();
-        Some((active, self.next_edit_id))
     }
 
     /// The engine's channel closed: say so; nothing the user has open is dropped.
     pub fn engine_stopped(&mut self) {
         if self.status != EngineStatus::Stopped {
             self.status = EngineStatus::Stopped;
-            self.error = Some("the engine stopped; press \"Restart engine\" to go on".into());
+            self.tuning = None;
+            self.errors
+                .push("the engine stopped; press \"Restart engine\" to go on".into());
         }
     }
 
-    /// A new engine replaces the stopped one: it starts with the bundled model, the photo
-    /// is inverted again and the sliders are sent again.
+    /// A new engine replaces the stopped one: it starts with the bundled model, the photos are
+    /// opened again (as new entries) and their sliders sent again.
     pub fn engine_restarted(&mut self) {
         self.status = EngineStatus::Starting;
-        self.error = None;
-        self.requested = None;
-        self.requested_sliders = None;
-        self.personalization = Personalization::Original;
-        if let Some(inv) = &self.inversion {
-            self.pending_photos.push(inv.photo.clone());
-        }
-    }
-
-    /// Photos to send for inversion now that the engine can take them.
-    pub fn take_photos(&mut self) -> Vec<PathBuf> {
-        if matches!(
-            self.status,
-            EngineStatus::Starting | EngineStatus::Stopped | EngineStatus::NoModel
-        ) || self.pending_photos.is_empty()
-        {
-            return Vec::new();
-        }
-        self.inverting = true;
-        std::mem::take(&mut self.pending_photos)
-    }
-
-    /// The warning to show while the running model is an interim stand-in.
-    pub fn interim_notice(&self) -> Option<String> {
-        self.origin.as_ref().and_then(ModelOrigin::interim_notice)
+        self.requested_render = None;
+        self.mix.requested = None;
+        let photos = std::mem::take(&mut self.photos);
+        self.selected = None;
+        self.mix.a = None;
+        self.mix.b = None;
+        self.mix.frames = None;
+        self.undo = UndoStack::default();
+        self.pending_photos
+            .extend(photos.into_iter().map(|p| p.view.path));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Quality;
 
     fn frame(id: u64) -> Frame {
         Frame::from_rgb(id, image::RgbImage::new(2, 2), 1.0)
     }
 
-    fn photo() -> Inversion {
-        Inversion {
-            photo: "p.jpg".into(),
+    fn view(id: u64, name: &str) -> PhotoView {
+        PhotoView {
+            id: PhotoId(id),
+            path: name.into(),
             input: frame(0),
             reconstruction: frame(0),
-            quality: crate::metrics::Quality {
+            quality: Quality {
                 mse: 0.0,
                 psnr: 0.0,
                 ssim: 0.0,
             },
             aligned: true,
-            faces: 1,
+            faces: 2,
             face: 0,
+            personalized: false,
+            sliders: Vec::new(),
         }
     }
 
-    fn ready() -> EditorState {
-        let mut s = EditorState::new(None);
-        s.status = EngineStatus::Ready;
+    fn direction(name: &str) -> DirectionInfo {
+        DirectionInfo {
+            name: name.into(),
+            layers: 0..4,
+            range: (-3.0, 3.0),
+            source: "test".into(),
+        }
+    }
+
+    /// Ready, two sliders, two photos open (A selected last = B).
+    fn ready_with_photos() -> EditorState {
+        let mut s = EditorState::new(vec!["a.jpg".into(), "b.jpg".into()]);
+        s.apply(Event::Ready {
+            device: "cpu".into(),
+            origin: ModelOrigin::File("g.safetensors".into()),
+            config: GeneratorConfig::stylegan2(64, 64, 2, 1),
+        });
+        s.apply(Event::Directions(
+            vec![direction("smile"), direction("age")],
+            "set".into(),
+        ));
+        let opened = s.requests();
+        assert!(matches!(&opened[0], Request::OpenPhotos(p) if p.len() == 2));
+        s.apply(Event::Photo(Box::new(view(1, "a.jpg"))));
+        s.apply(Event::Photo(Box::new(view(2, "b.jpg"))));
+        assert!(
+            s.requests().is_empty(),
+            "nothing to draw while sliders are at 0"
+        );
         s
     }
 
-    #[test]
-    fn a_newer_render_does_not_hide_an_edit_result() {
-        let mut s = ready();
-        s.inversion = Some(photo());
-        s.sliders = vec![(
-            DirectionInfo {
-                name: "smile".into(),
-                layers: 0..4,
-                range: (-3.0, 3.0),
-                source: "test".into(),
-            },
-            1.0,
-        )];
-        let (_, edit_id) = s.edit_request().expect("the slider moved");
-        s.params.seed = 5;
-        let (_, render_id) = s.render_request().expect("the seed changed");
-        s.apply(Event::Edited(frame(edit_id)));
-        s.apply(Event::Frame(s.params, frame(render_id)));
-        assert!(
-            s.edited.is_some(),
-            "the edit is shown although a render came after it"
-        );
-        assert_eq!(s.frame.as_ref().map(|(_, f)| f.id), Some(render_id));
-        // an older edit result than the newest request is still dropped
-        s.sliders[0].1 = 2.0;
-        let (_, newer) = s.edit_request().unwrap();
-        s.edited = None;
-        s.apply(Event::Edited(frame(newer - 1)));
-        assert!(s.edited.is_none());
+    fn edits(requests: &[Request]) -> Vec<(PhotoId, Vec<f32>, u64)> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Edit { photo, sliders, id } => Some((*photo, sliders.clone(), *id)),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
-    fn without_a_model_the_editor_waits_for_one_to_be_opened() {
-        let mut s = EditorState::new(Some("p.jpg".into()));
+    fn a_slider_drag_sends_edits_of_the_selected_photo_and_is_one_undo_step() {
+        let mut s = ready_with_photos();
+        assert_eq!(s.selected, Some(PhotoId(2)));
+        for v in [0.5, 1.0, 1.5] {
+            s.dispatch(Action::SetSlider { index: 0, value: v });
+            let e = edits(&s.requests());
+            assert_eq!(e.len(), 1);
+            assert_eq!((e[0].0, e[0].1.clone()), (PhotoId(2), vec![v, 0.0]));
+        }
+        s.dispatch(Action::EndGesture);
+        s.dispatch(Action::SetSlider {
+            index: 1,
+            value: -2.0,
+        });
+        s.dispatch(Action::EndGesture);
+        assert_eq!(s.selected_photo().unwrap().sliders, vec![1.5, -2.0]);
+        s.dispatch(Action::Undo);
+        assert_eq!(s.selected_photo().unwrap().sliders, vec![1.5, 0.0]);
+        s.dispatch(Action::Undo);
+        assert_eq!(
+            s.selected_photo().unwrap().sliders,
+            vec![0.0, 0.0],
+            "the whole drag is one step"
+        );
+        assert!(!s.can_undo());
+        // undo sends the restored values to the engine
+        let e = edits(&s.requests());
+        assert_eq!(e.last().unwrap().1, vec![0.0, 0.0]);
+        s.dispatch(Action::Redo);
+        assert_eq!(s.selected_photo().unwrap().sliders, vec![1.5, 0.0]);
+        // a new change drops what could be redone
+        s.dispatch(Action::ResetAll);
+        assert!(!s.can_redo());
+        assert_eq!(s.selected_photo().unwrap().sliders, vec![0.0, 0.0]);
+        s.dispatch(Action::Undo);
+        assert_eq!(s.selected_photo().unwrap().sliders, vec![1.5, 0.0]);
+    }
+
+    #[test]
+    fn each_photo_keeps_its_sliders_and_only_the_newest_edit_is_shown() {
+        let mut s = ready_with_photos();
+        s.dispatch(Action::SetSlider {
+            index: 0,
+            value: 2.0,
+        });
+        s.dispatch(Action::EndGesture);
+        s.dispatch(Action::Select(PhotoId(1)));
+        assert_eq!(s.selected_photo().unwrap().sliders, vec![0.0, 0.0]);
+        s.dispatch(Action::SetSlider {
+            index: 1,
+            value: 1.0,
+        });
+        let e = edits(&s.requests());
+        assert_eq!(e.len(), 2, "B's edit and A's edit: {e:?}");
+        assert_eq!(s.photo(PhotoId(2)).unwrap().sliders, vec![2.0, 0.0]);
+        // an older result of A than its newest request is dropped; the newest is kept
+        let a_id = e.iter().find(|x| x.0 == PhotoId(1)).unwrap().2;
+        s.apply(Event::Edited {
+            photo: PhotoId(1),
+            frame: frame(a_id - 1),
+        });
+        assert!(s.photo(PhotoId(1)).unwrap().edited.is_none());
+        s.apply(Event::Edited {
+            photo: PhotoId(1),
+            frame: frame(a_id),
+        });
+        assert!(s.photo(PhotoId(1)).unwrap().edited.is_some());
+        // a render result arriving meanwhile does not touch the edits
+        s.dispatch(Action::SetView(View::Random));
+        let render = s.requests();
+        assert!(matches!(render[0], Request::Render { .. }));
+        s.apply(Event::Frame(s.params, frame(1)));
+        assert!(s.photo(PhotoId(1)).unwrap().edited.is_some());
+    }
+
+    #[test]
+    fn the_mix_view_asks_for_its_panes_when_its_choices_change_and_undoes_ranges() {
+        let mut s = ready_with_photos();
+        assert_eq!((s.mix.a, s.mix.b), (Some(PhotoId(1)), Some(PhotoId(2))));
+        assert!(
+            s.requests().is_empty(),
+            "no mix while the view is not shown"
+        );
+        s.dispatch(Action::SetView(View::Mix));
+        let r = s.requests();
+        assert!(
+            matches!(&r[0], Request::Mix { a, b, layers, .. } if *a == PhotoId(1) && *b == PhotoId(2) && *layers == (0..4))
+        );
+        assert!(s.requests().is_empty(), "asked once");
+        s.dispatch(Action::SetMixLayers(4..8));
+        let r = s.requests();
+        let id = match &r[0] {
+            Request::Mix { layers, id, .. } => {
+                assert_eq!(*layers, 4..8);
+                *id
+            }
+            other => panic!("{other:?}"),
+        };
+        s.dispatch(Action::SetMixLayers(0..99));
+        assert_eq!(s.mix.layers, 4..8, "a range past the w+ entries is refused");
+        let mixed = |id| MixFrames {
+            id,
+            a: PhotoId(1),
+            b: PhotoId(2),
+            panes: [frame(id), frame(id), frame(id), frame(id)],
+            style_mix: frame(id),
+            layers: 4..8,
+        };
+        s.apply(Event::Mixed(Box::new(mixed(id - 1))));
+        assert!(s.mix.frames.is_none(), "a stale mix is dropped");
+        s.apply(Event::Mixed(Box::new(mixed(id))));
+        assert!(s.mix.frames.is_some());
+        s.dispatch(Action::Undo);
+        assert_eq!(s.mix.layers, 0..4);
+        s.dispatch(Action::MixPick {
+            slot: MixSlot::B,
+            photo: PhotoId(1),
+        });
+        assert!(matches!(&s.requests()[0], Request::Mix { b, .. } if *b == PhotoId(1)));
+        // closing a mixed photo empties its slot
+        s.apply(Event::PhotoClosed(PhotoId(1)));
+        assert_eq!((s.mix.a, s.mix.b), (None, None));
+        assert_eq!(s.selected, Some(PhotoId(2)));
+    }
+
+    #[test]
+    fn personalization_progress_cancel_and_badges() {
+        let mut s = ready_with_photos();
+        let effects = s.dispatch(Action::Personalize(vec![PhotoId(2)]));
+        let cancel = match &effects[0] {
+            Effect::Send(Request::Personalize { photos, cancel, .. }) => {
+                assert_eq!(photos, &vec![PhotoId(2)]);
+                cancel.clone()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            s.dispatch(Action::Personalize(vec![PhotoId(1)])).is_empty(),
+            "one job at a time"
+        );
+        s.dispatch(Action::CancelPersonalize);
+        assert!(cancel.is_cancelled());
+        s.apply(Event::Unpersonalized(vec![PhotoId(2)]));
+        assert!(s.tuning.is_none());
+        s.dispatch(Action::Personalize(vec![PhotoId(2)]));
+        s.apply(Event::Personalized {
+            photos: vec![PhotoId(2)],
+            steps: 350,
+            seconds: 10.0,
+            perceptual: "none".into(),
+        });
+        assert!(s.photo(PhotoId(2)).unwrap().personalized.is_some());
+        assert!(s.photo(PhotoId(1)).unwrap().personalized.is_none());
+        let mut v = view(2, "b.jpg");
+        v.personalized = true;
+        s.apply(Event::Photo(Box::new(v)));
+        assert!(s.photo(PhotoId(2)).unwrap().personalized.is_some());
+        s.apply(Event::Photo(Box::new(view(2, "b.jpg"))));
+        assert!(
+            s.photo(PhotoId(2)).unwrap().personalized.is_none(),
+            "reverted"
+        );
+    }
+
+    #[test]
+    fn errors_are_kept_in_a_log_and_without_a_model_the_editor_waits() {
+        let mut s = EditorState::new(vec!["p.jpg".into()]);
         s.apply(Event::Error(
             "the bundled model is in none of the weights folders".into(),
         ));
         assert_eq!(s.status, EngineStatus::NoModel);
-        assert!(s.render_request().is_none() && s.take_photos().is_empty());
+        assert!(s.requests().is_empty());
+        s.apply(Event::Error("second".into()));
+        assert_eq!(s.errors.len(), 2, "the first error is not overwritten");
         s.apply(Event::Ready {
             device: "cpu".into(),
             origin: ModelOrigin::File("g.safetensors".into()),
-            config: crate::model::GeneratorConfig::stylegan2(64, 64, 2, 1),
+            config: GeneratorConfig::stylegan2(64, 64, 2, 1),
         });
-        assert_eq!(s.take_photos(), vec![PathBuf::from("p.jpg")]);
+        assert!(
+            matches!(&s.requests()[0], Request::OpenPhotos(p) if p == &vec![PathBuf::from("p.jpg")])
+        );
+        s.dispatch(Action::DismissErrors);
+        assert!(s.errors.is_empty());
     }
 
     #[test]
-    fn a_stopped_engine_is_said_and_a_restart_inverts_the_photo_again() {
-        let mut s = ready();
-        s.inversion = Some(photo());
+    fn a_stopped_engine_is_said_and_a_restart_opens_the_photos_again() {
+        let mut s = ready_with_photos();
         s.engine_stopped();
         assert_eq!(s.status, EngineStatus::Stopped);
-        assert!(s.error.as_deref().unwrap().contains("Restart engine"));
-        s.params.seed = 9;
-        assert!(
-            s.render_request().is_none(),
-            "no requests to a stopped engine"
-        );
+        assert!(s.errors.last().unwrap().contains("Restart engine"));
+        s.dispatch(Action::SetSeed(9));
+        s.dispatch(Action::SetView(View::Random));
+        assert!(s.requests().is_empty(), "no requests to a stopped engine");
         s.engine_restarted();
         s.apply(Event::Ready {
             device: "cpu".into(),
             origin: ModelOrigin::File("g.safetensors".into()),
-            config: crate::model::GeneratorConfig::stylegan2(64, 64, 2, 1),
+            config: GeneratorConfig::stylegan2(64, 64, 2, 1),
         });
-        assert_eq!(s.take_photos(), vec![PathBuf::from("p.jpg")]);
-        assert!(s.render_request().is_some());
+        let r = s.requests();
+        assert!(
+            matches!(&r[0], Request::OpenPhotos(p) if p == &vec![PathBuf::from("a.jpg"), PathBuf::from("b.jpg")])
+        );
+        assert!(r.iter().any(|r| matches!(r, Request::Render { .. })));
     }
 }

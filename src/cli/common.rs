@@ -13,6 +13,33 @@ use crate::model::{Generator, NoiseMode};
 use crate::weights::{self, TensorStore};
 use crate::workspace::Workspace;
 
+/// The models and framing of the commands that open photos.
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
+    /// Generator weights (.safetensors, .pt, NVIDIA .pkl; default: the bundled model).
+    #[arg(long)]
+    pub weights: Option<std::path::PathBuf>,
+    /// Feature-Style encoder weights (.safetensors or the official .pth; default: bundled).
+    #[arg(long)]
+    pub encoder: Option<std::path::PathBuf>,
+    /// How photos are framed, as in the editor: auto = detect and FFHQ-align the largest face
+    /// (centre square if none), center-crop = use them as they are (already aligned crops).
+    #[arg(long, value_enum, default_value_t = Framing::Auto)]
+    pub framing: Framing,
+}
+
+impl ModelArgs {
+    /// A workspace with these models (see [`open_workspace`]).
+    pub fn open(&self, choice: DeviceChoice) -> anyhow::Result<Workspace> {
+        open_workspace(
+            choice,
+            self.weights.as_deref(),
+            self.encoder.as_deref(),
+            self.framing,
+        )
+    }
+}
+
 /// A workspace on the chosen device with the generator in `weights` (else the bundled one),
 /// the encoder in `encoder` (else the bundled one, when it fits) and, for `Framing::Auto`,
 /// the face detector; says what it loaded.

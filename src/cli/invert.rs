@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::common::{open_workspace, parse_noise, save_pngs};
+use super::common::{ModelArgs, open_workspace, parse_noise, save_pngs};
 use crate::device::DeviceChoice;
 use crate::edit::inversion;
 use crate::face::Framing;
@@ -18,12 +18,8 @@ pub struct InvertArgs {
     /// Output directory: `<name>.codes.safetensors`, `<name>_recon.png`, `<name>_input.png`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Generator weights (default: the bundled model).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Feature-Style encoder weights (.safetensors or the official .pth; default: bundled).
-    #[arg(long)]
-    pub encoder: Option<PathBuf>,
+    #[command(flatten)]
+    pub models: ModelArgs,
     /// Exact check: a safetensors `image` [B,3,H,W] in [-1,1] already at the encoder's input size.
     #[arg(long)]
     pub input_tensor: Option<PathBuf>,
@@ -33,10 +29,6 @@ pub struct InvertArgs {
     /// With --input-tensor: write `wplus`, `feature` and `image` here.
     #[arg(long)]
     pub raw: Option<PathBuf>,
-    /// How photos are framed: auto = detect and FFHQ-align the largest face (centre square if
-    /// none), center-crop = use them as they are (already aligned crops).
-    #[arg(long, value_enum, default_value_t = Framing::Auto)]
-    pub framing: Framing,
     /// Photos encoded together.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
@@ -45,9 +37,10 @@ pub struct InvertArgs {
 pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let framing = match a.input_tensor {
         Some(_) => Framing::CenterCrop,
-        None => a.framing,
+        None => a.models.framing,
     };
-    let mut ws = open_workspace(choice, a.weights.as_deref(), a.encoder.as_deref(), framing)?;
+    let m = &a.models;
+    let mut ws = open_workspace(choice, m.weights.as_deref(), m.encoder.as_deref(), framing)?;
     let device = &ws.burn_device().clone();
     let (g, e) = (ws.generator()?, ws.encoder()?);
     let noise = parse_noise(&a.noise, None, g, 0, device)?;
@@ -98,7 +91,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let perceptual_label = perceptual.key();
     let identity = crate::model_source::load_identity_net(device).ok();
     let mut summary = Summary::default();
-    let opened = ws.open_photos(&a.photos, a.framing, a.batch)?;
+    let opened = ws.open_photos(&a.photos, framing, a.batch)?;
     let mut failures = Vec::new();
     let ids: Vec<_> = opened
         .into_iter()
@@ -110,7 +103,7 @@ pub fn run(a: InvertArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     );
     for (&id, stem) in ids.iter().zip(&names) {
         let photo = ws.photo(id)?;
-        if photo.face.aligned.is_none() && a.framing == Framing::Auto {
+        if photo.face.aligned.is_none() && framing == Framing::Auto {
             eprintln!(
                 "{}: no face found, using the centre square as it is",
                 photo.path.display()

@@ -33,8 +33,8 @@ pub struct Cli {
     /// Replace output files that exist already (without it, an existing output is an error).
     #[arg(long, global = true)]
     pub force: bool,
-    /// A photo to open in the editor (when no subcommand is given).
-    pub photo: Option<PathBuf>,
+    /// Photos to open in the editor (when no subcommand is given).
+    pub photos: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

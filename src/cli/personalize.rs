@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::common::open_workspace;
+use super::common::ModelArgs;
 use crate::device::DeviceChoice;
 use crate::face::Framing;
 use crate::model_source::PerceptualChoice;
@@ -20,16 +20,10 @@ pub struct PersonalizeArgs {
     /// The personalized generator (safetensors).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    #[arg(long)]
-    pub encoder: Option<PathBuf>,
+    #[command(flatten)]
+    pub models: ModelArgs,
     #[arg(long, value_enum, default_value_t = PivotSource::Project)]
     pub pivot: PivotSource,
-    /// How photos are framed, as in `invert` and the editor: auto = detect and FFHQ-align the
-    /// largest face (centre square if none), center-crop = use them as they are.
-    #[arg(long, value_enum, default_value_t = Framing::Auto)]
-    pub framing: Framing,
     /// Projection steps (PTI: 450).
     #[arg(long, default_value_t = 450)]
     pub steps_inv: usize,
@@ -66,20 +60,15 @@ pub fn run(a: PersonalizeArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     if a.photos.is_empty() {
         bail!("give at least one photo");
     }
-    let mut ws = open_workspace(
-        choice,
-        a.weights.as_deref(),
-        a.encoder.as_deref(),
-        a.framing,
-    )?;
+    let mut ws = a.models.open(choice)?;
     let mut ids = Vec::new();
     for (p, r) in a
         .photos
         .iter()
-        .zip(ws.open_photos(&a.photos, a.framing, 4)?)
+        .zip(ws.open_photos(&a.photos, a.models.framing, 4)?)
     {
         let id = r?;
-        if ws.photo(id)?.face.aligned.is_none() && a.framing == Framing::Auto {
+        if ws.photo(id)?.face.aligned.is_none() && a.models.framing == Framing::Auto {
             eprintln!(
                 "{}: no face found, using the centre square as it is",
                 p.display()

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::common::{open_workspace, parse_slider};
+use super::common::{ModelArgs, open_workspace, parse_slider};
 use crate::device::DeviceChoice;
 use crate::face::Framing;
 use crate::pti::{CancelToken, TuningConfig};
@@ -36,12 +36,8 @@ pub struct SaveArgs {
     pub sliders: Vec<(String, f32)>,
     #[arg(long)]
     pub directions: Option<PathBuf>,
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    #[arg(long)]
-    pub encoder: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Framing::Auto)]
-    pub framing: Framing,
+    #[command(flatten)]
+    pub models: ModelArgs,
     /// Personalize each photo added (PTI from the encoder's pivot, as the editor does).
     #[arg(long)]
     pub personalize: bool,
@@ -66,12 +62,7 @@ pub fn run(a: SessionArgs, choice: DeviceChoice) -> anyhow::Result<()> {
 }
 
 fn save(a: SaveArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let mut ws = open_workspace(
-        choice,
-        a.weights.as_deref(),
-        a.encoder.as_deref(),
-        a.framing,
-    )?;
+    let mut ws = a.models.open(choice)?;
     if let Some(p) = &a.directions {
         ws.load_directions(p)?;
     }
@@ -82,7 +73,7 @@ fn save(a: SaveArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     for (p, r) in a
         .photos
         .iter()
-        .zip(ws.open_photos(&a.photos, a.framing, 4)?)
+        .zip(ws.open_photos(&a.photos, a.models.framing, 4)?)
     {
         let id = r?;
         ws.set_sliders_by_name(id, &a.sliders)?;

@@ -1,5 +1,6 @@
 //! What the UI and the engine say to each other.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use crate::edit::directions::DirectionInfo;
@@ -7,10 +8,11 @@ use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
-use crate::workspace::TuningOutcome;
+use crate::workspace::{PhotoId, TuningOutcome};
 
 /// How a personalization job ended: its outcome, and the token it ran under.
 pub struct FinishedJob {
+    pub photos: Vec<PhotoId>,
     pub outcome: anyhow::Result<TuningOutcome>,
     pub cancel: CancelToken,
 }
@@ -31,6 +33,15 @@ pub struct RenderParams {
     pub truncation: f32,
 }
 
+/// What to export of a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// The aligned crop as edited.
+    EditedFace,
+    /// The whole photo with the edited face pasted back.
+    FullPhoto,
+}
+
 #[derive(Debug)]
 pub enum Request {
     /// Draw a face; stale renders still queued are dropped in favour of the newest.
@@ -42,28 +53,47 @@ pub enum Request {
     LoadGenerator(PathBuf),
     /// Use the Feature-Style encoder in this file (e.g. the official `143_enc.pth`).
     LoadEncoder(PathBuf),
-    /// Invert a photo with the Feature-Style encoder; its codes become the ones edited.
-    Invert {
-        photo: PathBuf,
-        face: usize,
-    },
-    /// Redraw the inverted photo with these slider values (direction index, α); like renders,
-    /// only the newest queued edit is drawn.
-    Edit {
-        sliders: Vec<(usize, f32)>,
-        id: u64,
-    },
     /// Use the direction set in this file.
     LoadDirections(PathBuf),
-    /// Pivotal tuning on the inverted photo; `cancel` stops it and keeps the generator as it was.
+    /// Open photos (the largest face of each): each becomes an entry of the library.
+    OpenPhotos(Vec<PathBuf>),
+    /// Use face number `face` of an open photo (group photos).
+    ChooseFace {
+        photo: PhotoId,
+        face: usize,
+    },
+    ClosePhoto(PhotoId),
+    /// Redraw a photo with these slider values (one per direction); of the edits of one photo
+    /// queued at one time only the newest is drawn.
+    Edit {
+        photo: PhotoId,
+        sliders: Vec<f32>,
+        id: u64,
+    },
+    /// The four mixing panes of photos A and B, and A with B's w+ entries `layers`; only the
+    /// newest queued mix is drawn.
+    Mix {
+        a: PhotoId,
+        b: PhotoId,
+        layers: Range<usize>,
+        id: u64,
+    },
+    /// Pivotal tuning of these photos together (one: PTI; several: with locality
+    /// regularization); `cancel` stops it and keeps the generator as it was.
     Personalize {
+        photos: Vec<PhotoId>,
         steps: usize,
         cancel: CancelToken,
     },
-    /// Go back to the generator as it was before personalization.
-    Revert,
-    /// Save the whole photo with its face as edited (the last `Edit`'s sliders) pasted back.
-    ExportFull(PathBuf),
+    /// Go back to the base generator for this photo (and those tuned with it).
+    Revert(PhotoId),
+    Export {
+        photo: PhotoId,
+        kind: ExportKind,
+        path: PathBuf,
+    },
+    SaveSession(PathBuf),
+    OpenSession(PathBuf),
     /// A personalization running on its own thread has ended (sent by the engine itself).
     #[doc(hidden)]
     JobFinished(FinishedJob),
@@ -80,12 +110,17 @@ impl Request {
             Request::Render { .. } => "drawing a face",
             Request::LoadGenerator(_) => "opening the generator",
             Request::LoadEncoder(_) => "opening the encoder",
-            Request::Invert { .. } => "inverting the photo",
-            Request::Edit { .. } => "applying the sliders",
             Request::LoadDirections(_) => "opening the directions",
+            Request::OpenPhotos(_) => "opening photos",
+            Request::ChooseFace { .. } => "choosing a face",
+            Request::ClosePhoto(_) => "closing the photo",
+            Request::Edit { .. } => "applying the sliders",
+            Request::Mix { .. } => "mixing faces",
             Request::Personalize { .. } => "personalizing",
-            Request::Revert => "reverting",
-            Request::ExportFull(_) => "exporting",
+            Request::Revert(_) => "reverting",
+            Request::Export { .. } => "exporting",
+            Request::SaveSession(_) => "saving the session",
+            Request::OpenSession(_) => "opening the session",
             Request::JobFinished(_) => "finishing the personalization",
             Request::InjectFault => "a test fault",
             Request::Shutdown => "shutting down",
@@ -120,10 +155,11 @@ impl Frame {
     }
 }
 
-/// A photo and its FSE reconstruction.
+/// An open photo as the library and the Edit view show it.
 #[derive(Debug, Clone)]
-pub struct Inversion {
-    pub photo: PathBuf,
+pub struct PhotoView {
+    pub id: PhotoId,
+    pub path: PathBuf,
     /// The photo's square crop at the generator's resolution: what the reconstruction is
     /// measured against (the encoder may have seen it at a larger side).
     pub input: Frame,
@@ -134,6 +170,23 @@ pub struct Inversion {
     /// Faces found (largest first) and the one shown.
     pub faces: usize,
     pub face: usize,
+    /// Whether the photo has its own tuned generator.
+    pub personalized: bool,
+    /// Its slider values (one per direction of the active set).
+    pub sliders: Vec<f32>,
+}
+
+/// The Mix view's images for photos A and B.
+#[derive(Debug, Clone)]
+pub struct MixFrames {
+    pub id: u64,
+    pub a: PhotoId,
+    pub b: PhotoId,
+    /// G(w_A,F_A) | G(w_B,F_A) | G(w_A,F_B) | G(w_B,F_B)
+    pub panes: [Frame; 4],
+    /// A with B's w+ entries `layers`.
+    pub style_mix: Frame,
+    pub layers: Range<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,21 +199,31 @@ pub enum Event {
     },
     /// A face drawn from a seed.
     Frame(RenderParams, Frame),
-    Inverted(Box<Inversion>),
-    /// The inverted photo with the sliders applied.
-    Edited(Frame),
+    /// A photo opened, or redrawn (another face chosen, personalized, reverted).
+    Photo(Box<PhotoView>),
+    PhotoClosed(PhotoId),
+    /// A photo with its sliders applied.
+    Edited {
+        photo: PhotoId,
+        frame: Frame,
+    },
+    Mixed(Box<MixFrames>),
     /// One step of a running personalization.
-    Tuning(TuningProgress),
-    /// Personalization finished (the photo pane is redrawn with the tuned generator).
+    Tuning {
+        photos: Vec<PhotoId>,
+        progress: TuningProgress,
+    },
+    /// Personalization finished (the photos are redrawn with the tuned generator).
     Personalized {
+        photos: Vec<PhotoId>,
         steps: usize,
         seconds: f64,
         perceptual: String,
     },
+    /// These photos use the base generator (cancelled, failed or reverted).
+    Unpersonalized(Vec<PhotoId>),
     /// Something done that the status bar should tell (a file saved, a model loaded).
     Notice(String),
-    /// Personalization was cancelled or reverted: the original generator is in use.
-    Unpersonalized,
     /// The sliders available for the loaded generator.
     Directions(Vec<DirectionInfo>, String),
     /// Something failed; the previous state is kept.

@@ -3,5 +3,7 @@
 mod messages;
 mod worker;
 
-pub use messages::{Event, FinishedJob, Frame, Inversion, RenderParams, Request};
+pub use messages::{
+    Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, RenderParams, Request,
+};
 pub use worker::Engine;

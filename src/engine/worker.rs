@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use crossbeam_channel::{Receiver, Sender};
 
-use super::messages::{Event, FinishedJob, Frame, Inversion, RenderParams, Request};
+use super::messages::{
+    Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, RenderParams, Request,
+};
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::face::Framing;
 use crate::pti::{CancelToken, TuningConfig};
@@ -93,12 +93,9 @@ impl Events {
     }
 }
 
-/// The request loop over one [`Workspace`]: the editor shows one photo at a time (the current
-/// one); every action is a workspace method.
+/// The request loop over one [`Workspace`]: every request is a workspace method.
 struct Worker {
     workspace: Workspace,
-    /// The photo the editor shows.
-    current: Option<PhotoId>,
     /// Shared with [`Engine`]: the token of the personalization running now.
     running_job: RunningJob,
     /// The engine's own request queue: a personalization thread posts its end here.
@@ -135,7 +132,6 @@ impl Worker {
     ) -> Self {
         let mut w = Self {
             workspace: Workspace::new(ComputeDevice::select(choice)),
-            current: None,
             running_job,
             requests,
             events,
@@ -151,20 +147,16 @@ impl Worker {
     /// Loads the generator in `path` (else the bundled one) with the encoder and directions
     /// that fit it; on failure the models in use stay.
     fn load(&mut self, path: Option<&std::path::Path>) {
+        let open: Vec<PhotoId> = self.workspace.photos().iter().map(|p| p.id).collect();
         match self.workspace.load_generator(path) {
             Ok(closed) => {
-                let g = self.workspace.generator().expect("just loaded");
-                self.events.send(Event::Ready {
-                    device: self.workspace.device.to_string(),
-                    origin: self
-                        .workspace
-                        .generator_origin()
-                        .expect("just loaded")
-                        .clone(),
-                    config: g.config.clone(),
-                });
+                self.send_ready();
+                for id in open {
+                    if self.workspace.photo(id).is_err() {
+                        self.events.send(Event::PhotoClosed(id));
+                    }
+                }
                 if !closed.is_empty() {
-                    self.current = None;
                     self.events.send(Event::Notice(format!(
                         "closed {} (made for the previous generator)",
                         closed.join(", ")
@@ -180,6 +172,19 @@ impl Worker {
         }
     }
 
+    fn send_ready(&self) {
+        if let (Ok(g), Some(origin)) = (
+            self.workspace.generator(),
+            self.workspace.generator_origin(),
+        ) {
+            self.events.send(Event::Ready {
+                device: self.workspace.device.to_string(),
+                origin: origin.clone(),
+                config: g.config.clone(),
+            });
+        }
+    }
+
     fn send_directions(&self) {
         if let Some(d) = self.workspace.directions() {
             self.events.send(Event::Directions(
@@ -189,27 +194,17 @@ impl Worker {
         }
     }
 
-    /// Handles requests in order; of the renders waiting at one time only the newest is
-    /// drawn (slider drags coalesce instead of queueing up). Every request runs under
-    /// `catch_unwind`: a panic becomes an error event naming the action, the models are
-    /// reloaded and the photo, its codes and the sliders are kept.
+    /// Handles requests in order; of the renders, mixes and each photo's edits waiting at one
+    /// time only the newest is drawn (slider drags coalesce instead of queueing up). Every
+    /// request runs under `catch_unwind`: a panic becomes an error event naming the action, the
+    /// models are reloaded and the open photos, their codes and sliders are kept.
     fn run(mut self, rx: &Receiver<Request>) {
         while let Ok(first) = rx.recv() {
             let mut pending = vec![first];
             pending.extend(rx.try_iter());
-            let newest_render = pending
-                .iter()
-                .rposition(|r| matches!(r, Request::Render { .. }));
-            let newest_edit = pending
-                .iter()
-                .rposition(|r| matches!(r, Request::Edit { .. }));
+            let stale = superseded(&pending);
             for (i, req) in pending.into_iter().enumerate() {
-                let stale = match req {
-                    Request::Render { .. } => Some(i) != newest_render,
-                    Request::Edit { .. } => Some(i) != newest_edit,
-                    _ => false,
-                };
-                if stale {
+                if stale[i] {
                     continue;
                 }
                 let action = req.action();
@@ -229,44 +224,55 @@ impl Worker {
                 self.load(Some(&path));
                 Ok(())
             }
-            Request::Edit { sliders, id } => self
-                .edit(&sliders, id)
-                .map(|frame| self.events.send(Event::Edited(frame))),
+            Request::LoadEncoder(path) => self.workspace.load_encoder(Some(&path)).map(|()| {
+                self.events
+                    .send(Event::Notice(format!("encoder: {}", path.display())));
+            }),
             Request::LoadDirections(path) => self
                 .workspace
                 .load_directions(&path)
                 .map(|()| self.send_directions())
                 .map_err(|e| e.context("the current sliders are kept")),
-            Request::Personalize { steps, cancel } => self.personalize(steps, cancel),
-            Request::JobFinished(job) => self.finish_personalization(job),
-            Request::Revert => self.revert(),
-            Request::LoadEncoder(path) => self.workspace.load_encoder(Some(&path)).map(|()| {
-                self.events
-                    .send(Event::Notice(format!("encoder: {}", path.display())));
+            Request::OpenPhotos(paths) => self.open_photos(&paths),
+            Request::ChooseFace { photo, face } => self.choose_face(photo, face),
+            Request::ClosePhoto(photo) => self.workspace.close_photo(photo).map(|()| {
+                self.events.send(Event::PhotoClosed(photo));
             }),
-            Request::ExportFull(path) => self
-                .current()
-                .and_then(|id| self.workspace.export_full(id, &path))
-                .map(|()| {
-                    self.events
-                        .send(Event::Notice(format!("saved {}", path.display())))
-                }),
+            Request::Edit { photo, sliders, id } => self.edit(photo, &sliders, id),
+            Request::Mix { a, b, layers, id } => self.mix(a, b, layers, id),
+            Request::Personalize {
+                photos,
+                steps,
+                cancel,
+            } => self.personalize(photos, steps, cancel),
+            Request::JobFinished(job) => self.finish_personalization(job),
+            Request::Revert(photo) => self.revert(photo),
+            Request::Export { photo, kind, path } => match kind {
+                ExportKind::EditedFace => self.workspace.export_edited(photo, &path),
+                ExportKind::FullPhoto => self.workspace.export_full(photo, &path),
+            }
+            .map(|()| {
+                self.events
+                    .send(Event::Notice(format!("saved {}", path.display())))
+            }),
+            Request::SaveSession(path) => self.workspace.save_session(&path).map(|saved| {
+                self.events.send(Event::Notice(format!(
+                    "session saved: {} ({} photos, {:.1} MB)",
+                    path.display(),
+                    saved.photos,
+                    saved.bytes as f64 / 1e6
+                )))
+            }),
+            Request::OpenSession(path) => self.open_session(&path),
             Request::Render { params, id } => self
                 .render(params, id)
                 .map(|frame| self.events.send(Event::Frame(params, frame))),
-            Request::Invert { photo, face } => self
-                .invert(&photo, face)
-                .map(|inv| self.events.send(Event::Inverted(Box::new(inv)))),
             Request::InjectFault => panic!("fault injected by a test"),
         };
         if let Err(e) = result {
             self.events.send(Event::Error(line(e)));
         }
         Flow::Continue
-    }
-
-    fn current(&self) -> anyhow::Result<PhotoId> {
-        self.current.context("invert a photo first")
     }
 
     /// After a panic: the models are loaded again from their files (a failure may have left
@@ -280,13 +286,14 @@ impl Worker {
         let reloaded = catch_unwind(AssertUnwindSafe(|| {
             self.workspace.load_generator(path.as_deref())
         }));
-        if !matches!(&reloaded, Ok(Ok(closed)) if closed.is_empty()) {
-            // nothing trustworthy is left: start over without a photo
-            self.current = None;
-        }
-        self.events.send(Event::Error(format!(
-            "{action} failed unexpectedly ({message}); the models were reloaded and your photo and sliders kept"
-        )));
+        let kept = matches!(&reloaded, Ok(Ok(closed)) if closed.is_empty());
+        self.events.send(Event::Error(if kept {
+            format!(
+                "{action} failed unexpectedly ({message}); the models were reloaded and your photos and sliders kept"
+            )
+        } else {
+            format!("{action} failed unexpectedly ({message}); the models could not be reloaded")
+        }));
     }
 
     fn render(&self, params: RenderParams, id: u64) -> anyhow::Result<Frame> {
@@ -302,30 +309,89 @@ impl Worker {
         ))
     }
 
-    fn edit(&mut self, sliders: &[(usize, f32)], id: u64) -> anyhow::Result<Frame> {
-        let photo = self.current()?;
-        let start = Instant::now();
-        self.workspace.set_sliders(photo, sliders)?;
-        let img = self.workspace.edited(photo)?;
-        Ok(Frame::from_rgb(
-            id,
-            img,
-            start.elapsed().as_secs_f64() * 1000.0,
-        ))
-    }
-
-    /// Opens a photo in place of the current one.
-    fn invert(&mut self, photo: &std::path::Path, face: usize) -> anyhow::Result<Inversion> {
-        let id = self.workspace.open_photo(photo, Framing::Auto, face)?;
-        if let Some(previous) = self.current.replace(id) {
-            let _ = self.workspace.close_photo(previous);
+    fn open_photos(&mut self, paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
+        let mut failed = 0;
+        for path in paths {
+            match self
+                .workspace
+                .open_photo(path, Framing::Auto, 0)
+                .and_then(|id| self.photo_view(id))
+            {
+                Ok(view) => self.events.send(Event::Photo(Box::new(view))),
+                Err(e) => {
+                    failed += 1;
+                    self.events
+                        .send(Event::Error(format!("{}: {}", path.display(), line(e))));
+                }
+            }
         }
-        self.current_inversion()
+        if failed > 0 && paths.len() > 1 {
+            self.events.send(Event::Notice(format!(
+                "{} of {} photos could not be opened",
+                failed,
+                paths.len()
+            )));
+        }
+        Ok(())
     }
 
-    /// Starts tuning the current photo on a thread of its own; the engine keeps answering
-    /// (renders, edits) and gets the result as [`Request::JobFinished`].
-    fn personalize(&mut self, steps: usize, cancel: CancelToken) -> anyhow::Result<()> {
+    /// Another face of the same photo: opened as the same library entry's replacement.
+    fn choose_face(&mut self, photo: PhotoId, face: usize) -> anyhow::Result<()> {
+        let path = self.workspace.photo(photo)?.path.clone();
+        let id = self.workspace.open_photo(&path, Framing::Auto, face)?;
+        self.workspace.close_photo(photo)?;
+        self.events.send(Event::PhotoClosed(photo));
+        self.events
+            .send(Event::Photo(Box::new(self.photo_view(id)?)));
+        Ok(())
+    }
+
+    fn edit(&mut self, photo: PhotoId, sliders: &[f32], id: u64) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let pairs: Vec<(usize, f32)> = sliders.iter().copied().enumerate().collect();
+        self.workspace.set_sliders(photo, &pairs)?;
+        let img = self.workspace.edited(photo)?;
+        let frame = Frame::from_rgb(id, img, start.elapsed().as_secs_f64() * 1000.0);
+        self.events.send(Event::Edited { photo, frame });
+        Ok(())
+    }
+
+    fn mix(
+        &self,
+        a: PhotoId,
+        b: PhotoId,
+        layers: std::ops::Range<usize>,
+        id: u64,
+    ) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let panes = self.workspace.mix(a, b)?;
+        let style_mix = self.workspace.style_mix(a, b, layers.clone())?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let f = |img: image::RgbImage| Frame::from_rgb(id, img, ms);
+        self.events.send(Event::Mixed(Box::new(MixFrames {
+            id,
+            a,
+            b,
+            panes: [
+                f(panes.a),
+                f(panes.latent_b_feature_a),
+                f(panes.latent_a_feature_b),
+                f(panes.b),
+            ],
+            style_mix: f(style_mix),
+            layers,
+        })));
+        Ok(())
+    }
+
+    /// Starts tuning on a thread of its own; the engine keeps answering (renders, edits of
+    /// this and other photos) and gets the result as [`Request::JobFinished`].
+    fn personalize(
+        &mut self,
+        photos: Vec<PhotoId>,
+        steps: usize,
+        cancel: CancelToken,
+    ) -> anyhow::Result<()> {
         let settings = PersonalizeSettings {
             pivot: PivotSource::Encoder,
             tuning: TuningConfig {
@@ -334,13 +400,10 @@ impl Worker {
             },
             ..PersonalizeSettings::default()
         };
-        let job = match self
-            .workspace
-            .prepare_personalization(&[self.current()?], &settings)
-        {
+        let job = match self.workspace.prepare_personalization(&photos, &settings) {
             Ok(job) => job,
             Err(e) => {
-                self.events.send(Event::Unpersonalized);
+                self.events.send(Event::Unpersonalized(photos));
                 return Err(e);
             }
         };
@@ -353,7 +416,10 @@ impl Worker {
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
                     job.run(&cancel, |p| {
                         if let JobProgress::Tuning(t) = p {
-                            progress.send(Event::Tuning(t.clone()));
+                            progress.send(Event::Tuning {
+                                photos: photos.clone(),
+                                progress: t.clone(),
+                            });
                         }
                     })
                 }))
@@ -363,7 +429,11 @@ impl Worker {
                         panic_message(payload.as_ref())
                     ))
                 });
-                let _ = requests.send(Request::JobFinished(FinishedJob { outcome, cancel }));
+                let _ = requests.send(Request::JobFinished(FinishedJob {
+                    photos,
+                    outcome,
+                    cancel,
+                }));
             })?;
         Ok(())
     }
@@ -379,7 +449,7 @@ impl Worker {
                 } else {
                     self.events.send(Event::Error(format!("{e:#}")));
                 }
-                self.events.send(Event::Unpersonalized);
+                self.events.send(Event::Unpersonalized(job.photos));
                 return Ok(());
             }
         };
@@ -387,43 +457,101 @@ impl Worker {
         let perceptual = outcome.perceptual.to_string();
         let tuned = self.workspace.finish_personalization(outcome)?;
         self.events.send(Event::Personalized {
+            photos: tuned.clone(),
             steps,
             seconds,
             perceptual,
         });
-        if self.current.is_some_and(|c| tuned.contains(&c)) {
+        for id in tuned {
             self.events
-                .send(Event::Inverted(Box::new(self.current_inversion()?)));
+                .send(Event::Photo(Box::new(self.photo_view(id)?)));
         }
         Ok(())
     }
 
-    /// The photo pane for the current photo, codes and generator.
-    fn current_inversion(&self) -> anyhow::Result<Inversion> {
-        let id = self.current()?;
+    /// The Edit view's panes and facts of an open photo.
+    fn photo_view(&self, id: PhotoId) -> anyhow::Result<PhotoView> {
         let start = Instant::now();
         let r = self.workspace.reconstruction(id)?;
         let photo = self.workspace.photo(id)?;
         let millis = start.elapsed().as_secs_f64() * 1000.0;
-        Ok(Inversion {
+        Ok(PhotoView {
+            id,
+            path: photo.path.clone(),
             aligned: photo.face.aligned.is_some(),
             faces: photo.face.found,
             face: photo.face.index,
-            photo: photo.path.clone(),
+            personalized: photo.personalization.is_some(),
+            sliders: photo.sliders.clone(),
             quality: r.quality,
             input: Frame::from_rgb(0, r.target, millis),
             reconstruction: Frame::from_rgb(0, r.image, millis),
         })
     }
 
-    fn revert(&mut self) -> anyhow::Result<()> {
-        if let Some(id) = self.current
-            && self.workspace.revert(id)?
-        {
+    fn revert(&mut self, photo: PhotoId) -> anyhow::Result<()> {
+        let tuned_with = self
+            .workspace
+            .photo(photo)?
+            .personalization
+            .as_ref()
+            .map(|p| p.tuned_with.clone())
+            .unwrap_or_default();
+        self.workspace.revert(photo)?;
+        for id in &tuned_with {
             self.events
-                .send(Event::Inverted(Box::new(self.current_inversion()?)));
+                .send(Event::Photo(Box::new(self.photo_view(*id)?)));
         }
-        self.events.send(Event::Unpersonalized);
+        self.events
+            .send(Event::Unpersonalized(if tuned_with.is_empty() {
+                vec![photo]
+            } else {
+                tuned_with
+            }));
         Ok(())
     }
+
+    fn open_session(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
+        let before = self.workspace.generator()?.identity.clone();
+        let loaded = self.workspace.load_session(path)?;
+        if self.workspace.generator()?.identity != before {
+            self.send_ready();
+        }
+        self.send_directions();
+        for id in &loaded.photos {
+            self.events
+                .send(Event::Photo(Box::new(self.photo_view(*id)?)));
+        }
+        for w in &loaded.warnings {
+            self.events.send(Event::Error(format!("not restored: {w}")));
+        }
+        self.events.send(Event::Notice(format!(
+            "opened {} ({} photos)",
+            path.display(),
+            loaded.photos.len()
+        )));
+        Ok(())
+    }
+}
+
+/// Which queued requests a newer one of the same stream replaces: renders, mixes, and the
+/// edits of each photo.
+fn superseded(pending: &[Request]) -> Vec<bool> {
+    let mut seen_render = false;
+    let mut seen_mix = false;
+    let mut seen_edit: Vec<PhotoId> = Vec::new();
+    let mut stale = vec![false; pending.len()];
+    for (i, req) in pending.iter().enumerate().rev() {
+        stale[i] = match req {
+            Request::Render { .. } => std::mem::replace(&mut seen_render, true),
+            Request::Mix { .. } => std::mem::replace(&mut seen_mix, true),
+            Request::Edit { photo, .. } => {
+                let seen = seen_edit.contains(photo);
+                seen_edit.push(*photo);
+                seen
+            }
+            _ => false,
+        };
+    }
+    stale
 }

@@ -400,21 +400,8 @@ impl Workspace {
 
     /// The edited face: G(w̃, F̃) with the photo's generator.
     pub fn edited(&self, id: PhotoId) -> anyhow::Result<image::RgbImage> {
-        let photo = self.photo(id)?;
-        let g = self.generator_for(id)?;
-        let sliders = photo.slider_pairs();
-        let codes = photo.active_codes();
-        let img = if sliders.is_empty() {
-            inversion::reconstruct(g, codes, &self.noise)?
-        } else {
-            let set = &self
-                .directions
-                .as_ref()
-                .context("no directions are loaded")?
-                .set;
-            let w = set.apply(g, codes.wplus.clone(), &sliders)?;
-            feature_edit::edited_image(g, codes, w, &self.noise)?
-        };
+        let codes = self.edited_codes(id)?;
+        let img = inversion::reconstruct(self.generator_for(id)?, &codes, &self.noise)?;
         Ok(tensor_to_rgb_images(img).remove(0))
     }
 

@@ -1,0 +1,87 @@
+//! Undo and redo of the editor's changes: each entry holds the values before and after, so
+//! undoing applies `before` and redoing applies `after`.
+
+use std::ops::Range;
+
+use crate::workspace::PhotoId;
+
+/// One undoable change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A photo's slider values (one drag, one reset, "Reset all").
+    Sliders {
+        photo: PhotoId,
+        before: Vec<f32>,
+        after: Vec<f32>,
+    },
+    /// The Mix view's layer range.
+    MixLayers {
+        before: Range<usize>,
+        after: Range<usize>,
+    },
+}
+
+impl Change {
+    /// The change that undoes this one.
+    pub fn inverse(&self) -> Change {
+        match self.clone() {
+            Change::Sliders {
+                photo,
+                before,
+                after,
+            } => Change::Sliders {
+                photo,
+                before: after,
+                after: before,
+            },
+            Change::MixLayers { before, after } => Change::MixLayers {
+                before: after,
+                after: before,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct UndoStack {
+    done: Vec<Change>,
+    undone: Vec<Change>,
+}
+
+impl UndoStack {
+    /// Records a change just made; what was undone before can no longer be redone.
+    pub fn push(&mut self, change: Change) {
+        self.done.push(change);
+        self.undone.clear();
+    }
+
+    /// The change to apply to undo the last one.
+    pub fn undo(&mut self) -> Option<Change> {
+        let c = self.done.pop()?;
+        let inverse = c.inverse();
+        self.undone.push(c);
+        Some(inverse)
+    }
+
+    /// The change to apply to redo the last undone one.
+    pub fn redo(&mut self) -> Option<Change> {
+        let c = self.undone.pop()?;
+        self.done.push(c.clone());
+        Some(c)
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.done.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.undone.is_empty()
+    }
+
+    /// Drops the changes of a closed photo (they cannot be applied any more).
+    pub fn forget_photo(&mut self, id: PhotoId) {
+        let keep = |c: &Change| !matches!(c, Change::Sliders { photo, .. } if *photo == id);
+        self.done.retain(keep);
+        self.undone.retain(keep);
+    }
+}

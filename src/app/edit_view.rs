@@ -117,7 +117,7 @@ impl EditView {
             }
             Some(info) => {
                 ui.small(format!(
-                    "Personalized: {} steps in {:.0}s ({})",
+                    "Personalized: {} steps in {:.0}s (perceptual distance: {})",
                     info.steps, info.seconds, info.perceptual
                 ));
                 if ui.button("Revert to the base generator").clicked() {
@@ -190,8 +190,10 @@ impl EditView {
         let side = ((ui.available_width() - 24.0) / 3.0)
             .min(ui.available_height() - 40.0)
             .max(64.0);
+        let at_zero = p.sliders.iter().all(|v| *v == 0.0);
         let third = match (&edited, before) {
-            (Some(tex), _) => ("Edited (Eq. 1)", tex.clone()),
+            (Some(tex), _) if !at_zero => ("Edited (Eq. 1)", tex.clone()),
+            (Some(tex), _) => ("Edited (sliders at 0)", tex.clone()),
             (None, true) => ("Before (reconstruction)", recon.clone()),
             (None, false) => ("Edited (sliders at 0)", recon.clone()),
         };

@@ -61,9 +61,10 @@ impl MixView {
         });
         let (mut start, mut end) = (state.mix.layers.start, state.mix.layers.end);
         ui.horizontal(|ui| {
-            ui.label("B's w+ entries in A:");
-            let a = ui.add(egui::Slider::new(&mut start, 0..=n - 1).text("from"));
-            let b = ui.add(egui::Slider::new(&mut end, 1..=n).text("to"));
+            ui.label("B's w+ entries in A: from");
+            let a = ui.add(egui::Slider::new(&mut start, 0..=n - 1));
+            ui.label("to");
+            let b = ui.add(egui::Slider::new(&mut end, 1..=n));
             if (a.changed() || b.changed()) && start < end {
                 actions.push(Action::SetMixLayers(start..end));
             }

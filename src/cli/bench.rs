@@ -25,6 +25,9 @@ pub enum BenchTarget {
     /// PTI phases: projection and pivotal tuning (with and without locality regularization),
     /// timed over --iters steps each and extrapolated to 450 / 350 steps.
     Pti,
+    /// Slider → frame: one Eq. 1 edit of an inverted sample photo (what a drag costs), median
+    /// and p90 over --iters moves (bundled model or --weights, with its encoder).
+    Slider,
     /// What a session stores per personalized photo: --iters steps of pivotal tuning (MSE,
     /// toward another seed's face), then the exact delta against the base generator.
     Delta,
@@ -232,6 +235,7 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             }
         }
         BenchTarget::Delta => bench_delta(&g, &label, iters)?,
+        BenchTarget::Slider => bench_slider(&a, choice, iters)?,
     }
     Ok(())
 }
@@ -275,6 +279,44 @@ fn bench_delta(g: &Generator, label: &str, steps: usize) -> anyhow::Result<()> {
         mb(delta.stored_bytes()),
         100.0 * delta.stored_bytes() as f64 / changed.max(1) as f64,
         tuned.seconds
+    );
+    Ok(())
+}
+
+fn bench_slider(a: &BenchArgs, choice: DeviceChoice, iters: usize) -> anyhow::Result<()> {
+    let mut ws = super::common::open_workspace(
+        choice,
+        a.weights.as_deref(),
+        None,
+        crate::face::Framing::Auto,
+    )?;
+    let photo = a.photo.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
+    });
+    let id = ws.open_photo(&photo, crate::face::Framing::Auto, 0)?;
+    let n = ws.directions().map_or(0, |d| d.set.directions.len());
+    anyhow::ensure!(n > 0, "no directions to move");
+    let mut times = Vec::new();
+    for i in 0..iters.max(2) + 1 {
+        // a drag: each move sets a new value of one slider, then draws the edited face
+        let value = ((i % 20) as f32 - 10.0) / 5.0;
+        let start = Instant::now();
+        ws.set_slider(id, i % n, value)?;
+        let img = ws.edited(id)?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(img.width() > 0);
+        if i > 0 {
+            times.push(ms); // the first move warms up
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "bench slider: {}px, {} moves: median {:.1} ms, p90 {:.1} ms (slider → edited frame, Eq. 1)",
+        ws.generator()?.config.size,
+        times.len(),
+        at(0.5),
+        at(0.9)
     );
     Ok(())
 }

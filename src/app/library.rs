@@ -73,7 +73,7 @@ impl Library {
                     ui.small(format!("opening {}…", state.opening));
                 }
                 if state.photos.is_empty() && state.opening == 0 {
-                    ui.label("Drop face photos on the window, or File ▸ Open photos… (Ctrl+O)");
+                    ui.label("Drop face photos on the window, or File > Open photos… (Ctrl+O)");
                 }
             });
         });

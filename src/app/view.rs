@@ -72,12 +72,23 @@ impl EditorApp {
         }
     }
 
+    /// Does what the user did, as a menu or button would (also how tests and scripts drive
+    /// the editor without its file dialogs).
+    pub fn act(&mut self, action: Action) {
+        self.carry_out(vec![action]);
+    }
+
     /// Runs actions through the reducer and carries out their effects.
     fn carry_out(&mut self, actions: Vec<Action>) {
         for action in actions {
             for effect in self.state.dispatch(action) {
                 match effect {
                     Effect::Send(r) => {
+                        // what the state asks for first (e.g. the edit of a slider just moved),
+                        // so a save or an export sees it
+                        for pending in self.state.requests() {
+                            let _ = self.engine.requests.send(pending);
+                        }
                         let _ = self.engine.requests.send(r);
                     }
                     Effect::SaveFrame(frame, path) => {
@@ -110,7 +121,7 @@ impl EditorApp {
                     ui.label("ready");
                 }
                 EngineStatus::NoModel => {
-                    ui.label("no generator: File ▸ Open generator…");
+                    ui.label("no generator: File > Open generator…");
                 }
                 EngineStatus::Stopped => {
                     ui.colored_label(Color32::from_rgb(220, 80, 80), "engine stopped");
@@ -161,7 +172,7 @@ impl EditorApp {
         }
         let red = Color32::from_rgb(220, 80, 80);
         ui.horizontal(|ui| {
-            ui.colored_label(red, format!("⚠ {}", errors[errors.len() - 1]));
+            ui.colored_label(red, format!("Error: {}", errors[errors.len() - 1]));
             if ui.small_button("dismiss").clicked() {
                 actions.push(Action::DismissErrors);
             }

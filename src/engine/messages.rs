@@ -95,10 +95,8 @@ pub enum Request {
     SaveSession(PathBuf),
     OpenSession(PathBuf),
     /// A personalization running on its own thread has ended (sent by the engine itself).
-    #[doc(hidden)]
-    JobFinished(FinishedJob),
+    JobFinished(Box<FinishedJob>),
     /// Panics inside the request loop: how tests check that the engine survives a bug.
-    #[doc(hidden)]
     InjectFault,
     Shutdown,
 }

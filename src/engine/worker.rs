@@ -429,16 +429,16 @@ impl Worker {
                         panic_message(payload.as_ref())
                     ))
                 });
-                let _ = requests.send(Request::JobFinished(FinishedJob {
+                let _ = requests.send(Request::JobFinished(Box::new(FinishedJob {
                     photos,
                     outcome,
                     cancel,
-                }));
+                })));
             })?;
         Ok(())
     }
 
-    fn finish_personalization(&mut self, job: FinishedJob) -> anyhow::Result<()> {
+    fn finish_personalization(&mut self, job: Box<FinishedJob>) -> anyhow::Result<()> {
         self.running_job.set(None);
         let outcome = match job.outcome {
             Ok(o) => o,

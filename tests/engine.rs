@@ -348,3 +348,62 @@ fn two_photos_are_mixed_exported_and_saved_as_a_session() {
     assert_eq!(views[1].sliders[0], 2.0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn directions_are_computed_as_a_job_that_reports_progress_and_can_be_cancelled() {
+    use facestyle::workspace::DirectionMethod;
+    let engine = ready_engine();
+    let cancel = facestyle::pti::CancelToken::default();
+    engine
+        .requests
+        .send(Request::ComputeDirections {
+            method: DirectionMethod::Ganspace {
+                samples: 1_000_000,
+                count: 4,
+                layers: None,
+                seed: 0,
+            },
+            cancel: cancel.clone(),
+        })
+        .unwrap();
+    // progress arrives while the engine still draws faces
+    while !matches!(next_event(&engine), Event::Progress { done: false, .. }) {}
+    let params = RenderParams {
+        seed: 1,
+        truncation: 0.7,
+    };
+    engine
+        .requests
+        .send(Request::Render { params, id: 5 })
+        .unwrap();
+    while !matches!(next_event(&engine), Event::Frame(_, f) if f.id == 5) {}
+    cancel.cancel();
+    loop {
+        match next_event(&engine) {
+            Event::Notice(n) if n.contains("cancelled") => break,
+            Event::Directions(..) => panic!("a cancelled job replaced the sliders"),
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    // a job that runs to the end replaces the sliders with its set
+    engine
+        .requests
+        .send(Request::ComputeDirections {
+            method: DirectionMethod::Sefa {
+                layers: None,
+                count: 3,
+            },
+            cancel: facestyle::pti::CancelToken::default(),
+        })
+        .unwrap();
+    let (infos, label) = loop {
+        match next_event(&engine) {
+            Event::Directions(infos, label) => break (infos, label),
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(infos.len(), 3);
+    assert!(label.contains("SeFa"), "{label}");
+}

@@ -306,3 +306,47 @@ fn exports_are_pngs_of_the_edit_and_of_the_whole_photo() {
     assert!(leftovers.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn computed_directions_travel_inside_the_session() {
+    use facestyle::workspace::DirectionMethod;
+    let dir = temp_dir("computed-set");
+    let mut ws = workspace();
+    let cancel = CancelToken::default();
+    let mut fractions = Vec::new();
+    let computed = ws
+        .prepare_directions(DirectionMethod::Ganspace {
+            samples: 3000,
+            count: 5,
+            layers: None,
+            seed: 1,
+        })
+        .unwrap()
+        .run(&cancel, |f| fractions.push(f))
+        .unwrap();
+    assert!(
+        fractions.len() >= 3 && *fractions.last().unwrap() == 1.0,
+        "{fractions:?}"
+    );
+    ws.use_computed_directions(computed).unwrap();
+    assert_eq!(ws.directions().unwrap().set.directions.len(), 5);
+    let id = ws
+        .open_photo(&photo("00020.jpg"), Framing::Auto, 0)
+        .unwrap();
+    ws.set_slider(id, 4, 1.25).unwrap();
+    let edited = ws.edited(id).unwrap();
+    ws.save_session(&dir.join("s.facestyle")).unwrap();
+
+    let mut again = workspace();
+    assert_eq!(
+        again.directions().unwrap().set.directions.len(),
+        7,
+        "the bundled set"
+    );
+    let loaded = again.load_session(&dir.join("s.facestyle")).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(again.directions().unwrap().set.directions.len(), 5);
+    assert_eq!(again.photo(loaded.photos[0]).unwrap().sliders[4], 1.25);
+    assert_eq!(again.edited(loaded.photos[0]).unwrap(), edited);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

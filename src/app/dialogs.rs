@@ -48,3 +48,10 @@ pub fn pick_directions() -> Option<PathBuf> {
         .add_filter("Direction set", &["safetensors"])
         .pick_file()
 }
+
+pub fn save_directions() -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .set_file_name("directions.safetensors")
+        .add_filter("Direction set", &["safetensors"])
+        .save_file()
+}

@@ -7,6 +7,7 @@ use super::dialogs;
 use super::state::{Action, EditorState, PhotoEntry};
 use super::textures::{Textures, square};
 use crate::engine::ExportKind;
+use crate::workspace::DirectionMethod;
 
 #[derive(Default)]
 pub struct EditView {
@@ -60,12 +61,52 @@ impl EditView {
                 if ui.button("Reset all").clicked() {
                     actions.push(Action::ResetAll);
                 }
-                if ui.button("Directions…").clicked()
+                if ui.button("Open set…").clicked()
                     && let Some(path) = dialogs::pick_directions()
                 {
                     actions.push(Action::LoadDirections(path));
                 }
+                if ui.button("Save set…").clicked()
+                    && let Some(path) = dialogs::save_directions()
+                {
+                    actions.push(Action::SaveDirections(path));
+                }
             });
+            match &state.directions_job {
+                Some((task, fraction, _)) => {
+                    ui.add(egui::ProgressBar::new(*fraction).text(task.as_str()));
+                    if ui.button("Cancel").clicked() {
+                        actions.push(Action::CancelDirections);
+                    }
+                }
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.small("Compute:");
+                        if ui
+                            .button("SeFa")
+                            .on_hover_text("10 closed-form directions of this generator's weights")
+                            .clicked()
+                        {
+                            actions.push(Action::ComputeDirections(DirectionMethod::Sefa {
+                                layers: None,
+                                count: 10,
+                            }));
+                        }
+                        if ui
+                            .button("GANSpace")
+                            .on_hover_text("10 principal components of 10,000 mapped latents")
+                            .clicked()
+                        {
+                            actions.push(Action::ComputeDirections(DirectionMethod::Ganspace {
+                                samples: 10_000,
+                                count: 10,
+                                layers: None,
+                                seed: 0,
+                            }));
+                        }
+                    });
+                }
+            }
         });
         actions
     }

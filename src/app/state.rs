@@ -12,7 +12,7 @@ use crate::engine::{Event, ExportKind, Frame, MixFrames, PhotoView, RenderParams
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
-use crate::workspace::PhotoId;
+use crate::workspace::{DirectionMethod, PhotoId};
 
 /// What the central area shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +154,10 @@ pub enum Action {
     LoadGenerator(PathBuf),
     LoadEncoder(PathBuf),
     LoadDirections(PathBuf),
+    /// Compute SeFa or GANSpace directions of the loaded generator (a job).
+    ComputeDirections(DirectionMethod),
+    CancelDirections,
+    SaveDirections(PathBuf),
     DismissErrors,
 }
 
@@ -183,6 +187,8 @@ pub struct EditorState {
     pub frame: Option<(RenderParams, Frame)>,
     pub mix: MixState,
     pub tuning: Option<TuningJob>,
+    /// A directions job running now: what it does, how far, and its cancel token.
+    pub directions_job: Option<(String, f32, CancelToken)>,
     /// Photos waiting for the engine to start, and how many are being opened.
     pending_photos: Vec<PathBuf>,
     pub opening: usize,
@@ -230,6 +236,7 @@ impl EditorState {
                 next_id: 0,
             },
             tuning: None,
+            directions_job: None,
             pending_photos: photos,
             opening: 0,
             undo: UndoStack::default(),
@@ -394,6 +401,19 @@ impl EditorState {
             Action::LoadGenerator(path) => return send(Request::LoadGenerator(path)),
             Action::LoadEncoder(path) => return send(Request::LoadEncoder(path)),
             Action::LoadDirections(path) => return send(Request::LoadDirections(path)),
+            Action::ComputeDirections(method) => {
+                if self.directions_job.is_none() {
+                    let cancel = CancelToken::default();
+                    self.directions_job = Some((method.name().to_string(), 0.0, cancel.clone()));
+                    return send(Request::ComputeDirections { method, cancel });
+                }
+            }
+            Action::CancelDirections => {
+                if let Some((_, _, cancel)) = &self.directions_job {
+                    cancel.cancel();
+                }
+            }
+            Action::SaveDirections(path) => return send(Request::SaveDirections(path)),
             Action::DismissErrors => self.errors.clear(),
         }
         Vec::new()
@@ -594,6 +614,16 @@ impl EditorState {
                         p.personalized = None;
                     }
                 }
+            }
+            Event::Progress {
+                task,
+                fraction,
+                done,
+            } => {
+                self.directions_job = match (done, self.directions_job.take()) {
+                    (true, _) | (_, None) => None,
+                    (false, Some((_, _, cancel))) => Some((task, fraction, cancel)),
+                };
             }
             Event::Notice(text) => self.notice = Some(text),
             Event::Directions(infos, label) => {

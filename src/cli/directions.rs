@@ -6,8 +6,9 @@ use clap::{Args, Subcommand};
 
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::directions::pick::{Pick, parse_layers, pick};
-use crate::edit::directions::{DirectionSet, Owner, ganspace, import, sefa};
+use crate::edit::directions::{DirectionSet, Owner, import};
 use crate::model_source::load_generator;
+use crate::workspace::DirectionMethod;
 
 #[derive(Args, Debug)]
 pub struct DirectionsArgs {
@@ -125,17 +126,13 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             out,
             layers,
             count,
-        } => {
-            let (g, _) = computed(&weights)?;
-            let layers = layers.unwrap_or(0..g.config.n_latent());
-            let (dirs, values) = sefa::sefa(&g, layers, count);
-            let mut set = DirectionSet::for_generator(&g);
-            for (d, v) in dirs.into_iter().zip(values) {
-                println!("  {:<10} eigenvalue {v:.4e}", d.info.name);
-                set.push(d)?;
-            }
-            save(&set, &out)
-        }
+        } => compute(
+            choice,
+            weights.as_deref(),
+            DirectionMethod::Sefa { layers, count },
+            &out,
+            "eigenvalue",
+        ),
         DirectionsAction::Ganspace {
             weights,
             out,
@@ -144,24 +141,17 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             layers,
             seed,
         } => {
-            let (g, dev) = computed(&weights)?;
-            let samples = samples.unwrap_or(match dev.kind {
+            let samples = samples.unwrap_or(match ComputeDevice::select(choice).kind {
                 crate::device::BackendKind::Gpu => 10_000,
                 crate::device::BackendKind::Cpu => 2_000,
             });
-            let layers = layers.unwrap_or(0..g.config.n_latent());
-            let (dirs, vars) = ganspace::ganspace(&g, samples, seed, count, layers);
-            let total: f64 = vars.iter().sum();
-            let mut set = DirectionSet::for_generator(&g);
-            for (d, v) in dirs.into_iter().zip(vars) {
-                println!(
-                    "  {:<6} variance {v:.4e} ({:.1}% of the listed)",
-                    d.info.name,
-                    100.0 * v / total
-                );
-                set.push(d)?;
-            }
-            save(&set, &out)
+            let method = DirectionMethod::Ganspace {
+                samples,
+                count,
+                layers,
+                seed,
+            };
+            compute(choice, weights.as_deref(), method, &out, "variance")
         }
         DirectionsAction::ImportInterfacegan {
             file,
@@ -275,4 +265,35 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// SeFa or GANSpace on the generator, as the editor computes them; the set is saved to `out`.
+fn compute(
+    choice: DeviceChoice,
+    weights: Option<&std::path::Path>,
+    method: DirectionMethod,
+    out: &std::path::Path,
+    strength: &str,
+) -> anyhow::Result<()> {
+    let mut ws =
+        super::common::open_workspace(choice, weights, None, crate::face::Framing::CenterCrop)?;
+    let computed = ws
+        .prepare_directions(method)?
+        .run(&crate::pti::CancelToken::default(), |_| {})?;
+    let total: f64 = computed.strengths.iter().sum();
+    for (d, v) in computed.set.directions.iter().zip(&computed.strengths) {
+        println!(
+            "  {:<10} {strength} {v:.4e} ({:.1}% of the listed)",
+            d.info.name,
+            100.0 * v / total
+        );
+    }
+    ws.use_computed_directions(computed)?;
+    ws.save_directions(out)?;
+    println!(
+        "{} directions → {}",
+        ws.directions().map_or(0, |d| d.set.directions.len()),
+        out.display()
+    );
+    Ok(())
 }

@@ -8,7 +8,7 @@ use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
-use crate::workspace::{PhotoId, TuningOutcome};
+use crate::workspace::{ComputedDirections, DirectionMethod, PhotoId, TuningOutcome};
 
 /// How a personalization job ended: its outcome, and the token it ran under.
 pub struct FinishedJob {
@@ -94,6 +94,15 @@ pub enum Request {
     },
     SaveSession(PathBuf),
     OpenSession(PathBuf),
+    /// Compute slider directions from the generator (a job: progress events, `cancel`).
+    ComputeDirections {
+        method: DirectionMethod,
+        cancel: CancelToken,
+    },
+    /// Save the active direction set (e.g. a computed one).
+    SaveDirections(PathBuf),
+    /// A directions job running on its own thread has ended (sent by the engine itself).
+    DirectionsComputed(Box<anyhow::Result<ComputedDirections>>),
     /// A personalization running on its own thread has ended (sent by the engine itself).
     JobFinished(Box<FinishedJob>),
     /// Panics inside the request loop: how tests check that the engine survives a bug.
@@ -120,6 +129,9 @@ impl Request {
             Request::SaveSession(_) => "saving the session",
             Request::OpenSession(_) => "opening the session",
             Request::JobFinished(_) => "finishing the personalization",
+            Request::ComputeDirections { .. } => "computing directions",
+            Request::SaveDirections(_) => "saving the directions",
+            Request::DirectionsComputed(_) => "taking the computed directions",
             Request::InjectFault => "a test fault",
             Request::Shutdown => "shutting down",
         }
@@ -220,6 +232,12 @@ pub enum Event {
     },
     /// These photos use the base generator (cancelled, failed or reverted).
     Unpersonalized(Vec<PhotoId>),
+    /// A background task's progress (`done` once it ended, however it ended).
+    Progress {
+        task: String,
+        fraction: f32,
+        done: bool,
+    },
     /// Something done that the status bar should tell (a file saved, a model loaded).
     Notice(String),
     /// The sliders available for the loaded generator.

@@ -264,6 +264,17 @@ impl Worker {
                 )))
             }),
             Request::OpenSession(path) => self.open_session(&path),
+            Request::ComputeDirections { method, cancel } => {
+                self.compute_directions(method, cancel)
+            }
+            Request::DirectionsComputed(result) => self.take_directions(*result),
+            Request::SaveDirections(path) => self.workspace.save_directions(&path).map(|()| {
+                self.send_directions();
+                self.events.send(Event::Notice(format!(
+                    "directions saved: {}",
+                    path.display()
+                )));
+            }),
             Request::Render { params, id } => self
                 .render(params, id)
                 .map(|frame| self.events.send(Event::Frame(params, frame))),
@@ -466,6 +477,62 @@ impl Worker {
             self.events
                 .send(Event::Photo(Box::new(self.photo_view(id)?)));
         }
+        Ok(())
+    }
+
+    /// Computes directions on a thread of its own (the engine keeps answering meanwhile).
+    fn compute_directions(
+        &mut self,
+        method: crate::workspace::DirectionMethod,
+        cancel: CancelToken,
+    ) -> anyhow::Result<()> {
+        let job = self.workspace.prepare_directions(method)?;
+        let task = format!("computing {} directions", job.method().name());
+        let events = self.events.clone();
+        let requests = self.requests.clone();
+        std::thread::Builder::new()
+            .name("facestyle-directions".into())
+            .spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    job.run(&cancel, |fraction| {
+                        events.send(Event::Progress {
+                            task: task.clone(),
+                            fraction,
+                            done: false,
+                        })
+                    })
+                }))
+                .unwrap_or_else(|payload| {
+                    Err(anyhow::anyhow!(
+                        "computing directions failed unexpectedly ({})",
+                        panic_message(payload.as_ref())
+                    ))
+                });
+                events.send(Event::Progress {
+                    task,
+                    fraction: 1.0,
+                    done: true,
+                });
+                if cancel.is_cancelled() {
+                    events.send(Event::Notice(
+                        "computing directions cancelled: the sliders in use are kept".into(),
+                    ));
+                } else {
+                    let _ = requests.send(Request::DirectionsComputed(Box::new(result)));
+                }
+            })?;
+        Ok(())
+    }
+
+    fn take_directions(
+        &mut self,
+        result: anyhow::Result<crate::workspace::ComputedDirections>,
+    ) -> anyhow::Result<()> {
+        let computed = result?;
+        let label = computed.label.clone();
+        self.workspace.use_computed_directions(computed)?;
+        self.send_directions();
+        self.events.send(Event::Notice(format!("sliders: {label}")));
         Ok(())
     }
 

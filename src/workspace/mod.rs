@@ -4,6 +4,7 @@
 //! sessions) is written here once.
 
 pub mod delta;
+pub mod directions_job;
 mod models;
 pub mod personalize;
 pub mod photo;
@@ -23,6 +24,7 @@ use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
 use crate::model_source::ModelOrigin;
 
+pub use directions_job::{ComputedDirections, DirectionMethod, DirectionsJob};
 pub use models::{ActiveDirections, LoadedEncoder, LoadedGenerator};
 pub use personalize::{PersonalizeSettings, PivotSource, TuningJob, TuningOutcome};
 pub use photo::{FaceChoice, OpenPhoto, PhotoId};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Workspace;
-use crate::edit::directions::{DirectionSet, sefa};
+use crate::edit::directions::DirectionSet;
 use crate::edit::inversion;
 use crate::model::Generator;
 use crate::model::encoder::FeatureStyleEncoder;
@@ -132,22 +132,18 @@ impl Workspace {
 
     /// The first `count` SeFa directions of the generator (over all w+ entries).
     pub fn use_sefa(&mut self, count: usize) -> anyhow::Result<()> {
-        let g = self.generator()?;
-        let (dirs, _) = sefa::sefa(g, 0..g.config.n_latent(), count);
-        let mut set = DirectionSet::for_generator(g);
-        for d in dirs {
-            set.push(d)?;
-        }
-        self.set_directions(ActiveDirections {
-            set,
-            label: "unnamed SeFa directions of this generator".into(),
-            path: None,
-        });
-        Ok(())
+        let method = super::DirectionMethod::Sefa {
+            layers: None,
+            count,
+        };
+        let computed = self
+            .prepare_directions(method)?
+            .run(&crate::pti::CancelToken::default(), |_| {})?;
+        self.use_computed_directions(computed)
     }
 
     /// A new set: the sliders of every photo start at 0 (values belong to directions).
-    fn set_directions(&mut self, directions: ActiveDirections) {
+    pub(super) fn set_directions(&mut self, directions: ActiveDirections) {
         let n = directions.set.directions.len();
         for p in self.photos.iter_mut() {
             p.sliders = vec![0.0; n];

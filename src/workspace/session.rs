@@ -15,6 +15,7 @@ use super::Workspace;
 use super::delta::GeneratorDelta;
 use super::photo::{FaceChoice, OpenPhoto, Personalization, PhotoId, file_digest, reframe};
 use crate::edit::Codes;
+use crate::edit::directions::DirectionSet;
 use crate::face::{Aligned, Framing};
 use crate::imaging::rgb_images_to_tensor;
 use crate::model::Generator;
@@ -23,6 +24,8 @@ use crate::weights::{self, DType, StoredTensor, TensorStore};
 
 /// Metadata key of the manifest.
 const MANIFEST_KEY: &str = "facestyle_session";
+/// Prefix of the tensors of a direction set stored inside the session.
+const SET_PREFIX: &str = "set.";
 const VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
@@ -187,6 +190,14 @@ impl Workspace {
             })
             .collect();
         let directions = self.directions.as_ref();
+        // a set with no file (computed here) travels inside the session
+        if let Some(d) = directions.filter(|d| d.path.is_none()) {
+            let set = d.set.to_store(path);
+            for (k, t) in set.tensors {
+                store.insert(format!("{SET_PREFIX}{k}"), t);
+            }
+            store.metadata.extend(set.metadata);
+        }
         let manifest = Manifest {
             version: VERSION,
             generator_id: g.identity.clone(),
@@ -237,7 +248,7 @@ impl Workspace {
         {
             out.warnings.push(format!("encoder: {e:#}"));
         }
-        self.restore_directions(&manifest.directions, &mut out);
+        self.restore_directions(&manifest.directions, &store, &mut out);
         let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let side = self.photo_side()?;
         let mut tuned: BTreeMap<usize, Arc<Generator>> = BTreeMap::new();
@@ -307,7 +318,12 @@ impl Workspace {
         Ok(())
     }
 
-    fn restore_directions(&mut self, d: &DirectionsEntry, out: &mut SessionLoaded) {
+    fn restore_directions(
+        &mut self,
+        d: &DirectionsEntry,
+        store: &TensorStore,
+        out: &mut SessionLoaded,
+    ) {
         let current = self
             .directions
             .as_ref()
@@ -317,11 +333,17 @@ impl Workspace {
         }
         let result = match &d.path {
             Some(p) => self.load_directions(p),
-            None if d.label.contains("SeFa") => self.use_sefa(d.count),
-            None => {
-                self.use_bundled_directions();
-                Ok(())
-            }
+            None => DirectionSet::from_store(&store.strip_prefix(SET_PREFIX))
+                .map_err(anyhow::Error::from)
+                .and_then(|set| {
+                    set.check(self.generator()?)?;
+                    self.set_directions(super::ActiveDirections {
+                        set,
+                        label: d.label.clone(),
+                        path: None,
+                    });
+                    Ok(())
+                }),
         };
         if let Err(e) = result {
             out.warnings.push(format!(

@@ -18,6 +18,19 @@ pub fn ganspace(
     count: usize,
     layers: Range<usize>,
 ) -> (Vec<Direction>, Vec<f64>) {
+    ganspace_with_progress(g, samples, seed, count, layers, |_| true).expect("never stopped")
+}
+
+/// [`ganspace`] telling `keep_going` the fraction of samples mapped after each chunk; it
+/// stops (returning `None`) when that answers false.
+pub fn ganspace_with_progress(
+    g: &Generator,
+    samples: usize,
+    seed: u64,
+    count: usize,
+    layers: Range<usize>,
+    mut keep_going: impl FnMut(f32) -> bool,
+) -> Option<(Vec<Direction>, Vec<f64>)> {
     let s = g.config.style_dim;
     let mut sum = vec![0f64; s];
     let mut outer = vec![0f64; s * s];
@@ -34,6 +47,9 @@ pub fn ganspace(
             }
         }
         done += n;
+        if !keep_going(done as f32 / samples as f32) {
+            return None;
+        }
     }
     let n = samples as f64;
     let cov: Vec<f64> = (0..s * s)
@@ -58,5 +74,5 @@ pub fn ganspace(
             }
         })
         .collect();
-    (directions, values.into_iter().take(count).collect())
+    Some((directions, values.into_iter().take(count).collect()))
 }

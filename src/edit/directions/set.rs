@@ -182,8 +182,9 @@ impl DirectionSet {
         Ok(wplus.clone() + self.offset(sliders, &wplus.device()))
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), WeightsError> {
-        let mut st = TensorStore::new(path);
+    /// The set as tensors `direction.i` and a `directions` manifest in the metadata.
+    pub fn to_store(&self, source: &Path) -> TensorStore {
+        let mut st = TensorStore::new(source);
         for (i, d) in self.directions.iter().enumerate() {
             let shape = if d.vector.len() == self.style_dim {
                 vec![self.style_dim]
@@ -202,11 +203,19 @@ impl DirectionSet {
             "directions".into(),
             serde_json::to_string(&manifest).expect("manifest serializes"),
         );
-        weights::write_safetensors(&st, path)
+        st
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), WeightsError> {
+        weights::write_safetensors(&self.to_store(path), path)
     }
 
     pub fn load(path: &Path) -> Result<Self, DirectionError> {
-        let st = weights::read_safetensors(path)?;
+        Self::from_store(&weights::read_safetensors(path)?)
+    }
+
+    /// The set in tensors and metadata as [`DirectionSet::to_store`] writes them.
+    pub fn from_store(st: &TensorStore) -> Result<Self, DirectionError> {
         let manifest: Manifest = st
             .metadata
             .get("directions")

@@ -350,3 +350,51 @@ fn computed_directions_travel_inside_the_session() {
     assert_eq!(again.edited(loaded.photos[0]).unwrap(), edited);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn export_all_writes_every_edit_and_never_replaces_a_file() {
+    let dir = temp_dir("export-all");
+    let mut ws = workspace();
+    let (a, b) = two_photos(&mut ws);
+    ws.set_slider(a, 0, 1.0).unwrap();
+    let cancel = CancelToken::default();
+    let mut progress = Vec::new();
+    let first = ws
+        .prepare_export_all(&dir)
+        .unwrap()
+        .run(&cancel, |done, n| progress.push((done, n)))
+        .unwrap();
+    assert_eq!(progress, vec![(1, 2), (2, 2)]);
+    // two faces, two aligned photos: four files
+    assert_eq!(first.len(), 4, "{first:?}");
+    let crop = image::open(dir.join("00020_edited.png")).unwrap().to_rgb8();
+    assert_eq!(crop, ws.edited(a).unwrap());
+    assert_eq!(
+        image::open(dir.join("unaligned_joker_edited.png"))
+            .unwrap()
+            .to_rgb8(),
+        ws.edited(b).unwrap()
+    );
+    let before = std::fs::read(dir.join("00020_edited.png")).unwrap();
+    // again into the same folder: new names, the first files untouched
+    let second = ws
+        .prepare_export_all(&dir)
+        .unwrap()
+        .run(&cancel, |_, _| {})
+        .unwrap();
+    assert!(
+        second.contains(&dir.join("00020_edited-2.png")),
+        "{second:?}"
+    );
+    assert_eq!(std::fs::read(dir.join("00020_edited.png")).unwrap(), before);
+    // a cancelled export stops before writing
+    cancel.cancel();
+    assert!(
+        ws.prepare_export_all(&dir)
+            .unwrap()
+            .run(&cancel, |_, _| {})
+            .is_err()
+    );
+    assert!(!dir.join("00020_edited-3.png").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -55,3 +55,7 @@ pub fn save_directions() -> Option<PathBuf> {
         .add_filter("Direction set", &["safetensors"])
         .save_file()
 }
+
+pub fn pick_folder() -> Option<PathBuf> {
+    rfd::FileDialog::new().pick_folder()
+}

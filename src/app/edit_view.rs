@@ -72,13 +72,8 @@ impl EditView {
                     actions.push(Action::SaveDirections(path));
                 }
             });
-            match &state.directions_job {
-                Some((task, fraction, _)) => {
-                    ui.add(egui::ProgressBar::new(*fraction).text(task.as_str()));
-                    if ui.button("Cancel").clicked() {
-                        actions.push(Action::CancelDirections);
-                    }
-                }
+            match &state.task {
+                Some(_) => {}
                 None => {
                     ui.horizontal(|ui| {
                         ui.small("Compute:");

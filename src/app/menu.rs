@@ -119,6 +119,15 @@ impl MenuBar {
                         chosen.push(command);
                     }
                 }
+                if item(
+                    ui,
+                    "Export all edits…",
+                    None,
+                    !state.photos.is_empty() && state.task.is_none(),
+                ) && let Some(dir) = dialogs::pick_folder()
+                {
+                    actions.push(Action::ExportAll(dir));
+                }
                 ui.separator();
                 if item(ui, "Open generator…", None, true)
                     && let Some(p) = dialogs::pick_generator()

@@ -156,7 +156,9 @@ pub enum Action {
     LoadDirections(PathBuf),
     /// Compute SeFa or GANSpace directions of the loaded generator (a job).
     ComputeDirections(DirectionMethod),
-    CancelDirections,
+    /// Every open photo's edits into this folder (a job).
+    ExportAll(PathBuf),
+    CancelTask,
     SaveDirections(PathBuf),
     DismissErrors,
 }
@@ -187,8 +189,9 @@ pub struct EditorState {
     pub frame: Option<(RenderParams, Frame)>,
     pub mix: MixState,
     pub tuning: Option<TuningJob>,
-    /// A directions job running now: what it does, how far, and its cancel token.
-    pub directions_job: Option<(String, f32, CancelToken)>,
+    /// A background task running now (computing directions, exporting): what it does, how
+    /// far, and its cancel token.
+    pub task: Option<(String, f32, CancelToken)>,
     /// Photos waiting for the engine to start, and how many are being opened.
     pending_photos: Vec<PathBuf>,
     pub opening: usize,
@@ -236,7 +239,7 @@ impl EditorState {
                 next_id: 0,
             },
             tuning: None,
-            directions_job: None,
+            task: None,
             pending_photos: photos,
             opening: 0,
             undo: UndoStack::default(),
@@ -402,14 +405,21 @@ impl EditorState {
             Action::LoadEncoder(path) => return send(Request::LoadEncoder(path)),
             Action::LoadDirections(path) => return send(Request::LoadDirections(path)),
             Action::ComputeDirections(method) => {
-                if self.directions_job.is_none() {
+                if self.task.is_none() {
                     let cancel = CancelToken::default();
-                    self.directions_job = Some((method.name().to_string(), 0.0, cancel.clone()));
+                    self.task = Some((method.name().to_string(), 0.0, cancel.clone()));
                     return send(Request::ComputeDirections { method, cancel });
                 }
             }
-            Action::CancelDirections => {
-                if let Some((_, _, cancel)) = &self.directions_job {
+            Action::ExportAll(dir) => {
+                if self.task.is_none() && !self.photos.is_empty() {
+                    let cancel = CancelToken::default();
+                    self.task = Some(("exporting".into(), 0.0, cancel.clone()));
+                    return send(Request::ExportAll { dir, cancel });
+                }
+            }
+            Action::CancelTask => {
+                if let Some((_, _, cancel)) = &self.task {
                     cancel.cancel();
                 }
             }
@@ -620,7 +630,7 @@ impl EditorState {
                 fraction,
                 done,
             } => {
-                self.directions_job = match (done, self.directions_job.take()) {
+                self.task = match (done, self.task.take()) {
                     (true, _) | (_, None) => None,
                     (false, Some((_, _, cancel))) => Some((task, fraction, cancel)),
                 };

@@ -133,6 +133,18 @@ impl EditorApp {
                     }
                 }
             }
+            let mut cancel = false;
+            if let Some((task, fraction, _)) = &self.state.task {
+                ui.add(
+                    egui::ProgressBar::new(*fraction)
+                        .desired_width(180.0)
+                        .text(task.as_str()),
+                );
+                cancel = ui.small_button("Cancel").clicked();
+            }
+            if cancel {
+                self.act(Action::CancelTask);
+            }
             let ms = match self.state.view {
                 View::Edit => self
                     .state

@@ -101,17 +101,21 @@ fn save(a: SaveArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         }
     }
     let saved = ws.save_session(&a.session)?;
+    let tunings: Vec<String> = saved
+        .tuning_bytes
+        .iter()
+        .map(|b| format!("{:.1} KiB", *b as f64 / 1024.0))
+        .collect();
     println!(
         "{} photos → {} ({:.1} KiB; personalizations: {})",
         saved.photos,
         a.session.display(),
         saved.bytes as f64 / 1024.0,
-        saved
-            .tuning_bytes
-            .iter()
-            .map(|b| format!("{:.1} KiB", *b as f64 / 1024.0))
-            .collect::<Vec<_>>()
-            .join(", ")
+        if tunings.is_empty() {
+            "none".to_string()
+        } else {
+            tunings.join(", ")
+        }
     );
     Ok(())
 }
@@ -122,21 +126,13 @@ fn load(a: LoadArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     report_loaded(&loaded);
     for &id in &loaded.photos {
         describe(&ws, id)?;
-        if let Some(dir) = &a.out {
-            let stem = ws
-                .photo(id)?
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "photo".into());
-            let crop = dir.join(format!("{stem}_edited.png"));
-            ws.export_edited(id, &crop)?;
-            println!("  edited face → {}", crop.display());
-            if ws.photo(id)?.face.aligned.is_some() {
-                let full = dir.join(format!("{stem}_edited_full.png"));
-                ws.export_full(id, &full)?;
-                println!("  whole photo → {}", full.display());
-            }
+    }
+    if let Some(dir) = &a.out {
+        let files = ws
+            .prepare_export_all(dir)?
+            .run(&CancelToken::default(), |_, _| {})?;
+        for f in files {
+            println!("  → {}", f.display());
         }
     }
     if !loaded.warnings.is_empty() {

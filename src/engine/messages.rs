@@ -92,6 +92,11 @@ pub enum Request {
         kind: ExportKind,
         path: PathBuf,
     },
+    /// Every open photo's edited face (and whole photo) into this folder (a job).
+    ExportAll {
+        dir: PathBuf,
+        cancel: CancelToken,
+    },
     SaveSession(PathBuf),
     OpenSession(PathBuf),
     /// Compute slider directions from the generator (a job: progress events, `cancel`).
@@ -126,6 +131,7 @@ impl Request {
             Request::Personalize { .. } => "personalizing",
             Request::Revert(_) => "reverting",
             Request::Export { .. } => "exporting",
+            Request::ExportAll { .. } => "exporting all edits",
             Request::SaveSession(_) => "saving the session",
             Request::OpenSession(_) => "opening the session",
             Request::JobFinished(_) => "finishing the personalization",

@@ -264,6 +264,7 @@ impl Worker {
                 )))
             }),
             Request::OpenSession(path) => self.open_session(&path),
+            Request::ExportAll { dir, cancel } => self.export_all(dir, cancel),
             Request::ComputeDirections { method, cancel } => {
                 self.compute_directions(method, cancel)
             }
@@ -477,6 +478,47 @@ impl Worker {
             self.events
                 .send(Event::Photo(Box::new(self.photo_view(id)?)));
         }
+        Ok(())
+    }
+
+    /// Writes every photo's edits on a thread of its own.
+    fn export_all(&mut self, dir: std::path::PathBuf, cancel: CancelToken) -> anyhow::Result<()> {
+        let job = self.workspace.prepare_export_all(&dir)?;
+        let events = self.events.clone();
+        std::thread::Builder::new()
+            .name("facestyle-export".into())
+            .spawn(move || {
+                let task = "exporting all edits".to_string();
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    job.run(&cancel, |done, n| {
+                        events.send(Event::Progress {
+                            task: format!("exporting {done}/{n} photos"),
+                            fraction: done as f32 / n as f32,
+                            done: false,
+                        })
+                    })
+                }))
+                .unwrap_or_else(|payload| {
+                    Err(anyhow::anyhow!(
+                        "exporting failed unexpectedly ({})",
+                        panic_message(payload.as_ref())
+                    ))
+                });
+                events.send(Event::Progress {
+                    task,
+                    fraction: 1.0,
+                    done: true,
+                });
+                events.send(match result {
+                    Ok(files) => Event::Notice(format!(
+                        "exported {} files to {}",
+                        files.len(),
+                        dir.display()
+                    )),
+                    Err(e) if cancel.is_cancelled() => Event::Notice(format!("{e:#}")),
+                    Err(e) => Event::Error(line(e)),
+                });
+            })?;
         Ok(())
     }
 

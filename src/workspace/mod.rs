@@ -5,6 +5,7 @@
 
 pub mod delta;
 pub mod directions_job;
+pub mod export_job;
 mod models;
 pub mod personalize;
 pub mod photo;
@@ -25,6 +26,7 @@ use crate::model::{Generator, NoiseMode};
 use crate::model_source::ModelOrigin;
 
 pub use directions_job::{ComputedDirections, DirectionMethod, DirectionsJob};
+pub use export_job::ExportJob;
 pub use models::{ActiveDirections, LoadedEncoder, LoadedGenerator};
 pub use personalize::{PersonalizeSettings, PivotSource, TuningJob, TuningOutcome};
 pub use photo::{FaceChoice, OpenPhoto, PhotoId};

@@ -1,7 +1,7 @@
 //! The real editor, driven headless through its accessibility tree (egui_kittest) on the CPU
 //! backend with the bundled model: open two photos, move a slider and see the edited face
 //! change, undo it, mix the two faces and drag the layer range, start Personalize and cancel
-//! it, export, save and reopen a session.
+//! it, export, save and reopen a session, turn a random face into an editable one.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -164,6 +164,23 @@ fn the_editor_edits_mixes_undoes_personalizes_exports_and_keeps_sessions() {
         .sliders
         .clone();
     assert_eq!(restored, values);
+
+    // a random face becomes an editable entry of the library
+    again.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    wait(&mut again, "a random face", |a| a.state.frame.is_some());
+    again.get_by_label("Edit this face").click();
+    wait(&mut again, "the seed's entry", |a| {
+        a.state.photos.len() == 3
+    });
+    let app = again.state();
+    assert_eq!(app.state.view, View::Edit);
+    assert!(
+        app.state
+            .selected_photo()
+            .unwrap()
+            .name()
+            .starts_with("seed 0")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -398,3 +398,44 @@ fn export_all_writes_every_edit_and_never_replaces_a_file() {
     assert!(!dir.join("00020_edited-3.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn faces_from_a_seed_or_a_mix_are_edited_and_kept_in_sessions_like_photos() {
+    use facestyle::workspace::MixPane;
+    let dir = temp_dir("generated");
+    let mut ws = workspace();
+    let (a, b) = two_photos(&mut ws);
+    let seed = ws.open_seed(7, 0.7).unwrap();
+    // its own reconstruction is the face the seed draws
+    let drawn = ws.render_seeds(7, 1, 0.7).unwrap().remove(0);
+    let recon = ws.reconstruction(seed).unwrap();
+    assert!(
+        pixels_differ(&recon.image, &drawn) < 0.5,
+        "G(w, G^K(w)) = G(w)"
+    );
+    let mixed = ws.open_mix_pane(a, b, MixPane::LatentBFeatureA).unwrap();
+    assert_eq!(
+        ws.reconstruction(mixed).unwrap().image,
+        ws.mix(a, b).unwrap().latent_b_feature_a,
+        "the pane as it was shown"
+    );
+    let styled = ws.open_mix_pane(a, b, MixPane::StyleMix(0..4)).unwrap();
+    assert_eq!(
+        ws.reconstruction(styled).unwrap().image,
+        ws.style_mix(a, b, 0..4).unwrap()
+    );
+    ws.set_slider(mixed, 0, 1.5).unwrap();
+    let edited = ws.edited(mixed).unwrap();
+    assert!(pixels_differ(&edited, &ws.reconstruction(mixed).unwrap().image) > 0.5);
+    assert!(
+        ws.export_full(mixed, &dir.join("x.png")).is_err(),
+        "no photo to paste into"
+    );
+    ws.save_session(&dir.join("s.facestyle")).unwrap();
+    let mut again = workspace();
+    let loaded = again.load_session(&dir.join("s.facestyle")).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.photos.len(), 5);
+    assert_eq!(again.edited(loaded.photos[3]).unwrap(), edited);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,6 +4,7 @@
 use super::dialogs;
 use super::state::{Action, EditorState, MixSlot};
 use super::textures::{Textures, square};
+use crate::workspace::MixPane;
 
 #[derive(Default)]
 pub struct MixView;
@@ -113,6 +114,16 @@ impl MixView {
                 ui.label(titles[i]);
                 let r = ui.add(square(tex, side).sense(egui::Sense::click()));
                 r.context_menu(|ui| {
+                    let pane = match i {
+                        1 => Some(MixPane::LatentBFeatureA),
+                        2 => Some(MixPane::LatentAFeatureB),
+                        _ => None,
+                    };
+                    if let Some(pane) = pane
+                        && ui.button("Edit this face").clicked()
+                    {
+                        actions.push(Action::EditMixPane(pane));
+                    }
                     if ui.button("Export this pane…").clicked()
                         && let Some(path) = dialogs::save_png(&format!(
                             "mix_{}.png",
@@ -158,7 +169,7 @@ impl MixView {
                 }
             });
         });
-        ui.small("Right-click a pane to export it.");
+        ui.small("Right-click a pane to edit or export it.");
         actions
     }
 }

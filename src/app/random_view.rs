@@ -31,6 +31,14 @@ impl RandomView {
             {
                 actions.push(Action::SetTruncation(psi));
             }
+            if state.frame.is_some()
+                && ui
+                    .button("Edit this face")
+                    .on_hover_text("Open it in the library: sliders, mixing, personalization")
+                    .clicked()
+            {
+                actions.push(Action::EditSeed);
+            }
             if let Some((params, frame)) = &state.frame
                 && ui.button("Export…").clicked()
                 && let Some(path) = dialogs::save_png(&format!("face_seed{}.png", params.seed))

@@ -12,7 +12,7 @@ use crate::engine::{Event, ExportKind, Frame, MixFrames, PhotoView, RenderParams
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
-use crate::workspace::{DirectionMethod, PhotoId};
+use crate::workspace::{DirectionMethod, MixPane, PhotoId};
 
 /// What the central area shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +134,10 @@ pub enum Action {
         slot: MixSlot,
         photo: PhotoId,
     },
+    /// The random face shown now, as a new editable entry.
+    EditSeed,
+    /// A pane of the Mix view as a new editable entry.
+    EditMixPane(MixPane),
     SetMixLayers(Range<usize>),
     /// Personalize these photos (together when several).
     Personalize(Vec<PhotoId>),
@@ -356,6 +360,18 @@ impl EditorState {
                         MixSlot::A => self.mix.a = Some(photo),
                         MixSlot::B => self.mix.b = Some(photo),
                     }
+                }
+            }
+            Action::EditSeed => {
+                if let Some((params, _)) = &self.frame {
+                    self.opening += 1;
+                    return send(Request::EditSeed(*params));
+                }
+            }
+            Action::EditMixPane(pane) => {
+                if let (Some(a), Some(b)) = (self.mix.a, self.mix.b) {
+                    self.opening += 1;
+                    return send(Request::EditMixPane { a, b, pane });
                 }
             }
             Action::SetMixLayers(layers) => {

@@ -64,15 +64,14 @@ pub fn mix(
     })
 }
 
-/// Classic latent style mixing: w+ entries `layers` of face B replace those of face A
-/// (coarse ≈ 0..4, middle ≈ 4..8, fine ≈ 8..). A's feature code follows by Eq. 1.
-pub fn style_mix(
+/// w+ of face A with entries `layers` taken from face B (classic latent style mixing; coarse ≈
+/// 0..4, middle ≈ 4..8, fine ≈ 8..).
+pub fn style_mixed_wplus(
     generator: &Generator,
     a: &Codes,
     b: &Codes,
     layers: std::ops::Range<usize>,
-    noise: &NoiseMode,
-) -> Result<Tensor<4>, ModelError> {
+) -> Result<Tensor<3>, ModelError> {
     let l = generator.config.n_latent();
     if layers.is_empty() || layers.end > l {
         return Err(ModelError::Layer(format!(
@@ -87,5 +86,18 @@ pub fn style_mix(
     if layers.end < l {
         parts.push(a.wplus.clone().narrow(1, layers.end, l - layers.end));
     }
-    super::feature_edit::edited_image(generator, a, Tensor::cat(parts, 1), noise)
+    Ok(Tensor::cat(parts, 1))
+}
+
+/// Classic latent style mixing: w+ entries `layers` of face B replace those of face A; A's
+/// feature code follows by Eq. 1.
+pub fn style_mix(
+    generator: &Generator,
+    a: &Codes,
+    b: &Codes,
+    layers: std::ops::Range<usize>,
+    noise: &NoiseMode,
+) -> Result<Tensor<4>, ModelError> {
+    let w = style_mixed_wplus(generator, a, b, layers)?;
+    super::feature_edit::edited_image(generator, a, w, noise)
 }

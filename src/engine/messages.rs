@@ -8,7 +8,7 @@ use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
-use crate::workspace::{ComputedDirections, DirectionMethod, PhotoId, TuningOutcome};
+use crate::workspace::{ComputedDirections, DirectionMethod, MixPane, PhotoId, TuningOutcome};
 
 /// How a personalization job ended: its outcome, and the token it ran under.
 pub struct FinishedJob {
@@ -63,6 +63,14 @@ pub enum Request {
         face: usize,
     },
     ClosePhoto(PhotoId),
+    /// The face of a seed as a new editable entry of the library.
+    EditSeed(RenderParams),
+    /// A mixing pane of photos A and B as a new editable entry of the library.
+    EditMixPane {
+        a: PhotoId,
+        b: PhotoId,
+        pane: MixPane,
+    },
     /// Redraw a photo with these slider values (one per direction); of the edits of one photo
     /// queued at one time only the newest is drawn.
     Edit {
@@ -126,6 +134,8 @@ impl Request {
             Request::OpenPhotos(_) => "opening photos",
             Request::ChooseFace { .. } => "choosing a face",
             Request::ClosePhoto(_) => "closing the photo",
+            Request::EditSeed(_) => "opening the face for editing",
+            Request::EditMixPane { .. } => "opening the mix for editing",
             Request::Edit { .. } => "applying the sliders",
             Request::Mix { .. } => "mixing faces",
             Request::Personalize { .. } => "personalizing",

@@ -238,6 +238,16 @@ impl Worker {
             Request::ClosePhoto(photo) => self.workspace.close_photo(photo).map(|()| {
                 self.events.send(Event::PhotoClosed(photo));
             }),
+            Request::EditSeed(params) => self
+                .workspace
+                .open_seed(params.seed, params.truncation)
+                .and_then(|id| self.photo_view(id))
+                .map(|view| self.events.send(Event::Photo(Box::new(view)))),
+            Request::EditMixPane { a, b, pane } => self
+                .workspace
+                .open_mix_pane(a, b, pane)
+                .and_then(|id| self.photo_view(id))
+                .map(|view| self.events.send(Event::Photo(Box::new(view)))),
             Request::Edit { photo, sliders, id } => self.edit(photo, &sliders, id),
             Request::Mix { a, b, layers, id } => self.mix(a, b, layers, id),
             Request::Personalize {

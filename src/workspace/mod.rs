@@ -38,6 +38,17 @@ pub struct Reconstruction {
     pub quality: Quality,
 }
 
+/// A mixing result that can become an editable face.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MixPane {
+    /// G(w_B, F_A)
+    LatentBFeatureA,
+    /// G(w_A, F_B)
+    LatentAFeatureB,
+    /// A with B's w+ entries `layers`.
+    StyleMix(std::ops::Range<usize>),
+}
+
 /// The four panes of FSE Fig. 7 for photos A and B.
 pub struct MixPanes {
     /// G(w_A, F_A)
@@ -304,6 +315,77 @@ impl Workspace {
         let id = photo.id;
         self.photos.push(photo);
         id
+    }
+
+    /// Opens a face that has no photo file (drawn from a seed, mixed from two photos) with
+    /// these codes: it is edited, personalized and exported like a photo; its "photo" is its
+    /// own reconstruction.
+    pub fn open_generated(&mut self, codes: Codes, name: &str) -> anyhow::Result<PhotoId> {
+        let g = self.generator()?;
+        let target = inversion::reconstruct(g, &codes, &self.noise)?;
+        Ok(self.add_photo(OpenPhoto {
+            id: PhotoId(0),
+            path: name.into(),
+            digest: String::new(),
+            framing: Framing::CenterCrop,
+            face: FaceChoice {
+                found: 0,
+                index: 0,
+                aligned: None,
+            },
+            target: Some(target),
+            codes,
+            sliders: Vec::new(),
+            personalization: None,
+        }))
+    }
+
+    /// The face of seed `seed` at truncation ψ as editable codes: its w+ and F = G^K(w) at the
+    /// encoder's K.
+    pub fn open_seed(&mut self, seed: u64, truncation: f32) -> anyhow::Result<PhotoId> {
+        let g = self.generator()?;
+        let k = self.encoder()?.config.k;
+        let avg = g.truncation_latent();
+        let wplus = g.broadcast(g.truncate(g.map(g.seeded_z(seed, 1)), truncation, &avg));
+        let feature = g.feature_at(wplus.clone(), &self.noise, k)?;
+        let codes = Codes { wplus, feature, k };
+        self.open_generated(codes, &format!("seed {seed} (psi {truncation:.2})"))
+    }
+
+    /// A mixing pane of photos A and B as a new editable face.
+    pub fn open_mix_pane(
+        &mut self,
+        a: PhotoId,
+        b: PhotoId,
+        pane: MixPane,
+    ) -> anyhow::Result<PhotoId> {
+        let (ca, cb) = (self.photo(a)?.codes.clone(), self.photo(b)?.codes.clone());
+        let (na, nb) = (self.photo(a)?.name(), self.photo(b)?.name());
+        let (codes, name) = match pane {
+            MixPane::LatentBFeatureA => (
+                Codes {
+                    wplus: cb.wplus,
+                    ..ca
+                },
+                format!("w of {nb}, F of {na}"),
+            ),
+            MixPane::LatentAFeatureB => (
+                Codes {
+                    wplus: ca.wplus,
+                    ..cb
+                },
+                format!("w of {na}, F of {nb}"),
+            ),
+            MixPane::StyleMix(layers) => {
+                let g = self.generator()?;
+                let w = mixing::style_mixed_wplus(g, &ca, &cb, layers.clone())?;
+                (
+                    feature_edit::corrected_codes(g, &ca, w, &self.noise)?,
+                    format!("{na} with entries {}..{} of {nb}", layers.start, layers.end),
+                )
+            }
+        };
+        self.open_generated(codes, &name)
     }
 
     /// Closes a photo (its personalization goes with it).

@@ -45,7 +45,9 @@ pub struct OpenPhoto {
     pub id: PhotoId,
     /// Absolute path of the photo file.
     pub path: PathBuf,
-    /// Digest of the file's bytes when it was opened (a changed photo is detected by it).
+    /// Digest of the file's bytes when it was opened (a changed photo is detected by it);
+    /// empty for a face that has no file (drawn from a seed, or mixed from two photos), whose
+    /// `path` is then only its name.
     pub digest: String,
     pub framing: Framing,
     pub face: FaceChoice,
@@ -67,6 +69,11 @@ impl OpenPhoto {
             .as_ref()
             .map(|p| &p.codes)
             .unwrap_or(&self.codes)
+    }
+
+    /// Whether the face was made here (a seed, a mix) rather than read from a photo file.
+    pub fn is_generated(&self) -> bool {
+        self.digest.is_empty()
     }
 
     /// The slider values as (direction, α) pairs, zeros left out.

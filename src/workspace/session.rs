@@ -364,17 +364,23 @@ impl Workspace {
         side: u32,
         tuned: &mut BTreeMap<usize, Arc<Generator>>,
     ) -> anyhow::Result<PhotoId> {
-        let path = [
-            Some(entry.path.clone()),
-            entry.relative.as_ref().map(|r| folder.join(r)),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
-        .context("the photo file is missing")?;
-        if file_digest(&path)? != entry.digest {
-            bail!("the photo changed since the session was saved; open it again");
-        }
+        // a generated face (no file) is drawn again from its codes
+        let path = if entry.digest.is_empty() {
+            None
+        } else {
+            let path = [
+                Some(entry.path.clone()),
+                entry.relative.as_ref().map(|r| folder.join(r)),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|p| p.exists())
+            .context("the photo file is missing")?;
+            if file_digest(&path)? != entry.digest {
+                bail!("the photo changed since the session was saved; open it again");
+            }
+            Some(path)
+        };
         let device = self.burn_device().clone();
         let g = self.generator()?;
         if entry.k != self.encoder()?.config.k {
@@ -436,19 +442,29 @@ impl Workspace {
                 })
             }
         };
-        let framed = reframe(&path, side, entry.aligned.as_ref())?;
-        let (_, target) = crate::edit::inversion::split_framed(
-            g,
-            self.encoder()?,
-            rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &device),
-        );
+        let (target, aligned, path) = match path {
+            Some(path) => {
+                let framed = reframe(&path, side, entry.aligned.as_ref())?;
+                let (_, target) = crate::edit::inversion::split_framed(
+                    g,
+                    self.encoder()?,
+                    rgb_images_to_tensor(std::slice::from_ref(&framed.crop), &device),
+                );
+                (target, framed.aligned, super::photo::absolute(&path))
+            }
+            None => (
+                crate::edit::inversion::reconstruct(g, &codes, &self.noise)?,
+                None,
+                entry.path.clone(),
+            ),
+        };
         let n = self
             .directions
             .as_ref()
             .map_or(0, |d| d.set.directions.len());
         let id = self.add_photo(OpenPhoto {
             id: PhotoId(0),
-            path: super::photo::absolute(&path),
+            path,
             digest: entry.digest.clone(),
             framing: if entry.center_crop {
                 Framing::CenterCrop
@@ -458,7 +474,7 @@ impl Workspace {
             face: FaceChoice {
                 found: entry.faces_found,
                 index: entry.face,
-                aligned: framed.aligned,
+                aligned,
             },
             target: Some(target),
             codes,

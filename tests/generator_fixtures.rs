@@ -85,6 +85,7 @@ fn feature_injection_at_k5() {
         layer: 5,
         feature: tensor(&input, "feature"),
         scale: 1.0,
+        residual: false,
     };
     let out = g
         .synthesize(tensor(&input, "wplus"), &noise, Some(&inj), &[])
@@ -172,6 +173,7 @@ fn unit_generator_every_output() {
             layer: 5,
             feature: tensor(&s, "input.feature_in"),
             scale,
+            residual: false,
         };
         let out = g
             .synthesize(wplus.clone(), &noise, Some(&inj), &[])
@@ -195,6 +197,7 @@ fn unit_generator_every_output() {
         layer: 5,
         feature: f_edit,
         scale: 1.0,
+        residual: false,
     };
     let out = g.synthesize(edit, &noise, Some(&inj), &[]).unwrap();
     assert_close(
@@ -215,6 +218,7 @@ fn bad_layers_and_shapes_are_errors_not_panics() {
         layer,
         feature: tensor(&input, "feature"),
         scale: 1.0,
+        residual: false,
     };
     assert!(
         g.synthesize(wplus.clone(), &NoiseMode::Stored, Some(&inj(0)), &[])

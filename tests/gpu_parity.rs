@@ -74,6 +74,7 @@ fn generator_render_taps_and_injection_on_wgpu() {
         layer: 5,
         feature: on(&input, "feature", &dev),
         scale: 1.0,
+        residual: false,
     };
     let noise = given_noise(&input, "noise_", 9, &dev);
     let out = g

@@ -98,6 +98,7 @@ pub fn run(a: RenderArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 layer: k,
                 feature,
                 scale: 1.0,
+                residual: false,
             })
         }
     };

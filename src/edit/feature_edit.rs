@@ -45,6 +45,42 @@ pub fn corrected_codes(
     })
 }
 
+/// `F − G^K(w)`: what Eq. 1 adds to the activation at K of an edited latent's own run. It
+/// depends on the codes alone, so a face computes it once and every slider move then costs a
+/// single synthesis ([`edited_image_with_residual`]).
+pub fn feature_residual(
+    generator: &Generator,
+    codes: &Codes,
+    noise: &NoiseMode,
+) -> Result<Tensor<4>, ModelError> {
+    if let NoiseMode::Random { .. } = noise {
+        return Err(ModelError::Shape(
+            "Eq. 1 needs the same noise for w and w̃: use stored, zero or given noise".into(),
+        ));
+    }
+    Ok(codes.feature.clone() - generator.feature_at(codes.wplus.clone(), noise, codes.k)?)
+}
+
+/// `G(w̃, F̃)` in one run: at layer K the run of w̃ has G^K(w̃), and adding the residual
+/// F − G^K(w) gives F̃ = F + G^K(w̃) − G^K(w) exactly where Eq. 1 injects it.
+pub fn edited_image_with_residual(
+    generator: &Generator,
+    edited_wplus: Tensor<3>,
+    residual: Tensor<4>,
+    k: usize,
+    noise: &NoiseMode,
+) -> Result<Tensor<4>, ModelError> {
+    let injection = FeatureInjection {
+        layer: k,
+        feature: residual,
+        scale: 1.0,
+        residual: true,
+    };
+    Ok(generator
+        .synthesize(edited_wplus, noise, Some(&injection), &[])?
+        .image)
+}
+
 /// `G(w̃, F̃)` with F̃ from Eq. 1.
 pub fn edited_image(
     generator: &Generator,
@@ -52,13 +88,6 @@ pub fn edited_image(
     edited_wplus: Tensor<3>,
     noise: &NoiseMode,
 ) -> Result<Tensor<4>, ModelError> {
-    let edited = corrected_codes(generator, codes, edited_wplus, noise)?;
-    let injection = FeatureInjection {
-        layer: edited.k,
-        feature: edited.feature,
-        scale: 1.0,
-    };
-    Ok(generator
-        .synthesize(edited.wplus, noise, Some(&injection), &[])?
-        .image)
+    let residual = feature_residual(generator, codes, noise)?;
+    edited_image_with_residual(generator, edited_wplus, residual, codes.k, noise)
 }

@@ -106,6 +106,7 @@ pub fn reconstruct(
         layer: codes.k,
         feature: codes.feature.clone(),
         scale: 1.0,
+        residual: false,
     };
     Ok(generator
         .synthesize(codes.wplus.clone(), noise, Some(&injection), &[])?

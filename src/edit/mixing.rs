@@ -51,6 +51,7 @@ pub fn mix(
         layer: a.k,
         feature,
         scale: 1.0,
+        residual: false,
     };
     let img = generator
         .synthesize(wplus, noise, Some(&injection), &[])?

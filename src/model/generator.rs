@@ -17,13 +17,16 @@ use super::to_rgb::ToRgb;
 use crate::weights::{TensorStore, WeightsError};
 
 /// A feature map that replaces the generator's own activation at outs-index `layer`
-/// just before the next styled convolution consumes it: `act ← (1−scale)·act + scale·feature`.
-/// The RGB skip path already computed from the original activation is left as it was.
+/// just before the next styled convolution consumes it: `act ← (1−scale)·act + scale·feature`,
+/// or with `residual`, `act ← act + feature` (Eq. 1 in one pass: with feature = F − G^K(w),
+/// the run of w̃ injects F + G^K(w̃) − G^K(w)). The RGB skip path already computed from the
+/// original activation is left as it was.
 #[derive(Debug, Clone)]
 pub struct FeatureInjection {
     pub layer: usize,
     pub feature: Tensor<4>,
     pub scale: f32,
+    pub residual: bool,
 }
 
 /// What a synthesis run returns: the image (`[B,3,H,W]`, unclamped, nominally [-1,1]) and
@@ -233,6 +236,19 @@ impl Generator {
         injection: Option<&FeatureInjection>,
         taps: &[usize],
     ) -> Result<Synthesis, ModelError> {
+        self.run(wplus, noise, injection, taps, usize::MAX)
+    }
+
+    /// [`Generator::synthesize`] that stops once every layer up to outs-index `last` is
+    /// computed (the image is then the RGB skip so far, at that layer's resolution).
+    fn run(
+        &self,
+        wplus: Tensor<3>,
+        noise: &NoiseMode,
+        injection: Option<&FeatureInjection>,
+        taps: &[usize],
+        last: usize,
+    ) -> Result<Synthesis, ModelError> {
         self.check_wplus(&wplus)?;
         let [b, _, s] = wplus.dims();
         let num_layers = self.config.num_layers();
@@ -267,6 +283,7 @@ impl Generator {
             }
         };
         let inject = |k: usize, x: Tensor<4>| match injection {
+            Some(inj) if inj.layer == k && inj.residual => x + inj.feature.clone(),
             Some(inj) if inj.layer == k => {
                 let f = inj.feature.clone();
                 if inj.scale == 1.0 {
@@ -285,6 +302,9 @@ impl Generator {
         let mut skip = self.to_rgb1.forward(x.clone(), latent(1), None);
         for (j, to_rgb) in self.to_rgbs.iter().enumerate() {
             let (a, c) = (2 * j + 1, 2 * j + 2);
+            if a + 1 > last {
+                break;
+            }
             x = self.convs[2 * j].forward(inject(a, x), latent(a), noise[a].clone());
             record(a + 1, &x);
             x = self.convs[2 * j + 1].forward(inject(c, x), latent(c), noise[c].clone());
@@ -307,7 +327,8 @@ impl Generator {
         noise: &NoiseMode,
         k: usize,
     ) -> Result<Tensor<4>, ModelError> {
-        let mut s = self.synthesize(wplus, noise, None, &[k])?;
+        // only the layers up to k are computed
+        let mut s = self.run(wplus, noise, None, &[k], k)?;
         Ok(s.taps.remove(0))
     }
 }

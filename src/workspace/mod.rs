@@ -254,6 +254,7 @@ impl Workspace {
                     codes: codes.select(i),
                     sliders: Vec::new(),
                     personalization: None,
+                    residual: Default::default(),
                 })
             })
             .collect())
@@ -292,6 +293,7 @@ impl Workspace {
             codes,
             sliders: Vec::new(),
             personalization: None,
+            residual: Default::default(),
         }))
     }
 
@@ -337,6 +339,7 @@ impl Workspace {
             codes,
             sliders: Vec::new(),
             personalization: None,
+            residual: Default::default(),
         }))
     }
 
@@ -484,10 +487,25 @@ impl Workspace {
         Ok(feature_edit::corrected_codes(g, codes, w, &self.noise)?)
     }
 
-    /// The edited face: G(w̃, F̃) with the photo's generator.
+    /// The edited face: G(w̃, F̃) with the photo's generator, in one synthesis (Eq. 1's
+    /// residual F − G^K(w) is kept per face).
     pub fn edited(&self, id: PhotoId) -> anyhow::Result<image::RgbImage> {
-        let codes = self.edited_codes(id)?;
-        let img = inversion::reconstruct(self.generator_for(id)?, &codes, &self.noise)?;
+        let photo = self.photo(id)?;
+        let g = self.generator_for(id)?;
+        let codes = photo.active_codes();
+        let sliders = photo.slider_pairs();
+        let img = if sliders.is_empty() {
+            inversion::reconstruct(g, codes, &self.noise)?
+        } else {
+            let set = &self
+                .directions
+                .as_ref()
+                .context("no directions are loaded")?
+                .set;
+            let w = set.apply(g, codes.wplus.clone(), &sliders)?;
+            let residual = photo.active_residual(g, &self.noise)?;
+            feature_edit::edited_image_with_residual(g, w, residual, codes.k, &self.noise)?
+        };
         Ok(tensor_to_rgb_images(img).remove(0))
     }
 

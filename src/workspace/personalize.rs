@@ -180,6 +180,7 @@ impl Workspace {
                 steps: outcome.steps,
                 seconds: outcome.seconds_projection + outcome.seconds_tuning,
                 perceptual: outcome.perceptual.to_string(),
+                residual: Default::default(),
             });
         }
         Ok(tuned_with)

@@ -2,7 +2,7 @@
 //! its slider values and its personalization.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use burn::tensor::Tensor;
 
@@ -39,6 +39,8 @@ pub struct Personalization {
     pub seconds: f64,
     /// The perceptual distance tuning used (its short name).
     pub perceptual: String,
+    /// F − G^K(w) of `codes` on `generator`, computed at the first slider move.
+    pub residual: OnceLock<Tensor<4>>,
 }
 
 pub struct OpenPhoto {
@@ -60,6 +62,9 @@ pub struct OpenPhoto {
     /// One value per direction of the active set.
     pub sliders: Vec<f32>,
     pub personalization: Option<Personalization>,
+    /// F − G^K(w) of the encoder's codes on the base generator, computed at the first slider
+    /// move (every later move is one synthesis).
+    pub residual: OnceLock<Tensor<4>>,
 }
 
 impl OpenPhoto {
@@ -69,6 +74,24 @@ impl OpenPhoto {
             .as_ref()
             .map(|p| &p.codes)
             .unwrap_or(&self.codes)
+    }
+
+    /// Eq. 1's residual F − G^K(w) for the active codes on `generator` (the photo's own one),
+    /// computed once.
+    pub fn active_residual(
+        &self,
+        generator: &Generator,
+        noise: &crate::model::NoiseMode,
+    ) -> anyhow::Result<Tensor<4>> {
+        let (cell, codes) = match &self.personalization {
+            Some(p) => (&p.residual, &p.codes),
+            None => (&self.residual, &self.codes),
+        };
+        if let Some(r) = cell.get() {
+            return Ok(r.clone());
+        }
+        let r = crate::edit::feature_edit::feature_residual(generator, codes, noise)?;
+        Ok(cell.get_or_init(|| r).clone())
     }
 
     /// Whether the face was made here (a seed, a mix) rather than read from a photo file.

@@ -439,6 +439,7 @@ impl Workspace {
                     steps: info.steps,
                     seconds: info.seconds,
                     perceptual: info.perceptual.clone(),
+                    residual: Default::default(),
                 })
             }
         };
@@ -480,6 +481,7 @@ impl Workspace {
             codes,
             sliders: sliders_or_zero(&entry.sliders, n),
             personalization,
+            residual: Default::default(),
         });
         Ok(id)
     }

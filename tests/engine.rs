@@ -167,6 +167,7 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
             photo,
             sliders: vec![1.5],
             id: 2,
+            preview: false,
         })
         .unwrap();
     let (mut rendered, mut edited) = (false, false);
@@ -243,6 +244,7 @@ fn the_photo_can_be_edited_while_it_is_being_personalized() {
             photo,
             sliders: vec![1.0],
             id: 7,
+            preview: false,
         })
         .unwrap();
     loop {
@@ -299,6 +301,7 @@ fn two_photos_are_mixed_exported_and_saved_as_a_session() {
             photo: b,
             sliders: vec![2.0],
             id: 1,
+            preview: false,
         })
         .unwrap();
     let full = dir.join("b_full.png");

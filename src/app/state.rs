@@ -65,6 +65,10 @@ pub struct PhotoEntry {
     pub edited: Option<Frame>,
     pub personalized: Option<Personalized>,
     requested: Option<Vec<f32>>,
+    /// Whether the last edit asked for was a preview (a full frame follows when the hand rests).
+    requested_preview: bool,
+    /// What the last full frame of an edit cost, in ms.
+    pub full_frame_ms: f64,
     edit_id: u64,
 }
 
@@ -175,6 +179,9 @@ pub enum Effect {
     SaveFrame(Frame, PathBuf),
 }
 
+/// A full frame slower than this is replaced by a preview while a slider is dragged.
+pub const PREVIEW_ABOVE_MS: f64 = 60.0;
+
 /// Steps of a personalization started from the editor (PTI's default).
 pub const PERSONALIZE_STEPS: usize = 350;
 
@@ -200,7 +207,8 @@ pub struct EditorState {
     pending_photos: Vec<PathBuf>,
     pub opening: usize,
     undo: UndoStack,
-    /// The selected photo's slider values when the current gesture began.
+    /// The selected photo's slider values when the current gesture began (a slider is being
+    /// dragged while this is set).
     gesture: Option<(PhotoId, Vec<f32>)>,
     /// The last thing done (saved, loaded), for the status bar.
     pub notice: Option<String>,
@@ -513,9 +521,13 @@ impl EditorState {
                 id: self.next_render_id,
             });
         }
+        let dragging = self.gesture.is_some();
         for i in 0..self.photos.len() {
             let p = &self.photos[i];
-            if p.requested.as_ref() == Some(&p.sliders) || p.sliders.is_empty() {
+            let preview = dragging && p.full_frame_ms > PREVIEW_ABOVE_MS;
+            let drawn =
+                p.requested.as_ref() == Some(&p.sliders) && !(p.requested_preview && !preview);
+            if drawn || p.sliders.is_empty() {
                 continue;
             }
             let sliders = p.sliders.clone();
@@ -524,11 +536,17 @@ impl EditorState {
             let id = self.next_edit_id;
             let p = &mut self.photos[i];
             p.requested = Some(sliders.clone());
+            p.requested_preview = preview;
             p.edit_id = id;
             if sliders.iter().all(|v| *v == 0.0) {
                 p.edited = None;
             }
-            out.push(Request::Edit { photo, sliders, id });
+            out.push(Request::Edit {
+                photo,
+                sliders,
+                id,
+                preview,
+            });
         }
         if self.view == View::Mix
             && let (Some(a), Some(b)) = (self.mix.a, self.mix.b)
@@ -592,10 +610,17 @@ impl EditorState {
                 }
                 self.unsaved = true;
             }
-            Event::Edited { photo, frame } => {
+            Event::Edited {
+                photo,
+                frame,
+                preview,
+            } => {
                 if let Some(p) = self.photo_mut(photo)
                     && frame.id == p.edit_id
                 {
+                    if !preview {
+                        p.full_frame_ms = frame.millis;
+                    }
                     p.edited = Some(frame);
                 }
             }
@@ -706,6 +731,8 @@ impl EditorState {
                     sliders,
                     edited: None,
                     personalized,
+                    requested_preview: false,
+                    full_frame_ms: 0.0,
                     edit_id: 0,
                 });
                 self.selected = Some(id);
@@ -812,7 +839,9 @@ mod tests {
         requests
             .iter()
             .filter_map(|r| match r {
-                Request::Edit { photo, sliders, id } => Some((*photo, sliders.clone(), *id)),
+                Request::Edit {
+                    photo, sliders, id, ..
+                } => Some((*photo, sliders.clone(), *id)),
                 _ => None,
             })
             .collect()
@@ -879,11 +908,13 @@ mod tests {
         s.apply(Event::Edited {
             photo: PhotoId(1),
             frame: frame(a_id - 1),
+            preview: false,
         });
         assert!(s.photo(PhotoId(1)).unwrap().edited.is_none());
         s.apply(Event::Edited {
             photo: PhotoId(1),
             frame: frame(a_id),
+            preview: false,
         });
         assert!(s.photo(PhotoId(1)).unwrap().edited.is_some());
         // a render result arriving meanwhile does not touch the edits
@@ -892,6 +923,47 @@ mod tests {
         assert!(matches!(render[0], Request::Render { .. }));
         s.apply(Event::Frame(s.params, frame(1)));
         assert!(s.photo(PhotoId(1)).unwrap().edited.is_some());
+    }
+
+    #[test]
+    fn a_slow_model_gets_previews_while_dragging_and_the_full_frame_when_the_hand_rests() {
+        let mut s = ready_with_photos();
+        let previews = |r: &[Request]| -> Vec<bool> {
+            r.iter()
+                .filter_map(|r| match r {
+                    Request::Edit { preview, .. } => Some(*preview),
+                    _ => None,
+                })
+                .collect()
+        };
+        // a fast model: full frames while dragging
+        s.dispatch(Action::SetSlider {
+            index: 0,
+            value: 1.0,
+        });
+        assert_eq!(previews(&s.requests()), vec![false]);
+        let id = s.photo(PhotoId(2)).unwrap().edit_id;
+        s.apply(Event::Edited {
+            photo: PhotoId(2),
+            frame: Frame::from_rgb(id, image::RgbImage::new(2, 2), 900.0),
+            preview: false,
+        });
+        // the last full frame took 900 ms: the next moves of the drag are previews
+        s.dispatch(Action::SetSlider {
+            index: 0,
+            value: 1.5,
+        });
+        assert_eq!(previews(&s.requests()), vec![true]);
+        s.dispatch(Action::SetSlider {
+            index: 0,
+            value: 2.0,
+        });
+        assert_eq!(previews(&s.requests()), vec![true]);
+        assert!(s.requests().is_empty());
+        // released: the same values once more, in full
+        s.dispatch(Action::EndGesture);
+        assert_eq!(previews(&s.requests()), vec![false]);
+        assert!(s.requests().is_empty());
     }
 
     #[test]

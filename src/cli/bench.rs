@@ -284,39 +284,67 @@ fn bench_delta(g: &Generator, label: &str, steps: usize) -> anyhow::Result<()> {
 }
 
 fn bench_slider(a: &BenchArgs, choice: DeviceChoice, iters: usize) -> anyhow::Result<()> {
-    let mut ws = super::common::open_workspace(
-        choice,
-        a.weights.as_deref(),
-        None,
-        crate::face::Framing::Auto,
-    )?;
+    let framing = crate::face::Framing::Auto;
+    let mut ws = match a.model {
+        BenchModel::App => {
+            super::common::open_workspace(choice, a.weights.as_deref(), None, framing)?
+        }
+        BenchModel::Ffhq1024 => {
+            // random weights of the official shapes, through files as a user's would load
+            let dir = std::env::temp_dir().join(format!("facestyle-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let (g, e) = (dir.join("g.safetensors"), dir.join("e.safetensors"));
+            let config = GeneratorConfig::stylegan2(1024, 512, 8, 2);
+            crate::weights::write_safetensors(&random_generator_store(&config, 0), &g)?;
+            crate::weights::write_safetensors(
+                &random_encoder_store(&released_encoder_config(), 0),
+                &e,
+            )?;
+            let ws = super::common::open_workspace(choice, Some(&g), Some(&e), framing);
+            std::fs::remove_dir_all(&dir)?;
+            ws?
+        }
+    };
     let photo = a.photo.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
     });
-    let id = ws.open_photo(&photo, crate::face::Framing::Auto, 0)?;
+    let id = ws.open_photo(&photo, framing, 0)?;
     let n = ws.directions().map_or(0, |d| d.set.directions.len());
     anyhow::ensure!(n > 0, "no directions to move");
-    let mut times = Vec::new();
-    for i in 0..iters.max(2) + 1 {
-        // a drag: each move sets a new value of one slider, then draws the edited face
-        let value = ((i % 20) as f32 - 10.0) / 5.0;
-        let start = Instant::now();
-        ws.set_slider(id, i % n, value)?;
-        let img = ws.edited(id)?;
-        let ms = start.elapsed().as_secs_f64() * 1000.0;
-        anyhow::ensure!(img.width() > 0);
-        if i > 0 {
-            times.push(ms); // the first move warms up
+    let size = ws.generator()?.config.size;
+    let sides: Vec<(String, Option<usize>)> = if size > crate::engine::PREVIEW_SIDE {
+        vec![
+            (
+                format!("preview {0}×{0}", crate::engine::PREVIEW_SIDE),
+                Some(crate::engine::PREVIEW_SIDE),
+            ),
+            (format!("full {size}×{size}"), None),
+        ]
+    } else {
+        vec![(format!("full {size}×{size}"), None)]
+    };
+    for (what, side) in sides {
+        let mut times = Vec::new();
+        for i in 0..iters.max(2) + 1 {
+            // a drag: each move sets a new value of one slider, then draws the edited face
+            let value = ((i % 20) as f32 - 10.0) / 5.0;
+            let start = Instant::now();
+            ws.set_slider(id, i % n, value)?;
+            let img = ws.edited_at(id, side)?;
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            anyhow::ensure!(img.width() > 0);
+            if i > 0 {
+                times.push(ms); // the first move warms up (and computes F − G^K(w))
+            }
         }
+        times.sort_by(f64::total_cmp);
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "bench slider: {size}px model, {what}, {} moves: median {:.1} ms, p90 {:.1} ms (slider → edited frame, Eq. 1)",
+            times.len(),
+            at(0.5),
+            at(0.9)
+        );
     }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "bench slider: {}px, {} moves: median {:.1} ms, p90 {:.1} ms (slider → edited frame, Eq. 1)",
-        ws.generator()?.config.size,
-        times.len(),
-        at(0.5),
-        at(0.9)
-    );
     Ok(())
 }

@@ -62,13 +62,15 @@ pub fn feature_residual(
 }
 
 /// `G(w̃, F̃)` in one run: at layer K the run of w̃ has G^K(w̃), and adding the residual
-/// F − G^K(w) gives F̃ = F + G^K(w̃) − G^K(w) exactly where Eq. 1 injects it.
+/// F − G^K(w) gives F̃ = F + G^K(w̃) − G^K(w) exactly where Eq. 1 injects it. With
+/// `preview_side`, the run stops at that resolution (see [`Generator::synthesize_preview`]).
 pub fn edited_image_with_residual(
     generator: &Generator,
     edited_wplus: Tensor<3>,
     residual: Tensor<4>,
     k: usize,
     noise: &NoiseMode,
+    preview_side: Option<usize>,
 ) -> Result<Tensor<4>, ModelError> {
     let injection = FeatureInjection {
         layer: k,
@@ -76,9 +78,8 @@ pub fn edited_image_with_residual(
         scale: 1.0,
         residual: true,
     };
-    Ok(generator
-        .synthesize(edited_wplus, noise, Some(&injection), &[])?
-        .image)
+    let side = preview_side.unwrap_or(generator.config.size);
+    generator.synthesize_preview(edited_wplus, noise, Some(&injection), side)
 }
 
 /// `G(w̃, F̃)` with F̃ from Eq. 1.
@@ -89,5 +90,5 @@ pub fn edited_image(
     noise: &NoiseMode,
 ) -> Result<Tensor<4>, ModelError> {
     let residual = feature_residual(generator, codes, noise)?;
-    edited_image_with_residual(generator, edited_wplus, residual, codes.k, noise)
+    edited_image_with_residual(generator, edited_wplus, residual, codes.k, noise, None)
 }

@@ -33,6 +33,10 @@ pub struct RenderParams {
     pub truncation: f32,
 }
 
+/// The side of a slider preview: synthesis stops at this resolution (a 1024-px model draws a
+/// 256-px preview in a fraction of a full frame).
+pub const PREVIEW_SIDE: usize = 256;
+
 /// What to export of a photo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportKind {
@@ -77,6 +81,9 @@ pub enum Request {
         photo: PhotoId,
         sliders: Vec<f32>,
         id: u64,
+        /// Draw a preview ([`PREVIEW_SIDE`] px) instead of the full frame (while dragging on
+        /// a model whose full frame is slow).
+        preview: bool,
     },
     /// The four mixing panes of photos A and B, and A with B's w+ entries `layers`; only the
     /// newest queued mix is drawn.
@@ -232,6 +239,7 @@ pub enum Event {
     Edited {
         photo: PhotoId,
         frame: Frame,
+        preview: bool,
     },
     Mixed(Box<MixFrames>),
     /// One step of a running personalization.

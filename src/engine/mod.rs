@@ -4,6 +4,7 @@ mod messages;
 mod worker;
 
 pub use messages::{
-    Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, RenderParams, Request,
+    Event, ExportKind, FinishedJob, Frame, MixFrames, PREVIEW_SIDE, PhotoView, RenderParams,
+    Request,
 };
 pub use worker::Engine;

@@ -248,7 +248,12 @@ impl Worker {
                 .open_mix_pane(a, b, pane)
                 .and_then(|id| self.photo_view(id))
                 .map(|view| self.events.send(Event::Photo(Box::new(view)))),
-            Request::Edit { photo, sliders, id } => self.edit(photo, &sliders, id),
+            Request::Edit {
+                photo,
+                sliders,
+                id,
+                preview,
+            } => self.edit(photo, &sliders, id, preview),
             Request::Mix { a, b, layers, id } => self.mix(a, b, layers, id),
             Request::Personalize {
                 photos,
@@ -368,13 +373,25 @@ impl Worker {
         Ok(())
     }
 
-    fn edit(&mut self, photo: PhotoId, sliders: &[f32], id: u64) -> anyhow::Result<()> {
+    fn edit(
+        &mut self,
+        photo: PhotoId,
+        sliders: &[f32],
+        id: u64,
+        preview: bool,
+    ) -> anyhow::Result<()> {
         let start = Instant::now();
         let pairs: Vec<(usize, f32)> = sliders.iter().copied().enumerate().collect();
         self.workspace.set_sliders(photo, &pairs)?;
-        let img = self.workspace.edited(photo)?;
+        let img = self
+            .workspace
+            .edited_at(photo, preview.then_some(super::messages::PREVIEW_SIDE))?;
         let frame = Frame::from_rgb(id, img, start.elapsed().as_secs_f64() * 1000.0);
-        self.events.send(Event::Edited { photo, frame });
+        self.events.send(Event::Edited {
+            photo,
+            frame,
+            preview,
+        });
         Ok(())
     }
 

@@ -320,6 +320,22 @@ impl Generator {
         })
     }
 
+    /// A preview: the synthesis stopped at the first resolution of at least `side` pixels
+    /// (StyleGAN2's RGB skip outputs make a whole image at every resolution), never before the
+    /// injected layer; `side` ≥ the generator's size gives the full image.
+    pub fn synthesize_preview(
+        &self,
+        wplus: Tensor<3>,
+        noise: &NoiseMode,
+        injection: Option<&FeatureInjection>,
+        side: usize,
+    ) -> Result<Tensor<4>, ModelError> {
+        let log = side.clamp(4, self.config.size).next_power_of_two().ilog2() as usize;
+        // outs 2·log − 4 and 2·log − 3 are drawn at 2^log px
+        let last = (2 * log - 3).max(injection.map_or(0, |i| i.layer));
+        Ok(self.run(wplus, noise, injection, &[], last)?.image)
+    }
+
     /// `G^K(w+)`: the activation at outs-index `k` (a plain run, no injection).
     pub fn feature_at(
         &self,

@@ -490,6 +490,16 @@ impl Workspace {
     /// The edited face: G(w̃, F̃) with the photo's generator, in one synthesis (Eq. 1's
     /// residual F − G^K(w) is kept per face).
     pub fn edited(&self, id: PhotoId) -> anyhow::Result<image::RgbImage> {
+        self.edited_at(id, None)
+    }
+
+    /// [`Workspace::edited`] at `preview_side` pixels at most (a preview while a slider is
+    /// dragged on a large model), or full size.
+    pub fn edited_at(
+        &self,
+        id: PhotoId,
+        preview_side: Option<usize>,
+    ) -> anyhow::Result<image::RgbImage> {
         let photo = self.photo(id)?;
         let g = self.generator_for(id)?;
         let codes = photo.active_codes();
@@ -504,7 +514,14 @@ impl Workspace {
                 .set;
             let w = set.apply(g, codes.wplus.clone(), &sliders)?;
             let residual = photo.active_residual(g, &self.noise)?;
-            feature_edit::edited_image_with_residual(g, w, residual, codes.k, &self.noise)?
+            feature_edit::edited_image_with_residual(
+                g,
+                w,
+                residual,
+                codes.k,
+                &self.noise,
+                preview_side,
+            )?
         };
         Ok(tensor_to_rgb_images(img).remove(0))
     }

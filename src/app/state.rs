@@ -526,7 +526,7 @@ impl EditorState {
             let p = &self.photos[i];
             let preview = dragging && p.full_frame_ms > PREVIEW_ABOVE_MS;
             let drawn =
-                p.requested.as_ref() == Some(&p.sliders) && !(p.requested_preview && !preview);
+                p.requested.as_ref() == Some(&p.sliders) && (!p.requested_preview || preview);
             if drawn || p.sliders.is_empty() {
                 continue;
             }

@@ -128,6 +128,21 @@ impl MenuBar {
                 {
                     actions.push(Action::ExportAll(dir));
                 }
+                ui.menu_button("Open recent", |ui| {
+                    for p in &state.recent.sessions {
+                        if ui.button(format!("session: {}", p.display())).clicked() {
+                            actions.push(Action::OpenSession(p.clone()));
+                        }
+                    }
+                    for p in &state.recent.photos {
+                        if ui.button(p.display().to_string()).clicked() {
+                            actions.push(Action::OpenPhotos(vec![p.clone()]));
+                        }
+                    }
+                    if state.recent.sessions.is_empty() && state.recent.photos.is_empty() {
+                        ui.label("nothing yet");
+                    }
+                });
                 ui.separator();
                 if item(ui, "Open generator…", None, true)
                     && let Some(p) = dialogs::pick_generator()

@@ -169,6 +169,12 @@ pub enum Action {
     CancelTask,
     SaveDirections(PathBuf),
     DismissErrors,
+    /// The window is asked to close.
+    CloseRequested,
+    /// From the quit prompt: save the session here, then quit.
+    SaveAndQuit(PathBuf),
+    QuitWithoutSaving,
+    CancelQuit,
 }
 
 /// What the reducer asks the app to carry out.
@@ -177,6 +183,34 @@ pub enum Effect {
     Send(Request),
     /// Write this frame as a PNG (atomically).
     SaveFrame(Frame, PathBuf),
+    /// Keep the window open (the user is asked about unsaved changes first).
+    CancelClose,
+    /// Close the window.
+    Close,
+}
+
+/// Files opened lately and the folder the dialogs start in, kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Recent {
+    pub photos: Vec<PathBuf>,
+    pub sessions: Vec<PathBuf>,
+    pub folder: Option<PathBuf>,
+}
+
+impl Recent {
+    const MAX: usize = 8;
+
+    fn add(list: &mut Vec<PathBuf>, path: &std::path::Path) {
+        list.retain(|p| p != path);
+        list.insert(0, path.to_path_buf());
+        list.truncate(Self::MAX);
+    }
+
+    fn used(&mut self, path: &std::path::Path) {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            self.folder = Some(dir.to_path_buf());
+        }
+    }
 }
 
 /// A full frame slower than this is replaced by a preview while a slider is dragged.
@@ -216,6 +250,11 @@ pub struct EditorState {
     pub errors: Vec<String>,
     /// Changes since the session was last saved or opened.
     pub unsaved: bool,
+    pub recent: Recent,
+    /// The window asked to close with unsaved changes: the prompt is shown.
+    pub quit_prompt: bool,
+    /// The user chose to quit: closing is no longer stopped.
+    quitting: bool,
     requested_render: Option<RenderParams>,
     next_render_id: u64,
     next_edit_id: u64,
@@ -223,6 +262,10 @@ pub struct EditorState {
 
 impl EditorState {
     pub fn new(photos: Vec<PathBuf>) -> Self {
+        let mut recent = Recent::default();
+        for p in &photos {
+            Recent::add(&mut recent.photos, p);
+        }
         Self {
             status: EngineStatus::Starting,
             device: String::new(),
@@ -259,6 +302,9 @@ impl EditorState {
             notice: None,
             errors: Vec::new(),
             unsaved: false,
+            recent,
+            quit_prompt: false,
+            quitting: false,
             requested_render: None,
             next_render_id: 0,
             next_edit_id: 0,
@@ -303,7 +349,13 @@ impl EditorState {
     pub fn dispatch(&mut self, action: Action) -> Vec<Effect> {
         let send = |r| vec![Effect::Send(r)];
         match action {
-            Action::OpenPhotos(paths) => self.pending_photos.extend(paths),
+            Action::OpenPhotos(paths) => {
+                for p in &paths {
+                    Recent::add(&mut self.recent.photos, p);
+                    self.recent.used(p);
+                }
+                self.pending_photos.extend(paths)
+            }
             Action::Select(id) => {
                 if self.photo(id).is_some() {
                     self.end_gesture();
@@ -414,6 +466,7 @@ impl EditorState {
             }
             Action::Revert(id) => return send(Request::Revert(id)),
             Action::Export { kind, path } => {
+                self.recent.used(&path);
                 if let Some(photo) = self.selected {
                     return send(Request::Export { photo, kind, path });
                 }
@@ -422,9 +475,32 @@ impl EditorState {
             Action::SaveSession(path) => {
                 self.end_gesture();
                 self.unsaved = false;
+                Recent::add(&mut self.recent.sessions, &path);
+                self.recent.used(&path);
                 return send(Request::SaveSession(path));
             }
-            Action::OpenSession(path) => return send(Request::OpenSession(path)),
+            Action::OpenSession(path) => {
+                Recent::add(&mut self.recent.sessions, &path);
+                self.recent.used(&path);
+                return send(Request::OpenSession(path));
+            }
+            Action::CloseRequested => {
+                if !self.quitting && self.unsaved && !self.photos.is_empty() {
+                    self.quit_prompt = true;
+                    return vec![Effect::CancelClose];
+                }
+            }
+            Action::SaveAndQuit(path) => {
+                let mut effects = self.dispatch(Action::SaveSession(path));
+                effects.extend(self.dispatch(Action::QuitWithoutSaving));
+                return effects;
+            }
+            Action::QuitWithoutSaving => {
+                self.quitting = true;
+                self.quit_prompt = false;
+                return vec![Effect::Close];
+            }
+            Action::CancelQuit => self.quit_prompt = false,
             Action::LoadGenerator(path) => return send(Request::LoadGenerator(path)),
             Action::LoadEncoder(path) => return send(Request::LoadEncoder(path)),
             Action::LoadDirections(path) => return send(Request::LoadDirections(path)),
@@ -964,6 +1040,35 @@ mod tests {
         s.dispatch(Action::EndGesture);
         assert_eq!(previews(&s.requests()), vec![false]);
         assert!(s.requests().is_empty());
+    }
+
+    #[test]
+    fn closing_with_unsaved_changes_asks_first_and_recent_files_are_kept() {
+        let mut s = ready_with_photos();
+        assert!(s.unsaved);
+        assert_eq!(
+            s.recent.photos,
+            vec![PathBuf::from("b.jpg"), PathBuf::from("a.jpg")]
+        );
+        assert!(matches!(
+            s.dispatch(Action::CloseRequested)[..],
+            [Effect::CancelClose]
+        ));
+        assert!(s.quit_prompt);
+        s.dispatch(Action::CancelQuit);
+        assert!(!s.quit_prompt);
+        let effects = s.dispatch(Action::SaveAndQuit("/tmp/x/s.facestyle".into()));
+        assert!(matches!(&effects[0], Effect::Send(Request::SaveSession(_))));
+        assert!(matches!(effects[1], Effect::Close));
+        assert_eq!(s.recent.sessions, vec![PathBuf::from("/tmp/x/s.facestyle")]);
+        assert_eq!(s.recent.folder, Some(PathBuf::from("/tmp/x")));
+        assert!(
+            s.dispatch(Action::CloseRequested).is_empty(),
+            "now it closes"
+        );
+        // nothing unsaved: no question
+        let mut t = EditorState::new(Vec::new());
+        assert!(t.dispatch(Action::CloseRequested).is_empty());
     }
 
     #[test]

@@ -27,7 +27,12 @@ pub struct EditorApp {
     edit: EditView,
     mix: MixView,
     random: RandomView,
+    /// Window commands the reducer asked for, sent at the next frame.
+    viewport: Vec<egui::ViewportCommand>,
 }
+
+/// The storage key of the recent files.
+const RECENT_KEY: &str = "facestyle-recent";
 
 impl EditorApp {
     pub fn new(engine: Engine, photos: Vec<PathBuf>) -> Self {
@@ -41,7 +46,21 @@ impl EditorApp {
             edit: EditView::default(),
             mix: MixView,
             random: RandomView,
+            viewport: Vec::new(),
         }
+    }
+
+    /// The recent files and last folder saved by an earlier run.
+    pub fn with_storage(mut self, storage: Option<&dyn eframe::Storage>) -> Self {
+        if let Some(recent) = storage.and_then(|s| eframe::get_value(s, RECENT_KEY)) {
+            let opened = std::mem::take(&mut self.state.recent.photos);
+            self.state.recent = recent;
+            for p in opened.iter().rev() {
+                self.state.recent.photos.retain(|q| q != p);
+                self.state.recent.photos.insert(0, p.clone());
+            }
+        }
+        self
     }
 
     /// How to start a new engine if this one stops (offered as "Restart engine").
@@ -91,6 +110,8 @@ impl EditorApp {
                         }
                         let _ = self.engine.requests.send(r);
                     }
+                    Effect::CancelClose => self.viewport.push(egui::ViewportCommand::CancelClose),
+                    Effect::Close => self.viewport.push(egui::ViewportCommand::Close),
                     Effect::SaveFrame(frame, path) => {
                         let result = frame
                             .to_rgba_image()
@@ -200,13 +221,54 @@ impl EditorApp {
         }
         actions
     }
+
+    /// Asks what to do with unsaved changes before the window closes.
+    fn quit_prompt(&mut self, ctx: &egui::Context) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if !self.state.quit_prompt {
+            return actions;
+        }
+        egui::Modal::new(egui::Id::unique("quit-prompt")).show(ctx, |ui| {
+            ui.label(RichText::new("Save the session before quitting?").strong());
+            ui.label(format!(
+                "{} open photo(s) have changes that are not in a session file.",
+                self.state.photos.len()
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Save session…").clicked()
+                    && let Some(path) = super::dialogs::save_session()
+                {
+                    actions.push(Action::SaveAndQuit(path));
+                }
+                if ui.button("Quit without saving").clicked() {
+                    actions.push(Action::QuitWithoutSaving);
+                }
+                if ui.button("Cancel").clicked() {
+                    actions.push(Action::CancelQuit);
+                }
+            });
+        });
+        actions
+    }
 }
 
 impl eframe::App for EditorApp {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, RECENT_KEY, &self.state.recent);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        for command in self.viewport.drain(..) {
+            ctx.send_viewport_cmd(command);
+        }
+        super::dialogs::start_in(self.state.recent.folder.clone());
         self.pump_events();
         let mut actions = Vec::new();
+        if ctx.input(|i| i.viewport().close_requested()) {
+            actions.push(Action::CloseRequested);
+        }
+        actions.extend(self.quit_prompt(&ctx));
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
                 .dropped_files

@@ -469,24 +469,6 @@ impl Workspace {
         self.set_sliders(id, &pairs)
     }
 
-    /// The photo's codes with its sliders applied (w̃ = w + Σαd, F̃ by Eq. 1).
-    pub fn edited_codes(&self, id: PhotoId) -> anyhow::Result<Codes> {
-        let photo = self.photo(id)?;
-        let g = self.generator_for(id)?;
-        let codes = photo.active_codes();
-        let sliders = photo.slider_pairs();
-        if sliders.is_empty() {
-            return Ok(codes.clone());
-        }
-        let set = &self
-            .directions
-            .as_ref()
-            .context("no directions are loaded")?
-            .set;
-        let w = set.apply(g, codes.wplus.clone(), &sliders)?;
-        Ok(feature_edit::corrected_codes(g, codes, w, &self.noise)?)
-    }
-
     /// The edited face: G(w̃, F̃) with the photo's generator, in one synthesis (Eq. 1's
     /// residual F − G^K(w) is kept per face).
     pub fn edited(&self, id: PhotoId) -> anyhow::Result<image::RgbImage> {

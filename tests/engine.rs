@@ -410,3 +410,53 @@ fn directions_are_computed_as_a_job_that_reports_progress_and_can_be_cancelled()
     assert_eq!(infos.len(), 3);
     assert!(label.contains("SeFa"), "{label}");
 }
+
+#[test]
+fn every_face_of_a_group_photo_becomes_an_entry_of_its_own() {
+    // a "group photo": two sample faces side by side
+    let a = image::open(sample("00020.jpg")).unwrap().to_rgb8();
+    let b = image::imageops::resize(
+        &a,
+        a.width(),
+        a.height(),
+        image::imageops::FilterType::Triangle,
+    );
+    let mut group = image::RgbImage::new(a.width() * 2, a.height());
+    image::imageops::replace(&mut group, &a, 0, 0);
+    image::imageops::replace(
+        &mut group,
+        &image::imageops::flip_horizontal(&b),
+        a.width() as i64,
+        0,
+    );
+    let path = std::env::temp_dir().join(format!("facestyle-group-{}.png", std::process::id()));
+    group.save(&path).unwrap();
+    let engine = ready_engine();
+    engine
+        .requests
+        .send(Request::OpenPhotos(vec![path.clone()]))
+        .unwrap();
+    let first = loop {
+        match next_event(&engine) {
+            Event::Photo(v) => break v,
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(first.faces, 2, "two faces found");
+    engine
+        .requests
+        .send(Request::OpenOtherFaces(first.id))
+        .unwrap();
+    let second = loop {
+        match next_event(&engine) {
+            Event::Photo(v) => break v,
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_ne!(second.id, first.id);
+    assert_eq!((second.faces, second.face), (2, 1 - first.face));
+    assert_ne!(second.input.rgba, first.input.rgba, "the other face");
+    std::fs::remove_file(&path).unwrap();
+}

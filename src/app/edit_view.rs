@@ -35,6 +35,13 @@ impl EditView {
                 if ui.button("Next face").clicked() {
                     actions.push(Action::NextFace(p.id()));
                 }
+                if ui
+                    .button("Open every face")
+                    .on_hover_text("Each face of this group photo as an entry of its own")
+                    .clicked()
+                {
+                    actions.push(Action::OpenOtherFaces(p.id()));
+                }
             });
         } else if !p.view.aligned {
             ui.small("No face found: the centre square was used.");

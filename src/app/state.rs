@@ -120,6 +120,8 @@ pub enum Action {
     Select(PhotoId),
     ClosePhoto(PhotoId),
     NextFace(PhotoId),
+    /// Every other face of a group photo as an entry of its own.
+    OpenOtherFaces(PhotoId),
     SetView(View),
     /// A slider of the selected photo moved (part of a gesture until `EndGesture`).
     SetSlider {
@@ -375,6 +377,14 @@ impl EditorState {
                     let face = (p.view.face + 1) % p.view.faces;
                     self.opening += 1;
                     return send(Request::ChooseFace { photo: id, face });
+                }
+            }
+            Action::OpenOtherFaces(id) => {
+                if let Some(p) = self.photo(id)
+                    && p.view.faces > 1
+                {
+                    self.opening += p.view.faces - 1;
+                    return send(Request::OpenOtherFaces(id));
                 }
             }
             Action::SetView(v) => self.view = v,

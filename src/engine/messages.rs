@@ -66,6 +66,8 @@ pub enum Request {
         photo: PhotoId,
         face: usize,
     },
+    /// Open every other face of a group photo as an entry of its own.
+    OpenOtherFaces(PhotoId),
     ClosePhoto(PhotoId),
     /// The face of a seed as a new editable entry of the library.
     EditSeed(RenderParams),
@@ -140,6 +142,7 @@ impl Request {
             Request::LoadDirections(_) => "opening the directions",
             Request::OpenPhotos(_) => "opening photos",
             Request::ChooseFace { .. } => "choosing a face",
+            Request::OpenOtherFaces(_) => "opening the other faces",
             Request::ClosePhoto(_) => "closing the photo",
             Request::EditSeed(_) => "opening the face for editing",
             Request::EditMixPane { .. } => "opening the mix for editing",

@@ -235,6 +235,7 @@ impl Worker {
                 .map_err(|e| e.context("the current sliders are kept")),
             Request::OpenPhotos(paths) => self.open_photos(&paths),
             Request::ChooseFace { photo, face } => self.choose_face(photo, face),
+            Request::OpenOtherFaces(photo) => self.open_other_faces(photo),
             Request::ClosePhoto(photo) => self.workspace.close_photo(photo).map(|()| {
                 self.events.send(Event::PhotoClosed(photo));
             }),
@@ -370,6 +371,18 @@ impl Worker {
         self.events.send(Event::PhotoClosed(photo));
         self.events
             .send(Event::Photo(Box::new(self.photo_view(id)?)));
+        Ok(())
+    }
+
+    /// Every face of a group photo but the one shown, as entries of their own.
+    fn open_other_faces(&mut self, photo: PhotoId) -> anyhow::Result<()> {
+        let p = self.workspace.photo(photo)?;
+        let (path, found, shown) = (p.path.clone(), p.face.found, p.face.index);
+        for face in (0..found).filter(|f| *f != shown) {
+            let id = self.workspace.open_photo(&path, Framing::Auto, face)?;
+            self.events
+                .send(Event::Photo(Box::new(self.photo_view(id)?)));
+        }
         Ok(())
     }
 

@@ -257,6 +257,10 @@ pub struct EditorState {
     pub quit_prompt: bool,
     /// The user chose to quit: closing is no longer stopped.
     quitting: bool,
+    /// Photos opened again by undo: their face and slider values, applied when they arrive.
+    reopening: Vec<(PathBuf, usize, Vec<f32>)>,
+    /// A face to choose for a photo that arrived (undo of a closed group-photo face).
+    choose_face: Vec<(PhotoId, usize)>,
     requested_render: Option<RenderParams>,
     next_render_id: u64,
     next_edit_id: u64,
@@ -307,6 +311,8 @@ impl EditorState {
             recent,
             quit_prompt: false,
             quitting: false,
+            reopening: Vec::new(),
+            choose_face: Vec::new(),
             requested_render: None,
             next_render_id: 0,
             next_edit_id: 0,
@@ -366,7 +372,16 @@ impl EditorState {
                 }
             }
             Action::ClosePhoto(id) => {
-                if self.photo(id).is_some() {
+                if let Some(p) = self.photo(id) {
+                    // a photo file can be opened again by undo (a generated face cannot)
+                    if p.view.path.is_file() {
+                        self.undo.push(Change::Photo {
+                            path: p.view.path.clone(),
+                            face: p.view.face,
+                            sliders: p.sliders.clone(),
+                            open: false,
+                        });
+                    }
                     return send(Request::ClosePhoto(id));
                 }
             }
@@ -413,13 +428,13 @@ impl EditorState {
             Action::Undo => {
                 self.end_gesture();
                 if let Some(c) = self.undo.undo() {
-                    self.apply_change(c);
+                    return self.apply_change(c);
                 }
             }
             Action::Redo => {
                 self.end_gesture();
                 if let Some(c) = self.undo.redo() {
-                    self.apply_change(c);
+                    return self.apply_change(c);
                 }
             }
             Action::SetSeed(seed) => self.params.seed = seed,
@@ -573,7 +588,7 @@ impl EditorState {
         }
     }
 
-    fn apply_change(&mut self, change: Change) {
+    fn apply_change(&mut self, change: Change) -> Vec<Effect> {
         match change {
             Change::Sliders { photo, after, .. } => {
                 if let Some(p) = self.photo_mut(photo) {
@@ -583,7 +598,28 @@ impl EditorState {
                 }
             }
             Change::MixLayers { after, .. } => self.mix.layers = after,
+            Change::Photo {
+                path,
+                face,
+                sliders,
+                open: true,
+            } => {
+                // opened again: its face and sliders are set when it arrives
+                self.reopening.push((path.clone(), face, sliders));
+                self.pending_photos.push(path);
+            }
+            Change::Photo { path, face, .. } => {
+                let id = self
+                    .photos
+                    .iter()
+                    .find(|p| p.view.path == path && p.view.face == face)
+                    .map(PhotoEntry::id);
+                if let Some(id) = id {
+                    return vec![Effect::Send(Request::ClosePhoto(id))];
+                }
+            }
         }
+        Vec::new()
     }
 
     /// The requests the state calls for now: photos waiting to open, a render when the seed
@@ -800,11 +836,22 @@ impl EditorState {
             }
             None => {
                 self.opening = self.opening.saturating_sub(1);
-                let sliders = if view.sliders.len() == n {
+                let mut sliders = if view.sliders.len() == n {
                     view.sliders.clone()
                 } else {
                     vec![0.0; n]
                 };
+                if let Some(i) = self.reopening.iter().position(|(p, _, _)| *p == view.path) {
+                    let (_, face, values) = self.reopening.remove(i);
+                    if values.len() == n {
+                        sliders = values.clone();
+                    }
+                    if face != view.face {
+                        // the face it showed: chosen again, then its sliders come back
+                        self.choose_face.push((id, face));
+                        self.reopening.push((view.path.clone(), face, values));
+                    }
+                }
                 let personalized = view.personalized.then(|| Personalized {
                     steps: 0,
                     seconds: 0.0,
@@ -1079,6 +1126,39 @@ mod tests {
         // nothing unsaved: no question
         let mut t = EditorState::new(Vec::new());
         assert!(t.dispatch(Action::CloseRequested).is_empty());
+    }
+
+    #[test]
+    fn closing_a_photo_is_undone_with_its_face_and_sliders() {
+        let file = std::env::temp_dir().join(format!("facestyle-undo-{}.jpg", std::process::id()));
+        std::fs::write(&file, b"a photo").unwrap();
+        let path = file.to_string_lossy().into_owned();
+        let mut s = ready_with_photos();
+        s.apply(Event::Photo(Box::new(view(3, &path))));
+        s.dispatch(Action::SetSlider {
+            index: 1,
+            value: 2.0,
+        });
+        s.dispatch(Action::EndGesture);
+        let closed = s.dispatch(Action::ClosePhoto(PhotoId(3)));
+        assert!(matches!(
+            closed[..],
+            [Effect::Send(Request::ClosePhoto(PhotoId(3)))]
+        ));
+        s.apply(Event::PhotoClosed(PhotoId(3)));
+        assert!(s.photo(PhotoId(3)).is_none());
+        // undo opens it again; when it arrives its sliders are back
+        assert!(s.dispatch(Action::Undo).is_empty());
+        assert!(matches!(&s.requests()[0], Request::OpenPhotos(p) if p == &vec![file.clone()]));
+        s.apply(Event::Photo(Box::new(view(4, &path))));
+        assert_eq!(s.photo(PhotoId(4)).unwrap().sliders, vec![0.0, 2.0]);
+        // redo closes it again
+        let again = s.dispatch(Action::Redo);
+        assert!(matches!(
+            again[..],
+            [Effect::Send(Request::ClosePhoto(PhotoId(4)))]
+        ));
+        std::fs::remove_file(&file).unwrap();
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! undoing applies `before` and redoing applies `after`.
 
 use std::ops::Range;
+use std::path::PathBuf;
 
 use crate::workspace::PhotoId;
 
@@ -18,6 +19,13 @@ pub enum Change {
     MixLayers {
         before: Range<usize>,
         after: Range<usize>,
+    },
+    /// A photo closed (`open` false) or opened again (`open` true): its file, face and sliders.
+    Photo {
+        path: PathBuf,
+        face: usize,
+        sliders: Vec<f32>,
+        open: bool,
     },
 }
 
@@ -37,6 +45,17 @@ impl Change {
             Change::MixLayers { before, after } => Change::MixLayers {
                 before: after,
                 after: before,
+            },
+            Change::Photo {
+                path,
+                face,
+                sliders,
+                open,
+            } => Change::Photo {
+                path,
+                face,
+                sliders,
+                open: !open,
             },
         }
     }

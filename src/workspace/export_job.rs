@@ -20,6 +20,8 @@ struct ExportItem {
     codes: Codes,
     /// w̃ when a slider is set (else the codes are drawn as they are).
     edited_wplus: Option<Tensor<3>>,
+    /// Eq. 1's residual F − G^K(w) when the editor has computed it already.
+    residual: Option<Tensor<4>>,
     photo: PathBuf,
     quad: Option<Quad>,
 }
@@ -47,14 +49,11 @@ impl Workspace {
                 _ => None,
             };
             items.push(ExportItem {
-                stem: p
-                    .path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "photo".into()),
+                stem: p.stem(),
                 generator,
                 codes,
                 edited_wplus,
+                residual: p.cached_residual(),
                 photo: p.path.clone(),
                 quad: p.face.aligned.as_ref().map(|a| a.quad),
             });
@@ -68,14 +67,6 @@ impl Workspace {
 }
 
 impl ExportJob {
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Writes the files; returns their paths. `on_progress` sees (photos done, photos).
     pub fn run(
         self,
@@ -92,7 +83,14 @@ impl ExportJob {
             }
             let g = &item.generator;
             let img = match item.edited_wplus {
-                Some(w) => feature_edit::edited_image(g, &item.codes, w, &self.noise)?,
+                Some(w) => {
+                    let residual = match item.residual {
+                        Some(r) => r,
+                        None => feature_edit::feature_residual(g, &item.codes, &self.noise)?,
+                    };
+                    let k = item.codes.k;
+                    feature_edit::edited_image_with_residual(g, w, residual, k, &self.noise, None)?
+                }
                 None => inversion::reconstruct(g, &item.codes, &self.noise)?,
             };
             let face = tensor_to_rgb_images(img).remove(0);

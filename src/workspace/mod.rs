@@ -135,10 +135,6 @@ impl Workspace {
         self.directions.as_ref()
     }
 
-    pub fn has_detector(&self) -> bool {
-        self.detector.is_some()
-    }
-
     pub fn photos(&self) -> &[OpenPhoto] {
         &self.photos
     }
@@ -155,6 +151,22 @@ impl Workspace {
             .iter_mut()
             .find(|p| p.id == id)
             .context("that photo is not open any more")
+    }
+
+    /// Sliders of the active direction set (0 without one).
+    fn slider_count(&self) -> usize {
+        self.directions
+            .as_ref()
+            .map_or(0, |d| d.set.directions.len())
+    }
+
+    /// The active direction set, or why there is none.
+    fn active_set(&self) -> anyhow::Result<&crate::edit::directions::DirectionSet> {
+        Ok(&self
+            .directions
+            .as_ref()
+            .context("no directions are loaded")?
+            .set)
     }
 
     /// The generator that draws this photo: its personalized one, else the base.
@@ -299,7 +311,7 @@ impl Workspace {
 
     /// Inverts framed crops (at the photo side) in one batch: (targets at the generator's
     /// side, codes).
-    pub fn invert_crops(&self, crops: &[image::RgbImage]) -> anyhow::Result<(Tensor<4>, Codes)> {
+    fn invert_crops(&self, crops: &[image::RgbImage]) -> anyhow::Result<(Tensor<4>, Codes)> {
         let (g, e) = (self.generator()?, self.encoder()?);
         let (input, target) =
             inversion::split_framed(g, e, rgb_images_to_tensor(crops, self.burn_device()));
@@ -309,10 +321,7 @@ impl Workspace {
     fn add_photo(&mut self, mut photo: OpenPhoto) -> PhotoId {
         photo.id = PhotoId(self.next_id);
         self.next_id += 1;
-        let n = self
-            .directions
-            .as_ref()
-            .map_or(0, |d| d.set.directions.len());
+        let n = self.slider_count();
         photo.sliders.resize(n, 0.0);
         let id = photo.id;
         self.photos.push(photo);
@@ -420,10 +429,7 @@ impl Workspace {
 
     /// Sets slider `index` of the photo's active set.
     pub fn set_slider(&mut self, id: PhotoId, index: usize, value: f32) -> anyhow::Result<()> {
-        let n = self
-            .directions
-            .as_ref()
-            .map_or(0, |d| d.set.directions.len());
+        let n = self.slider_count();
         if index >= n {
             bail!("there is no slider {index} (the set has {n})");
         }
@@ -436,10 +442,7 @@ impl Workspace {
 
     /// Sets every slider given as (index, value); the others go back to 0.
     pub fn set_sliders(&mut self, id: PhotoId, values: &[(usize, f32)]) -> anyhow::Result<()> {
-        let n = self
-            .directions
-            .as_ref()
-            .map_or(0, |d| d.set.directions.len());
+        let n = self.slider_count();
         if let Some((i, _)) = values.iter().find(|(i, _)| *i >= n) {
             bail!("there is no slider {i} (the set has {n})");
         }
@@ -457,11 +460,7 @@ impl Workspace {
         id: PhotoId,
         values: &[(String, f32)],
     ) -> anyhow::Result<()> {
-        let set = &self
-            .directions
-            .as_ref()
-            .context("no directions are loaded")?
-            .set;
+        let set = self.active_set()?;
         let pairs = values
             .iter()
             .map(|(name, v)| Ok((set.index_of(name)?, *v)))
@@ -489,12 +488,7 @@ impl Workspace {
         let img = if sliders.is_empty() {
             inversion::reconstruct(g, codes, &self.noise)?
         } else {
-            let set = &self
-                .directions
-                .as_ref()
-                .context("no directions are loaded")?
-                .set;
-            let w = set.apply(g, codes.wplus.clone(), &sliders)?;
+            let w = self.active_set()?.apply(g, codes.wplus.clone(), &sliders)?;
             let residual = photo.active_residual(g, &self.noise)?;
             feature_edit::edited_image_with_residual(
                 g,
@@ -530,7 +524,14 @@ impl Workspace {
     /// Feature/latent mixing (FSE Fig. 7) of two photos' encoder codes on the base generator.
     pub fn mix(&self, a: PhotoId, b: PhotoId) -> anyhow::Result<MixPanes> {
         let (ca, cb) = (&self.photo(a)?.codes, &self.photo(b)?.codes);
-        mix_codes(self.generator()?, ca, cb, &self.noise)
+        let m = mixing::mix(self.generator()?, ca, cb, &self.noise)?;
+        let one = |t| tensor_to_rgb_images(t).remove(0);
+        Ok(MixPanes {
+            a: one(m.recon_a),
+            latent_b_feature_a: one(m.latent_b_feature_a),
+            latent_a_feature_b: one(m.latent_a_feature_b),
+            b: one(m.recon_b),
+        })
     }
 
     /// Style mixing: w+ entries `layers` of B into A (A's F follows by Eq. 1), base generator.
@@ -541,7 +542,8 @@ impl Workspace {
         layers: std::ops::Range<usize>,
     ) -> anyhow::Result<image::RgbImage> {
         let (ca, cb) = (&self.photo(a)?.codes, &self.photo(b)?.codes);
-        style_mix_codes(self.generator()?, ca, cb, layers, &self.noise)
+        let img = mixing::style_mix(self.generator()?, ca, cb, layers, &self.noise)?;
+        Ok(tensor_to_rgb_images(img).remove(0))
     }
 
     // ---- random faces ---------------------------------------------------------------------
@@ -605,34 +607,6 @@ impl Workspace {
             .save_with(path, &self.generator()?.identity, &meta)?;
         Ok(())
     }
-}
-
-/// The four mixing panes of two single faces' codes.
-pub fn mix_codes(
-    g: &Generator,
-    a: &Codes,
-    b: &Codes,
-    noise: &NoiseMode,
-) -> anyhow::Result<MixPanes> {
-    let m = mixing::mix(g, a, b, noise)?;
-    let one = |t| tensor_to_rgb_images(t).remove(0);
-    Ok(MixPanes {
-        a: one(m.recon_a),
-        latent_b_feature_a: one(m.latent_b_feature_a),
-        latent_a_feature_b: one(m.latent_a_feature_b),
-        b: one(m.recon_b),
-    })
-}
-
-/// Layer-range style mixing of two single faces' codes.
-pub fn style_mix_codes(
-    g: &Generator,
-    a: &Codes,
-    b: &Codes,
-    layers: std::ops::Range<usize>,
-    noise: &NoiseMode,
-) -> anyhow::Result<image::RgbImage> {
-    Ok(tensor_to_rgb_images(mixing::style_mix(g, a, b, layers, noise)?).remove(0))
 }
 
 /// Encodes `img` as its extension says and writes it atomically, naming the file on failure.

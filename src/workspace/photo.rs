@@ -83,20 +83,31 @@ impl OpenPhoto {
         generator: &Generator,
         noise: &crate::model::NoiseMode,
     ) -> anyhow::Result<Tensor<4>> {
-        let (cell, codes) = match &self.personalization {
-            Some(p) => (&p.residual, &p.codes),
-            None => (&self.residual, &self.codes),
-        };
-        if let Some(r) = cell.get() {
-            return Ok(r.clone());
+        if let Some(r) = self.cached_residual() {
+            return Ok(r);
         }
-        let r = crate::edit::feature_edit::feature_residual(generator, codes, noise)?;
-        Ok(cell.get_or_init(|| r).clone())
+        let r = crate::edit::feature_edit::feature_residual(generator, self.active_codes(), noise)?;
+        Ok(self.residual_cell().get_or_init(|| r).clone())
     }
 
-    /// Whether the face was made here (a seed, a mix) rather than read from a photo file.
-    pub fn is_generated(&self) -> bool {
-        self.digest.is_empty()
+    /// The residual of the active codes when a slider move has computed it already.
+    pub fn cached_residual(&self) -> Option<Tensor<4>> {
+        self.residual_cell().get().cloned()
+    }
+
+    fn residual_cell(&self) -> &OnceLock<Tensor<4>> {
+        match &self.personalization {
+            Some(p) => &p.residual,
+            None => &self.residual,
+        }
+    }
+
+    /// The file name without its extension (the base of export names).
+    pub fn stem(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "photo".into())
     }
 
     /// The slider values as (direction, α) pairs, zeros left out.

@@ -459,10 +459,7 @@ impl Workspace {
                 entry.path.clone(),
             ),
         };
-        let n = self
-            .directions
-            .as_ref()
-            .map_or(0, |d| d.set.directions.len());
+        let n = self.slider_count();
         let id = self.add_photo(OpenPhoto {
             id: PhotoId(0),
             path,

@@ -704,3 +704,45 @@ fn superseded(pending: &[Request]) -> Vec<bool> {
     }
     stale
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn of_each_stream_only_the_newest_queued_request_is_drawn() {
+        let (a, b) = (PhotoId(1), PhotoId(2));
+        let params = RenderParams {
+            seed: 0,
+            truncation: 0.7,
+        };
+        let edit = |photo, id| Request::Edit {
+            photo,
+            sliders: vec![1.0],
+            id,
+            preview: false,
+        };
+        let mix = |id| Request::Mix {
+            a,
+            b,
+            layers: 0..4,
+            id,
+        };
+        let queue = vec![
+            Request::Render { params, id: 1 },
+            edit(a, 1),
+            mix(1),
+            edit(b, 2),
+            Request::Revert(a),
+            edit(a, 3),
+            mix(2),
+            Request::Render { params, id: 2 },
+            mix(3),
+        ];
+        let stale = superseded(&queue);
+        assert_eq!(
+            stale,
+            vec![true, true, true, false, false, false, true, false, false]
+        );
+    }
+}

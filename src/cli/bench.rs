@@ -245,8 +245,7 @@ fn bench_delta(g: &Generator, label: &str, steps: usize) -> anyhow::Result<()> {
         "bench delta: {label}, {}px, {steps} tuning steps",
         g.config.size
     );
-    let avg = g.truncation_latent();
-    let w = |seed| g.broadcast(g.truncate(g.map(g.seeded_z(seed, 1)), 0.7, &avg));
+    let w = |seed| g.seeded_wplus(seed, 1, 0.7);
     let target = g.synthesize(w(1), &NoiseMode::Stored, None, &[])?.image;
     let config = TuningConfig {
         steps,

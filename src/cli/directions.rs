@@ -202,9 +202,7 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             let (g, _) = computed(&weights)?;
             let set = DirectionSet::load(&set)?;
             set.check(&g)?;
-            let avg = g.truncation_latent();
-            let faces = faces.max(1);
-            let w = g.broadcast(g.truncate(g.map(g.seeded_z(seed, faces)), truncation, &avg));
+            let w = g.seeded_wplus(seed, faces.max(1), truncation);
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let steps = steps.max(2);
             for (i, d) in set.directions.iter().enumerate() {

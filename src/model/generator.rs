@@ -175,6 +175,13 @@ impl Generator {
         w.reshape([b, 1, s]).repeat_dim(1, self.config.n_latent())
     }
 
+    /// The faces of seeds `seed …` as w+ `[count, n_latent, S]`: mapped, truncated toward the
+    /// mean latent by ψ, the same w on every layer.
+    pub fn seeded_wplus(&self, seed: u64, count: usize, truncation: f32) -> Tensor<3> {
+        let avg = self.truncation_latent();
+        self.broadcast(self.truncate(self.map(self.seeded_z(seed, count)), truncation, &avg))
+    }
+
     /// Seeded z `[count, S]`, one per seed (`seed`, `seed+1`, …) so that seed 7 in a batch
     /// draws the same face as seed 7 alone.
     pub fn seeded_z(&self, seed: u64, count: usize) -> Tensor<2> {

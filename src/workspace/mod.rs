@@ -357,8 +357,7 @@ impl Workspace {
     pub fn open_seed(&mut self, seed: u64, truncation: f32) -> anyhow::Result<PhotoId> {
         let g = self.generator()?;
         let k = self.encoder()?.config.k;
-        let avg = g.truncation_latent();
-        let wplus = g.broadcast(g.truncate(g.map(g.seeded_z(seed, 1)), truncation, &avg));
+        let wplus = g.seeded_wplus(seed, 1, truncation);
         let feature = g.feature_at(wplus.clone(), &self.noise, k)?;
         let codes = Codes { wplus, feature, k };
         self.open_generated(codes, &format!("seed {seed} (psi {truncation:.2})"))
@@ -559,9 +558,12 @@ impl Workspace {
             bail!("ask for at least one face");
         }
         let g = self.generator()?;
-        let avg = g.truncation_latent();
-        let w = g.truncate(g.map(g.seeded_z(seed, count)), truncation, &avg);
-        let out = g.synthesize(g.broadcast(w), &self.noise, None, &[])?;
+        let out = g.synthesize(
+            g.seeded_wplus(seed, count, truncation),
+            &self.noise,
+            None,
+            &[],
+        )?;
         Ok(tensor_to_rgb_images(out.image))
     }
 

@@ -118,6 +118,28 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// Runs `work` on a thread of its own named `name`; a panic in it becomes an error saying
+/// `what` failed; `done` gets the result on that thread.
+fn spawn_job<T>(
+    name: &str,
+    what: &'static str,
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    done: impl FnOnce(anyhow::Result<T>) + Send + 'static,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let result = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+                Err(anyhow::anyhow!(
+                    "{what} failed unexpectedly ({})",
+                    panic_message(payload.as_ref())
+                ))
+            });
+            done(result)
+        })?;
+    Ok(())
+}
+
 /// An error as one line: the message and its causes.
 fn line(e: anyhow::Error) -> String {
     format!("{e:#}")
@@ -242,13 +264,11 @@ impl Worker {
             Request::EditSeed(params) => self
                 .workspace
                 .open_seed(params.seed, params.truncation)
-                .and_then(|id| self.photo_view(id))
-                .map(|view| self.events.send(Event::Photo(Box::new(view)))),
+                .and_then(|id| self.send_photo(id)),
             Request::EditMixPane { a, b, pane } => self
                 .workspace
                 .open_mix_pane(a, b, pane)
-                .and_then(|id| self.photo_view(id))
-                .map(|view| self.events.send(Event::Photo(Box::new(view)))),
+                .and_then(|id| self.send_photo(id)),
             Request::Edit {
                 photo,
                 sliders,
@@ -343,9 +363,9 @@ impl Worker {
             match self
                 .workspace
                 .open_photo(path, Framing::Auto, 0)
-                .and_then(|id| self.photo_view(id))
+                .and_then(|id| self.send_photo(id))
             {
-                Ok(view) => self.events.send(Event::Photo(Box::new(view))),
+                Ok(()) => {}
                 Err(e) => {
                     failed += 1;
                     self.events
@@ -369,8 +389,7 @@ impl Worker {
         let id = self.workspace.open_photo(&path, Framing::Auto, face)?;
         self.workspace.close_photo(photo)?;
         self.events.send(Event::PhotoClosed(photo));
-        self.events
-            .send(Event::Photo(Box::new(self.photo_view(id)?)));
+        self.send_photo(id)?;
         Ok(())
     }
 
@@ -380,8 +399,7 @@ impl Worker {
         let (path, found, shown) = (p.path.clone(), p.face.found, p.face.index);
         for face in (0..found).filter(|f| *f != shown) {
             let id = self.workspace.open_photo(&path, Framing::Auto, face)?;
-            self.events
-                .send(Event::Photo(Box::new(self.photo_view(id)?)));
+            self.send_photo(id)?;
         }
         Ok(())
     }
@@ -462,31 +480,28 @@ impl Worker {
         self.running_job.set(Some(cancel.clone()));
         let progress = self.events.clone();
         let requests = self.requests.clone();
-        std::thread::Builder::new()
-            .name("facestyle-personalize".into())
-            .spawn(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    job.run(&cancel, |p| {
-                        if let JobProgress::Tuning(t) = p {
-                            progress.send(Event::Tuning {
-                                photos: photos.clone(),
-                                progress: t.clone(),
-                            });
-                        }
-                    })
-                }))
-                .unwrap_or_else(|payload| {
-                    Err(anyhow::anyhow!(
-                        "personalizing failed unexpectedly ({})",
-                        panic_message(payload.as_ref())
-                    ))
-                });
+        let (tuned, token) = (photos.clone(), cancel.clone());
+        spawn_job(
+            "facestyle-personalize",
+            "personalizing",
+            move || {
+                job.run(&token, |p| {
+                    if let JobProgress::Tuning(t) = p {
+                        progress.send(Event::Tuning {
+                            photos: tuned.clone(),
+                            progress: t.clone(),
+                        });
+                    }
+                })
+            },
+            move |outcome| {
                 let _ = requests.send(Request::JobFinished(Box::new(FinishedJob {
                     photos,
                     outcome,
                     cancel,
                 })));
-            })?;
+            },
+        )?;
         Ok(())
     }
 
@@ -515,8 +530,7 @@ impl Worker {
             perceptual,
         });
         for id in tuned {
-            self.events
-                .send(Event::Photo(Box::new(self.photo_view(id)?)));
+            self.send_photo(id)?;
         }
         Ok(())
     }
@@ -524,28 +538,23 @@ impl Worker {
     /// Writes every photo's edits on a thread of its own.
     fn export_all(&mut self, dir: std::path::PathBuf, cancel: CancelToken) -> anyhow::Result<()> {
         let job = self.workspace.prepare_export_all(&dir)?;
-        let events = self.events.clone();
-        std::thread::Builder::new()
-            .name("facestyle-export".into())
-            .spawn(move || {
-                let task = "exporting all edits".to_string();
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    job.run(&cancel, |done, n| {
-                        events.send(Event::Progress {
-                            task: format!("exporting {done}/{n} photos"),
-                            fraction: done as f32 / n as f32,
-                            done: false,
-                        })
+        let (events, progress) = (self.events.clone(), self.events.clone());
+        let token = cancel.clone();
+        spawn_job(
+            "facestyle-export",
+            "exporting",
+            move || {
+                job.run(&token, |done, n| {
+                    progress.send(Event::Progress {
+                        task: format!("exporting {done}/{n} photos"),
+                        fraction: done as f32 / n as f32,
+                        done: false,
                     })
-                }))
-                .unwrap_or_else(|payload| {
-                    Err(anyhow::anyhow!(
-                        "exporting failed unexpectedly ({})",
-                        panic_message(payload.as_ref())
-                    ))
-                });
+                })
+            },
+            move |result| {
                 events.send(Event::Progress {
-                    task,
+                    task: "exporting all edits".into(),
                     fraction: 1.0,
                     done: true,
                 });
@@ -558,7 +567,8 @@ impl Worker {
                     Err(e) if cancel.is_cancelled() => Event::Notice(format!("{e:#}")),
                     Err(e) => Event::Error(line(e)),
                 });
-            })?;
+            },
+        )?;
         Ok(())
     }
 
@@ -570,26 +580,22 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let job = self.workspace.prepare_directions(method)?;
         let task = format!("computing {} directions", job.method().name());
-        let events = self.events.clone();
+        let (events, progress) = (self.events.clone(), self.events.clone());
         let requests = self.requests.clone();
-        std::thread::Builder::new()
-            .name("facestyle-directions".into())
-            .spawn(move || {
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    job.run(&cancel, |fraction| {
-                        events.send(Event::Progress {
-                            task: task.clone(),
-                            fraction,
-                            done: false,
-                        })
+        let (running, token) = (task.clone(), cancel.clone());
+        spawn_job(
+            "facestyle-directions",
+            "computing directions",
+            move || {
+                job.run(&token, |fraction| {
+                    progress.send(Event::Progress {
+                        task: running.clone(),
+                        fraction,
+                        done: false,
                     })
-                }))
-                .unwrap_or_else(|payload| {
-                    Err(anyhow::anyhow!(
-                        "computing directions failed unexpectedly ({})",
-                        panic_message(payload.as_ref())
-                    ))
-                });
+                })
+            },
+            move |result| {
                 events.send(Event::Progress {
                     task,
                     fraction: 1.0,
@@ -602,7 +608,8 @@ impl Worker {
                 } else {
                     let _ = requests.send(Request::DirectionsComputed(Box::new(result)));
                 }
-            })?;
+            },
+        )?;
         Ok(())
     }
 
@@ -615,6 +622,13 @@ impl Worker {
         self.workspace.use_computed_directions(computed)?;
         self.send_directions();
         self.events.send(Event::Notice(format!("sliders: {label}")));
+        Ok(())
+    }
+
+    /// Tells the UI about an open photo (opened, or redrawn).
+    fn send_photo(&self, id: PhotoId) -> anyhow::Result<()> {
+        self.events
+            .send(Event::Photo(Box::new(self.photo_view(id)?)));
         Ok(())
     }
 
@@ -648,8 +662,7 @@ impl Worker {
             .unwrap_or_default();
         self.workspace.revert(photo)?;
         for id in &tuned_with {
-            self.events
-                .send(Event::Photo(Box::new(self.photo_view(*id)?)));
+            self.send_photo(*id)?;
         }
         self.events
             .send(Event::Unpersonalized(if tuned_with.is_empty() {
@@ -668,8 +681,7 @@ impl Worker {
         }
         self.send_directions();
         for id in &loaded.photos {
-            self.events
-                .send(Event::Photo(Box::new(self.photo_view(*id)?)));
+            self.send_photo(*id)?;
         }
         for w in &loaded.warnings {
             self.events.send(Event::Error(format!("not restored: {w}")));

@@ -46,7 +46,7 @@ fn bursts_of_renders_are_coalesced_and_errors_are_events() {
                 assert_eq!(params.seed, frame.id);
                 frames.push(frame.id);
             }
-            Event::Error(e) => errors.push(e),
+            Event::Error(e) | Event::PhotoFailed(e) => errors.push(e),
             _ => {}
         }
     }

@@ -810,12 +810,13 @@ impl EditorState {
                 }
                 self.gesture = None;
             }
+            Event::PhotoFailed(e) => {
+                self.opening = self.opening.saturating_sub(1);
+                self.errors.push(e);
+            }
             Event::Error(e) => {
                 if self.status == EngineStatus::Starting && self.config.is_none() {
                     self.status = EngineStatus::NoModel;
-                }
-                if self.opening > 0 && !e.starts_with("not restored") {
-                    self.opening -= 1;
                 }
                 self.errors.push(e);
             }
@@ -1268,6 +1269,13 @@ mod tests {
         assert!(
             matches!(&s.requests()[0], Request::OpenPhotos(p) if p == &vec![PathBuf::from("p.jpg")])
         );
+        assert_eq!(s.opening, 1);
+        // an unrelated error does not end the wait for the photo; its own failure does
+        s.apply(Event::Error("a slider failed".into()));
+        assert_eq!(s.opening, 1);
+        s.apply(Event::PhotoFailed("p.jpg: not an image".into()));
+        assert_eq!(s.opening, 0);
+        assert_eq!(s.errors.last().unwrap(), "p.jpg: not an image");
         s.dispatch(Action::DismissErrors);
         assert!(s.errors.is_empty());
     }

@@ -238,6 +238,8 @@ pub enum Event {
     /// A photo opened, or redrawn (another face chosen, personalized, reverted).
     Photo(Box<PhotoView>),
     PhotoClosed(PhotoId),
+    /// A photo (or face) asked for could not be opened: why.
+    PhotoFailed(String),
     /// A photo with its sliders applied.
     Edited {
         photo: PhotoId,

@@ -240,6 +240,14 @@ impl Worker {
     }
 
     fn handle(&mut self, req: Request) -> Flow {
+        // a failure of these is a photo that did not open (the UI stops waiting for it)
+        let opens = matches!(
+            req,
+            Request::ChooseFace { .. }
+                | Request::OpenOtherFaces(_)
+                | Request::EditSeed(_)
+                | Request::EditMixPane { .. }
+        );
         let result = match req {
             Request::Shutdown => return Flow::Stop,
             Request::LoadGenerator(path) => {
@@ -318,7 +326,11 @@ impl Worker {
             Request::InjectFault => panic!("fault injected by a test"),
         };
         if let Err(e) = result {
-            self.events.send(Event::Error(line(e)));
+            self.events.send(if opens {
+                Event::PhotoFailed(line(e))
+            } else {
+                Event::Error(line(e))
+            });
         }
         Flow::Continue
     }
@@ -368,8 +380,11 @@ impl Worker {
                 Ok(()) => {}
                 Err(e) => {
                     failed += 1;
-                    self.events
-                        .send(Event::Error(format!("{}: {}", path.display(), line(e))));
+                    self.events.send(Event::PhotoFailed(format!(
+                        "{}: {}",
+                        path.display(),
+                        line(e)
+                    )));
                 }
             }
         }

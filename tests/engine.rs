@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use facestyle::device::DeviceChoice;
-use facestyle::engine::{Engine, Event, ExportKind, RenderParams, Request};
+use facestyle::engine::{Engine, Event, ExportKind, Request, SeedFace};
 use facestyle::workspace::PhotoId;
 
 fn next_event(engine: &Engine) -> Event {
@@ -29,10 +29,7 @@ fn bursts_of_renders_are_coalesced_and_errors_are_events() {
         .send(Request::OpenPhotos(vec!["/nonexistent/photo.jpg".into()]))
         .unwrap();
     for id in 1..=10 {
-        let params = RenderParams {
-            seed: id,
-            truncation: 0.7,
-        };
+        let params = SeedFace::new(id, 0.7);
         engine
             .requests
             .send(Request::Render { params, id })
@@ -89,7 +86,7 @@ fn a_real_photo_is_aligned_and_reconstructed_by_the_bundled_model() {
 /// An engine with its model and sliders loaded (the `Directions` event follows `Ready`).
 fn ready_engine() -> Engine {
     let engine = Engine::spawn(DeviceChoice::Cpu, || {});
-    while !matches!(next_event(&engine), Event::Directions(..)) {}
+    while !matches!(next_event(&engine), Event::Directions { .. }) {}
     engine
 }
 
@@ -143,7 +140,7 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
     let error = loop {
         match next_event(&engine) {
             Event::Error(e) => break e,
-            Event::Directions(..) => panic!("the sliders were reset"),
+            Event::Directions { .. } => panic!("the sliders were reset"),
             _ => {}
         }
     };
@@ -153,10 +150,7 @@ fn a_panic_inside_a_request_is_an_error_and_the_engine_keeps_the_photo() {
         "{error}"
     );
     // the engine still draws, and still edits the photo it had (its codes survived)
-    let params = RenderParams {
-        seed: 3,
-        truncation: 0.7,
-    };
+    let params = SeedFace::new(3, 0.7);
     engine
         .requests
         .send(Request::Render { params, id: 1 })
@@ -226,11 +220,59 @@ fn a_direction_file_that_does_not_fit_keeps_the_current_sliders() {
     let error = loop {
         match next_event(&engine) {
             Event::Error(e) => break e,
-            Event::Directions(..) => panic!("the sliders were replaced"),
+            Event::Directions { .. } => panic!("the sliders were replaced"),
             _ => {}
         }
     };
     assert!(error.contains("the current sliders are kept"), "{error}");
+}
+
+#[test]
+fn a_reverted_personalization_is_restored_by_undo_without_tuning_again() {
+    let engine = ready_engine();
+    let photo = invert_sample(&engine);
+    engine
+        .requests
+        .send(Request::Personalize {
+            photos: vec![photo],
+            steps: 3,
+            cancel: Default::default(),
+        })
+        .unwrap();
+    // the view that arrives with each change says whether the photo is personalized
+    let personalized_view = |engine: &Engine| loop {
+        match next_event(engine) {
+            Event::Photo(v) => break (v.personalized, v.reconstruction.rgba.clone()),
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    let (tuned, tuned_recon) = personalized_view(&engine);
+    assert!(tuned);
+    engine.requests.send(Request::Revert(photo)).unwrap();
+    let (tuned, base_recon) = personalized_view(&engine);
+    assert!(!tuned);
+    assert_ne!(base_recon, tuned_recon, "the base generator draws it again");
+    engine.requests.send(Request::Restore(photo)).unwrap();
+    let (tuned, restored) = personalized_view(&engine);
+    assert!(tuned);
+    assert_eq!(
+        restored, tuned_recon,
+        "the same tuned generator, not a new tuning"
+    );
+    assert!(matches!(
+        next_event(&engine),
+        Event::Personalized { steps: 3, .. }
+    ));
+    // nothing left to restore
+    engine.requests.send(Request::Restore(photo)).unwrap();
+    loop {
+        match next_event(&engine) {
+            Event::Error(e) => break assert!(e.contains("no longer kept"), "{e}"),
+            Event::Photo(_) => panic!("nothing was kept to restore"),
+            _ => {}
+        }
+    }
 }
 
 #[test]
@@ -378,10 +420,7 @@ fn directions_are_computed_as_a_job_that_reports_progress_and_can_be_cancelled()
         .unwrap();
     // progress arrives while the engine still draws faces
     while !matches!(next_event(&engine), Event::Progress { done: false, .. }) {}
-    let params = RenderParams {
-        seed: 1,
-        truncation: 0.7,
-    };
+    let params = SeedFace::new(1, 0.7);
     engine
         .requests
         .send(Request::Render { params, id: 5 })
@@ -391,7 +430,7 @@ fn directions_are_computed_as_a_job_that_reports_progress_and_can_be_cancelled()
     loop {
         match next_event(&engine) {
             Event::Notice(n) if n.contains("cancelled") => break,
-            Event::Directions(..) => panic!("a cancelled job replaced the sliders"),
+            Event::Directions { .. } => panic!("a cancelled job replaced the sliders"),
             Event::Error(e) => panic!("{e}"),
             _ => {}
         }
@@ -407,15 +446,35 @@ fn directions_are_computed_as_a_job_that_reports_progress_and_can_be_cancelled()
             cancel: facestyle::pti::CancelToken::default(),
         })
         .unwrap();
-    let (infos, label) = loop {
-        match next_event(&engine) {
-            Event::Directions(infos, label) => break (infos, label),
+    let directions = |engine: &Engine| loop {
+        match next_event(engine) {
+            Event::Directions { infos, label, set } => break (infos, label, set),
             Event::Error(e) => panic!("{e}"),
             _ => {}
         }
     };
+    let (infos, label, sefa) = directions(&engine);
     assert_eq!(infos.len(), 3);
     assert!(label.contains("SeFa"), "{label}");
+    // undo of the set change: the bundled set (announced first, id 1) comes back, and redo
+    // brings the SeFa set back under its own id
+    engine.requests.send(Request::UseDirections(1)).unwrap();
+    let (infos, label, set) = directions(&engine);
+    assert_eq!(set, 1);
+    assert!(label.ends_with("directions.safetensors"), "{label}");
+    assert!(!infos.is_empty());
+    engine.requests.send(Request::UseDirections(sefa)).unwrap();
+    let (infos, _, set) = directions(&engine);
+    assert_eq!((infos.len(), set), (3, sefa));
+    // a set never announced is refused and the sliders stay
+    engine.requests.send(Request::UseDirections(99)).unwrap();
+    loop {
+        match next_event(&engine) {
+            Event::Error(e) => break assert!(e.contains("no longer kept"), "{e}"),
+            Event::Directions { .. } => panic!("the sliders were replaced"),
+            _ => {}
+        }
+    }
 }
 
 #[test]

@@ -9,7 +9,9 @@ use facestyle::device::ComputeDevice;
 use facestyle::face::Framing;
 use facestyle::model::loader::tensor_to_vec;
 use facestyle::pti::{CancelToken, TuningConfig};
-use facestyle::workspace::{PersonalizeSettings, PhotoId, PivotSource, Workspace};
+use facestyle::workspace::{
+    PersonalizeSettings, PhotoId, PivotSource, SeedFace, SeedMix, Workspace,
+};
 
 fn photo(name: &str) -> PathBuf {
     common::fixture("photos").join(name)
@@ -400,12 +402,42 @@ fn export_all_writes_every_edit_and_never_replaces_a_file() {
 }
 
 #[test]
+fn two_seeds_style_mixed_by_a_wplus_range() {
+    let mut ws = workspace();
+    let l = ws.generator().unwrap().config.n_latent();
+    let mixed = |from, to| SeedFace {
+        mix: Some(SeedMix { seed: 11, from, to }),
+        ..SeedFace::new(3, 0.7)
+    };
+    let a = ws.render_face(&SeedFace::new(3, 0.7)).unwrap();
+    let b = ws.render_face(&SeedFace::new(11, 0.7)).unwrap();
+    assert_eq!(a, ws.render_seeds(3, 1, 0.7).unwrap().remove(0));
+    // every entry from seed 11 is seed 11's face
+    assert_eq!(ws.render_face(&mixed(0, l)).unwrap(), b);
+    // coarse entries from B: neither face
+    let coarse = ws.render_face(&mixed(0, 4)).unwrap();
+    assert!(pixels_differ(&coarse, &a) > 2.0 && pixels_differ(&coarse, &b) > 2.0);
+    for bad in [mixed(4, 4), mixed(0, l + 1)] {
+        let e = ws.render_face(&bad).unwrap_err().to_string();
+        assert!(e.contains("not inside"), "{e}");
+    }
+    // "Edit this face" of a mix: its reconstruction is the mixed face
+    let id = ws.open_seed(&mixed(0, 4)).unwrap();
+    assert!(pixels_differ(&ws.reconstruction(id).unwrap().image, &coarse) < 0.5);
+    assert!(ws.photo(id).unwrap().name().contains("+ seed 11"));
+    assert_eq!(
+        ws.photo(id).unwrap().stem(),
+        "seed_3_psi_0_70_seed_11_at_w_0_4"
+    );
+}
+
+#[test]
 fn faces_from_a_seed_or_a_mix_are_edited_and_kept_in_sessions_like_photos() {
     use facestyle::workspace::MixPane;
     let dir = temp_dir("generated");
     let mut ws = workspace();
     let (a, b) = two_photos(&mut ws);
-    let seed = ws.open_seed(7, 0.7).unwrap();
+    let seed = ws.open_seed(&SeedFace::new(7, 0.7)).unwrap();
     // its own reconstruction is the face the seed draws
     let drawn = ws.render_seeds(7, 1, 0.7).unwrap().remove(0);
     let recon = ws.reconstruction(seed).unwrap();

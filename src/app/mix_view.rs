@@ -1,25 +1,13 @@
 //! The Mix view (FSE Fig. 7): photos A and B, the 2×2 grid of their latent codes w and
 //! feature codes F, and a layer-range mixer (B's w+ entries in A).
 
-use super::dialogs;
 use super::state::{Action, EditorState, MixSlot};
 use super::textures::{Textures, square};
+use super::{dialogs, layer_range};
 use crate::workspace::MixPane;
 
 #[derive(Default)]
 pub struct MixView;
-
-/// Presets of the layer-range mixer, as fractions of the w+ entries (coarse: pose and shape,
-/// middle: features, fine: colours and micro-structure; StyleGAN's 4/4/10 split at 1024).
-fn presets(n: usize) -> [(&'static str, std::ops::Range<usize>); 3] {
-    let coarse = (n * 4 / 18).max(1);
-    let middle = (n * 8 / 18).max(coarse + 1).min(n);
-    [
-        ("Coarse", 0..coarse),
-        ("Middle", coarse..middle),
-        ("Fine", middle.min(n - 1)..n),
-    ]
-}
 
 impl MixView {
     pub fn ui(
@@ -60,41 +48,9 @@ impl MixView {
                     });
             }
         });
-        let (mut start, mut end) = (state.mix.layers.start, state.mix.layers.end);
-        ui.horizontal(|ui| {
-            ui.label("B's w+ entries in A: from");
-            let a = ui.add(egui::Slider::new(&mut start, 0..=n - 1));
-            ui.label("to");
-            let b = ui.add(egui::Slider::new(&mut end, 1..=n));
-            if (a.changed() || b.changed()) && start < end {
-                actions.push(Action::SetMixLayers(start..end));
-            }
-            for (name, range) in presets(n) {
-                if ui
-                    .selectable_label(state.mix.layers == range, name)
-                    .clicked()
-                {
-                    actions.push(Action::SetMixLayers(range));
-                }
-            }
-        });
-        // which entries come from B
-        ui.horizontal(|ui| {
-            ui.small("entries:");
-            for i in 0..n {
-                let from_b = state.mix.layers.contains(&i);
-                ui.label(
-                    egui::RichText::new(if from_b { "B" } else { "A" })
-                        .monospace()
-                        .small()
-                        .color(if from_b {
-                            egui::Color32::from_rgb(90, 170, 250)
-                        } else {
-                            ui.visuals().weak_text_color()
-                        }),
-                );
-            }
-        });
+        if let Some(range) = layer_range::ui(ui, n, &state.mix.layers, ("A", "B")) {
+            actions.push(Action::SetMixLayers(range));
+        }
         let Some(m) = &state.mix.frames else {
             ui.spinner();
             return actions;

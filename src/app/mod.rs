@@ -3,6 +3,7 @@
 
 mod dialogs;
 mod edit_view;
+mod layer_range;
 mod library;
 mod menu;
 mod mix_view;

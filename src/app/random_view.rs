@@ -1,8 +1,10 @@
-//! The Random view: a face drawn from a seed at truncation ψ.
+//! The Random view: a face drawn from a seed at truncation ψ, optionally style-mixed with a
+//! second seed over a range of w+ entries (as NVIDIA's visualizer does).
 
-use super::dialogs;
 use super::state::{Action, EditorState};
 use super::textures::{Textures, square};
+use super::{dialogs, layer_range};
+use crate::workspace::SeedMix;
 
 #[derive(Default)]
 pub struct RandomView;
@@ -15,8 +17,9 @@ impl RandomView {
         textures: &mut Textures,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
+        let params = state.params;
         ui.horizontal(|ui| {
-            let mut seed = state.params.seed;
+            let mut seed = params.seed;
             ui.label("Seed");
             if ui.add(egui::DragValue::new(&mut seed).speed(1.0)).changed() {
                 actions.push(Action::SetSeed(seed));
@@ -24,7 +27,7 @@ impl RandomView {
             if ui.button("Random seed").clicked() {
                 actions.push(Action::SetSeed(rand::random::<u32>() as u64));
             }
-            let mut psi = state.params.truncation;
+            let mut psi = params.truncation;
             if ui
                 .add(egui::Slider::new(&mut psi, 0.0..=1.0).text("truncation ψ"))
                 .changed()
@@ -39,9 +42,9 @@ impl RandomView {
             {
                 actions.push(Action::EditSeed);
             }
-            if let Some((params, frame)) = &state.frame
+            if let Some((shown, frame)) = &state.frame
                 && ui.button("Export…").clicked()
-                && let Some(path) = dialogs::save_png(&format!("face_seed{}.png", params.seed))
+                && let Some(path) = dialogs::save_png(&format!("face_seed{}.png", shown.seed))
             {
                 actions.push(Action::SaveFrame {
                     frame: frame.clone(),
@@ -49,6 +52,37 @@ impl RandomView {
                 });
             }
         });
+        let n = state.config.as_ref().map_or(1, |c| c.n_latent());
+        ui.horizontal(|ui| {
+            let mut on = params.mix.is_some();
+            if ui
+                .checkbox(&mut on, "Style-mix with seed")
+                .on_hover_text("Take a range of w+ entries from a second seed")
+                .changed()
+            {
+                let coarse = layer_range::presets(n)[0].1.clone();
+                actions.push(Action::SetSeedMix(on.then_some(SeedMix {
+                    seed: params.seed + 1,
+                    from: coarse.start,
+                    to: coarse.end,
+                })));
+            }
+            if let Some(m) = params.mix {
+                let mut seed = m.seed;
+                if ui.add(egui::DragValue::new(&mut seed).speed(1.0)).changed() {
+                    actions.push(Action::SetSeedMix(Some(SeedMix { seed, ..m })));
+                }
+            }
+        });
+        if let Some(m) = params.mix
+            && let Some(r) = layer_range::ui(ui, n, &(m.from..m.to), ("A", "B"))
+        {
+            actions.push(Action::SetSeedMix(Some(SeedMix {
+                from: r.start,
+                to: r.end,
+                ..m
+            })));
+        }
         match &state.frame {
             Some((_, frame)) => {
                 let tex = textures.get(ui.ctx(), "random", frame.id, frame);

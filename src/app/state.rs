@@ -6,13 +6,13 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::undo::{Change, UndoStack};
+use super::undo::{Change, SetValues, UndoStack};
 use crate::edit::directions::DirectionInfo;
-use crate::engine::{Event, ExportKind, Frame, MixFrames, PhotoView, RenderParams, Request};
+use crate::engine::{Event, ExportKind, Frame, MixFrames, PhotoView, Request, SeedFace};
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
-use crate::workspace::{DirectionMethod, MixPane, PhotoId};
+use crate::workspace::{DirectionMethod, MixPane, PhotoId, SeedMix};
 
 /// What the central area shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +85,8 @@ impl PhotoEntry {
             .unwrap_or_default()
     }
 
-    pub fn stem(&self) -> String {
-        self.view
-            .path
-            .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "photo".into())
+    pub fn stem(&self) -> &str {
+        &self.view.stem
     }
 }
 
@@ -136,6 +132,8 @@ pub enum Action {
     Redo,
     SetSeed(u64),
     SetTruncation(f32),
+    /// The Random view's second seed and the w+ entries taken from it (none: one seed).
+    SetSeedMix(Option<SeedMix>),
     MixPick {
         slot: MixSlot,
         photo: PhotoId,
@@ -232,8 +230,14 @@ pub struct EditorState {
     /// The sliders of the active direction set and where the set came from.
     pub directions: Vec<DirectionInfo>,
     pub directions_label: String,
-    pub params: RenderParams,
-    pub frame: Option<(RenderParams, Frame)>,
+    /// The engine's id of that set.
+    set_id: Option<u64>,
+    /// The user asked for another set (opened or computed): its arrival is an undo step.
+    set_change_asked: bool,
+    /// A set brought back by undo/redo and the slider values to give the photos with it.
+    restoring_set: Option<SetValues>,
+    pub params: SeedFace,
+    pub frame: Option<(SeedFace, Frame)>,
     pub mix: MixState,
     pub tuning: Option<TuningJob>,
     /// A background task running now (computing directions, exporting): what it does, how
@@ -261,7 +265,7 @@ pub struct EditorState {
     reopening: Vec<(PathBuf, usize, Vec<f32>)>,
     /// A face to choose for a photo that arrived (undo of a closed group-photo face).
     choose_face: Vec<(PhotoId, usize)>,
-    requested_render: Option<RenderParams>,
+    requested_render: Option<SeedFace>,
     next_render_id: u64,
     next_edit_id: u64,
 }
@@ -286,10 +290,10 @@ impl EditorState {
             selected: None,
             directions: Vec::new(),
             directions_label: String::new(),
-            params: RenderParams {
-                seed: 0,
-                truncation: 0.7,
-            },
+            set_id: None,
+            set_change_asked: false,
+            restoring_set: None,
+            params: SeedFace::new(0, 0.7),
             frame: None,
             mix: MixState {
                 a: None,
@@ -439,6 +443,12 @@ impl EditorState {
             }
             Action::SetSeed(seed) => self.params.seed = seed,
             Action::SetTruncation(t) => self.params.truncation = t.clamp(0.0, 1.0),
+            Action::SetSeedMix(mix) => {
+                let n = self.config.as_ref().map_or(0, |c| c.n_latent());
+                if mix.is_none_or(|m| m.from < m.to && m.to <= n) {
+                    self.params.mix = mix;
+                }
+            }
             Action::MixPick { slot, photo } => {
                 if self.photo(photo).is_some() {
                     match slot {
@@ -489,7 +499,15 @@ impl EditorState {
                     job.cancel.cancel();
                 }
             }
-            Action::Revert(id) => return send(Request::Revert(id)),
+            Action::Revert(id) => {
+                if self.photo(id).is_some_and(|p| p.personalized.is_some()) {
+                    self.undo.push(Change::Personalization {
+                        photo: id,
+                        tuned: false,
+                    });
+                    return send(Request::Revert(id));
+                }
+            }
             Action::Export { kind, path } => {
                 self.recent.used(&path);
                 if let Some(photo) = self.selected {
@@ -528,10 +546,14 @@ impl EditorState {
             Action::CancelQuit => self.quit_prompt = false,
             Action::LoadGenerator(path) => return send(Request::LoadGenerator(path)),
             Action::LoadEncoder(path) => return send(Request::LoadEncoder(path)),
-            Action::LoadDirections(path) => return send(Request::LoadDirections(path)),
+            Action::LoadDirections(path) => {
+                self.set_change_asked = true;
+                return send(Request::LoadDirections(path));
+            }
             Action::ComputeDirections(method) => {
                 if self.task.is_none() {
                     let cancel = CancelToken::default();
+                    self.set_change_asked = true;
                     self.task = Some((method.name().to_string(), 0.0, cancel.clone()));
                     return send(Request::ComputeDirections { method, cancel });
                 }
@@ -598,6 +620,21 @@ impl EditorState {
                 }
             }
             Change::MixLayers { after, .. } => self.mix.layers = after,
+            Change::Directions { after, .. } => {
+                let set = after.set;
+                self.restoring_set = Some(after);
+                return vec![Effect::Send(Request::UseDirections(set))];
+            }
+            Change::Personalization { photo, tuned } => {
+                if self.photo(photo).is_some() {
+                    self.selected = Some(photo);
+                    return vec![Effect::Send(if tuned {
+                        Request::Restore(photo)
+                    } else {
+                        Request::Revert(photo)
+                    })];
+                }
+            }
             Change::Photo {
                 path,
                 face,
@@ -702,6 +739,9 @@ impl EditorState {
                 if self.mix.layers.end > n {
                     self.mix.layers = 0..n.min(4);
                 }
+                if self.params.mix.is_some_and(|m| m.to > n) {
+                    self.params.mix = None;
+                }
                 self.config = Some(config);
                 self.status = EngineStatus::Ready;
                 self.requested_render = None;
@@ -762,7 +802,17 @@ impl EditorState {
                 seconds,
                 perceptual,
             } => {
-                self.tuning = None;
+                // a personalization that ran to its end (not one put back by undo) is a step
+                let finished = photos.first().filter(|first| {
+                    self.tuning
+                        .as_ref()
+                        .is_some_and(|j| j.photos.contains(first))
+                });
+                if let Some(&photo) = finished {
+                    self.tuning = None;
+                    self.undo
+                        .push(Change::Personalization { photo, tuned: true });
+                }
                 for id in photos {
                     if let Some(p) = self.photo_mut(id) {
                         p.personalized = Some(Personalized {
@@ -799,27 +849,62 @@ impl EditorState {
                 };
             }
             Event::Notice(text) => self.notice = Some(text),
-            Event::Directions(infos, label) => {
-                let n = infos.len();
-                self.directions = infos;
-                self.directions_label = label;
-                for p in &mut self.photos {
-                    p.sliders = vec![0.0; n];
-                    p.requested = None;
-                    p.edited = None;
-                }
-                self.gesture = None;
-            }
+            Event::Directions { infos, label, set } => self.directions_arrived(infos, label, set),
             Event::PhotoFailed(e) => {
                 self.opening = self.opening.saturating_sub(1);
                 self.errors.push(e);
             }
             Event::Error(e) => {
+                self.set_change_asked = false;
+                self.restoring_set = None;
                 if self.status == EngineStatus::Starting && self.config.is_none() {
                     self.status = EngineStatus::NoModel;
                 }
                 self.errors.push(e);
             }
+        }
+    }
+
+    /// A direction set became active: every photo's sliders start at 0, or take the values
+    /// undo kept for it. A set the user asked for is an undo step.
+    fn directions_arrived(&mut self, infos: Vec<DirectionInfo>, label: String, set: u64) {
+        self.end_gesture();
+        let before = self.set_id.map(|id| SetValues {
+            set: id,
+            sliders: self
+                .photos
+                .iter()
+                .map(|p| (p.id(), p.sliders.clone()))
+                .collect(),
+        });
+        let n = infos.len();
+        self.directions = infos;
+        self.directions_label = label;
+        self.set_id = Some(set);
+        let restored = self.restoring_set.take_if(|r| r.set == set);
+        for p in &mut self.photos {
+            p.sliders = restored
+                .as_ref()
+                .and_then(|r| r.sliders.iter().find(|(id, _)| *id == p.view.id))
+                .map(|(_, v)| v.clone())
+                .filter(|v| v.len() == n)
+                .unwrap_or_else(|| vec![0.0; n]);
+            p.requested = None;
+            p.edited = None;
+        }
+        if restored.is_none()
+            && std::mem::take(&mut self.set_change_asked)
+            && let Some(before) = before.filter(|b| b.set != set)
+        {
+            let after = SetValues {
+                set,
+                sliders: self
+                    .photos
+                    .iter()
+                    .map(|p| (p.id(), p.sliders.clone()))
+                    .collect(),
+            };
+            self.undo.push(Change::Directions { before, after });
         }
     }
 
@@ -922,6 +1007,7 @@ mod tests {
         PhotoView {
             id: PhotoId(id),
             path: name.into(),
+            stem: name.into(),
             input: frame(0),
             reconstruction: frame(0),
             quality: Quality {
@@ -954,10 +1040,11 @@ mod tests {
             origin: ModelOrigin::File("g.safetensors".into()),
             config: GeneratorConfig::stylegan2(64, 64, 2, 1),
         });
-        s.apply(Event::Directions(
-            vec![direction("smile"), direction("age")],
-            "set".into(),
-        ));
+        s.apply(Event::Directions {
+            infos: vec![direction("smile"), direction("age")],
+            label: "set".into(),
+            set: 1,
+        });
         let opened = s.requests();
         assert!(matches!(&opened[0], Request::OpenPhotos(p) if p.len() == 2));
         s.apply(Event::Photo(Box::new(view(1, "a.jpg"))));
@@ -1249,6 +1336,109 @@ mod tests {
             s.photo(PhotoId(2)).unwrap().personalized.is_none(),
             "reverted"
         );
+    }
+
+    fn sent(effects: &[Effect]) -> Vec<&Request> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn personalizing_and_reverting_are_undone_without_tuning_again() {
+        let mut s = ready_with_photos();
+        s.dispatch(Action::Personalize(vec![PhotoId(2)]));
+        s.apply(Event::Personalized {
+            photos: vec![PhotoId(2)],
+            steps: 350,
+            seconds: 10.0,
+            perceptual: "none".into(),
+        });
+        // undo of the finished tuning reverts; redo puts the tuned generator back
+        let undo = s.dispatch(Action::Undo);
+        assert!(matches!(sent(&undo)[..], [Request::Revert(PhotoId(2))]));
+        s.apply(Event::Unpersonalized(vec![PhotoId(2)]));
+        assert!(s.photo(PhotoId(2)).unwrap().personalized.is_none());
+        let redo = s.dispatch(Action::Redo);
+        assert!(matches!(sent(&redo)[..], [Request::Restore(PhotoId(2))]));
+        // a restore is not a new undo step (nothing to redo is lost, no tuning is running)
+        s.apply(Event::Personalized {
+            photos: vec![PhotoId(2)],
+            steps: 350,
+            seconds: 10.0,
+            perceptual: "none".into(),
+        });
+        assert!(s.tuning.is_none() && !s.can_redo());
+        // a revert by hand is undone by a restore
+        let revert = s.dispatch(Action::Revert(PhotoId(2)));
+        assert!(matches!(sent(&revert)[..], [Request::Revert(PhotoId(2))]));
+        s.apply(Event::Unpersonalized(vec![PhotoId(2)]));
+        let undo = s.dispatch(Action::Undo);
+        assert!(matches!(sent(&undo)[..], [Request::Restore(PhotoId(2))]));
+        // reverting a photo that is not personalized does nothing
+        assert!(s.dispatch(Action::Revert(PhotoId(1))).is_empty());
+    }
+
+    #[test]
+    fn a_set_change_is_undone_with_the_slider_values_it_replaced() {
+        let mut s = ready_with_photos();
+        s.dispatch(Action::SetSlider {
+            index: 1,
+            value: 2.0,
+        });
+        s.dispatch(Action::EndGesture);
+        s.dispatch(Action::LoadDirections("other.safetensors".into()));
+        s.apply(Event::Directions {
+            infos: vec![direction("pose"); 3],
+            label: "other".into(),
+            set: 2,
+        });
+        assert_eq!(s.photo(PhotoId(2)).unwrap().sliders, vec![0.0; 3]);
+        s.dispatch(Action::SetSlider {
+            index: 0,
+            value: 1.0,
+        });
+        s.dispatch(Action::EndGesture);
+        // undo: the slider move, then the set change (the engine brings set 1 back)
+        s.dispatch(Action::Undo);
+        assert_eq!(s.photo(PhotoId(2)).unwrap().sliders, vec![0.0; 3]);
+        let undo = s.dispatch(Action::Undo);
+        assert!(matches!(sent(&undo)[..], [Request::UseDirections(1)]));
+        s.apply(Event::Directions {
+            infos: vec![direction("smile"), direction("age")],
+            label: "set".into(),
+            set: 1,
+        });
+        assert_eq!(s.directions.len(), 2);
+        assert_eq!(s.photo(PhotoId(2)).unwrap().sliders, vec![0.0, 2.0]);
+        assert_eq!(s.photo(PhotoId(1)).unwrap().sliders, vec![0.0, 0.0]);
+        let e = edits(&s.requests());
+        assert!(
+            e.iter()
+                .any(|(p, v, _)| *p == PhotoId(2) && *v == vec![0.0, 2.0]),
+            "the restored values are drawn: {e:?}"
+        );
+        // redo: set 2 again, its sliders at 0
+        let redo = s.dispatch(Action::Redo);
+        assert!(matches!(sent(&redo)[..], [Request::UseDirections(2)]));
+        s.apply(Event::Directions {
+            infos: vec![direction("pose"); 3],
+            label: "other".into(),
+            set: 2,
+        });
+        assert_eq!(s.photo(PhotoId(2)).unwrap().sliders, vec![0.0; 3]);
+        // a set that arrives without being asked for (a session, a model) is not a step
+        s.apply(Event::Directions {
+            infos: vec![direction("x")],
+            label: "session".into(),
+            set: 3,
+        });
+        let undo = s.dispatch(Action::Undo);
+        assert!(matches!(sent(&undo)[..], [Request::UseDirections(1)]));
     }
 
     #[test]

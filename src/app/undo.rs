@@ -27,6 +27,19 @@ pub enum Change {
         sliders: Vec<f32>,
         open: bool,
     },
+    /// Another direction set made active: the engine's id of each set and every photo's
+    /// slider values under it.
+    Directions { before: SetValues, after: SetValues },
+    /// A photo personalized (`tuned`) or reverted to the base generator (with the photos
+    /// tuned together with it).
+    Personalization { photo: PhotoId, tuned: bool },
+}
+
+/// A direction set (by the engine's id) and the photos' slider values under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetValues {
+    pub set: u64,
+    pub sliders: Vec<(PhotoId, Vec<f32>)>,
 }
 
 impl Change {
@@ -56,6 +69,14 @@ impl Change {
                 face,
                 sliders,
                 open: !open,
+            },
+            Change::Directions { before, after } => Change::Directions {
+                before: after,
+                after: before,
+            },
+            Change::Personalization { photo, tuned } => Change::Personalization {
+                photo,
+                tuned: !tuned,
             },
         }
     }
@@ -99,7 +120,10 @@ impl UndoStack {
 
     /// Drops the changes of a closed photo (they cannot be applied any more).
     pub fn forget_photo(&mut self, id: PhotoId) {
-        let keep = |c: &Change| !matches!(c, Change::Sliders { photo, .. } if *photo == id);
+        let keep = |c: &Change| {
+            !matches!(c, Change::Sliders { photo, .. } | Change::Personalization { photo, .. }
+                if *photo == id)
+        };
         self.done.retain(keep);
         self.undone.retain(keep);
     }

@@ -69,8 +69,8 @@ pub fn mix(
 /// 0..4, middle ≈ 4..8, fine ≈ 8..).
 pub fn style_mixed_wplus(
     generator: &Generator,
-    a: &Codes,
-    b: &Codes,
+    a: &Tensor<3>,
+    b: &Tensor<3>,
     layers: std::ops::Range<usize>,
 ) -> Result<Tensor<3>, ModelError> {
     let l = generator.config.n_latent();
@@ -81,11 +81,11 @@ pub fn style_mixed_wplus(
     }
     let mut parts = Vec::new();
     if layers.start > 0 {
-        parts.push(a.wplus.clone().narrow(1, 0, layers.start));
+        parts.push(a.clone().narrow(1, 0, layers.start));
     }
-    parts.push(b.wplus.clone().narrow(1, layers.start, layers.len()));
+    parts.push(b.clone().narrow(1, layers.start, layers.len()));
     if layers.end < l {
-        parts.push(a.wplus.clone().narrow(1, layers.end, l - layers.end));
+        parts.push(a.clone().narrow(1, layers.end, l - layers.end));
     }
     Ok(Tensor::cat(parts, 1))
 }
@@ -99,6 +99,6 @@ pub fn style_mix(
     layers: std::ops::Range<usize>,
     noise: &NoiseMode,
 ) -> Result<Tensor<4>, ModelError> {
-    let w = style_mixed_wplus(generator, a, b, layers)?;
+    let w = style_mixed_wplus(generator, &a.wplus, &b.wplus, layers)?;
     super::feature_edit::edited_image(generator, a, w, noise)
 }

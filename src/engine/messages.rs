@@ -8,7 +8,9 @@ use crate::metrics::Quality;
 use crate::model::GeneratorConfig;
 use crate::model_source::ModelOrigin;
 use crate::pti::{CancelToken, TuningProgress};
-use crate::workspace::{ComputedDirections, DirectionMethod, MixPane, PhotoId, TuningOutcome};
+use crate::workspace::{
+    ComputedDirections, DirectionMethod, MixPane, PhotoId, SeedFace, TuningOutcome,
+};
 
 /// How a personalization job ended: its outcome, and the token it ran under.
 pub struct FinishedJob {
@@ -24,13 +26,6 @@ impl std::fmt::Debug for FinishedJob {
             Err(e) => write!(f, "FinishedJob({e:#})"),
         }
     }
-}
-
-/// A face the generator should draw.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RenderParams {
-    pub seed: u64,
-    pub truncation: f32,
 }
 
 /// The side of a slider preview: synthesis stops at this resolution (a 1024-px model draws a
@@ -50,7 +45,7 @@ pub enum ExportKind {
 pub enum Request {
     /// Draw a face; stale renders still queued are dropped in favour of the newest.
     Render {
-        params: RenderParams,
+        params: SeedFace,
         id: u64,
     },
     /// Swap the generator for the one in this file.
@@ -70,7 +65,7 @@ pub enum Request {
     OpenOtherFaces(PhotoId),
     ClosePhoto(PhotoId),
     /// The face of a seed as a new editable entry of the library.
-    EditSeed(RenderParams),
+    EditSeed(SeedFace),
     /// A mixing pane of photos A and B as a new editable entry of the library.
     EditMixPane {
         a: PhotoId,
@@ -102,8 +97,13 @@ pub enum Request {
         steps: usize,
         cancel: CancelToken,
     },
-    /// Go back to the base generator for this photo (and those tuned with it).
+    /// Go back to the base generator for this photo (and those tuned with it); the tuned
+    /// generator is kept a while for [`Request::Restore`].
     Revert(PhotoId),
+    /// Put back the personalization of this photo that a revert took away (undo).
+    Restore(PhotoId),
+    /// Use again the direction set announced with this id (undo of a set change).
+    UseDirections(u64),
     Export {
         photo: PhotoId,
         kind: ExportKind,
@@ -150,6 +150,8 @@ impl Request {
             Request::Mix { .. } => "mixing faces",
             Request::Personalize { .. } => "personalizing",
             Request::Revert(_) => "reverting",
+            Request::Restore(_) => "restoring the personalization",
+            Request::UseDirections(_) => "changing the direction set",
             Request::Export { .. } => "exporting",
             Request::ExportAll { .. } => "exporting all edits",
             Request::SaveSession(_) => "saving the session",
@@ -196,6 +198,8 @@ impl Frame {
 pub struct PhotoView {
     pub id: PhotoId,
     pub path: PathBuf,
+    /// What exported files of it are named after (the file's stem; a generated face's name).
+    pub stem: String,
     /// The photo's square crop at the generator's resolution: what the reconstruction is
     /// measured against (the encoder may have seen it at a larger side).
     pub input: Frame,
@@ -234,7 +238,7 @@ pub enum Event {
         config: GeneratorConfig,
     },
     /// A face drawn from a seed.
-    Frame(RenderParams, Frame),
+    Frame(SeedFace, Frame),
     /// A photo opened, or redrawn (another face chosen, personalized, reverted).
     Photo(Box<PhotoView>),
     PhotoClosed(PhotoId),
@@ -269,8 +273,13 @@ pub enum Event {
     },
     /// Something done that the status bar should tell (a file saved, a model loaded).
     Notice(String),
-    /// The sliders available for the loaded generator.
-    Directions(Vec<DirectionInfo>, String),
+    /// The sliders available for the loaded generator: the active set, where it came from,
+    /// and its id (a set replaced later can be used again by [`Request::UseDirections`]).
+    Directions {
+        infos: Vec<DirectionInfo>,
+        label: String,
+        set: u64,
+    },
     /// Something failed; the previous state is kept.
     Error(String),
 }

@@ -3,8 +3,9 @@
 mod messages;
 mod worker;
 
+/// What the Random view asks to draw.
+pub use crate::workspace::SeedFace;
 pub use messages::{
-    Event, ExportKind, FinishedJob, Frame, MixFrames, PREVIEW_SIDE, PhotoView, RenderParams,
-    Request,
+    Event, ExportKind, FinishedJob, Frame, MixFrames, PREVIEW_SIDE, PhotoView, Request,
 };
 pub use worker::Engine;

@@ -6,16 +6,23 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::messages::{
-    Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, RenderParams, Request,
-};
+use super::messages::{Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, Request};
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::face::Framing;
 use crate::pti::{CancelToken, TuningConfig};
 use crate::workspace::personalize::JobProgress;
-use crate::workspace::{PersonalizeSettings, PhotoId, PivotSource, Workspace};
+use crate::workspace::{
+    ActiveDirections, Personalization, PersonalizeSettings, PhotoId, PivotSource, SeedFace,
+    Workspace,
+};
+
+/// Direction sets replaced by another that undo can bring back (small: a few KB each).
+const KEPT_SETS: usize = 8;
+/// Reverted personalizations that undo can bring back (each holds a tuned generator).
+const KEPT_TUNINGS: usize = 4;
 
 /// Handle of a running engine thread.
 pub struct Engine {
@@ -96,6 +103,12 @@ impl Events {
 /// The request loop over one [`Workspace`]: every request is a workspace method.
 struct Worker {
     workspace: Workspace,
+    /// The id of the active direction set, the next new set's, and the sets it replaced.
+    set_id: u64,
+    next_set_id: u64,
+    kept_sets: Vec<(u64, ActiveDirections)>,
+    /// Personalizations taken away by a revert, newest last (what undo puts back).
+    kept_tunings: Vec<Vec<(PhotoId, Personalization)>>,
     /// Shared with [`Engine`]: the token of the personalization running now.
     running_job: RunningJob,
     /// The engine's own request queue: a personalization thread posts its end here.
@@ -154,6 +167,10 @@ impl Worker {
     ) -> Self {
         let mut w = Self {
             workspace: Workspace::new(ComputeDevice::select(choice)),
+            set_id: 0,
+            next_set_id: 0,
+            kept_sets: Vec::new(),
+            kept_tunings: Vec::new(),
             running_job,
             requests,
             events,
@@ -170,6 +187,7 @@ impl Worker {
     /// that fit it; on failure the models in use stay.
     fn load(&mut self, path: Option<&std::path::Path>) {
         let open: Vec<PhotoId> = self.workspace.photos().iter().map(|p| p.id).collect();
+        let previous = self.workspace.directions().cloned();
         match self.workspace.load_generator(path) {
             Ok(closed) => {
                 self.send_ready();
@@ -188,7 +206,7 @@ impl Worker {
                     self.events
                         .send(Event::Error(format!("cannot invert photos: {problem}")));
                 }
-                self.send_directions();
+                self.announce_new_set(previous);
             }
             Err(e) => self.events.send(Event::Error(line(e))),
         }
@@ -209,11 +227,52 @@ impl Worker {
 
     fn send_directions(&self) {
         if let Some(d) = self.workspace.directions() {
-            self.events.send(Event::Directions(
-                d.set.directions.iter().map(|d| d.info.clone()).collect(),
-                d.label.clone(),
-            ));
+            self.events.send(Event::Directions {
+                infos: d.set.directions.iter().map(|d| d.info.clone()).collect(),
+                label: d.label.clone(),
+                set: self.set_id,
+            });
         }
+    }
+
+    /// The active set replaced `previous`: that one is kept under its id (for undo, the last
+    /// [`KEPT_SETS`]) and the new one is announced with a new id.
+    fn announce_new_set(&mut self, previous: Option<ActiveDirections>) {
+        if let Some(p) = previous {
+            self.keep_set(p);
+        }
+        self.next_set_id += 1;
+        self.set_id = self.next_set_id;
+        self.send_directions();
+    }
+
+    fn keep_set(&mut self, set: ActiveDirections) {
+        self.kept_sets.push((self.set_id, set));
+        if self.kept_sets.len() > KEPT_SETS {
+            self.kept_sets.remove(0);
+        }
+    }
+
+    /// Makes the kept set `id` the active one again; the active one is kept in its place.
+    fn use_kept_set(&mut self, id: u64) -> anyhow::Result<()> {
+        let i = self
+            .kept_sets
+            .iter()
+            .position(|(k, _)| *k == id)
+            .with_context(|| {
+                format!("that direction set is no longer kept (only the last {KEPT_SETS} are)")
+            })?;
+        let (_, set) = self.kept_sets.remove(i);
+        let previous = self.workspace.directions().cloned();
+        self.workspace
+            .use_directions(set)
+            .context("the current sliders are kept")?;
+        if let Some(p) = previous {
+            self.keep_set(p);
+        }
+        self.set_id = id;
+        self.send_directions();
+        Ok(())
     }
 
     /// Handles requests in order; of the renders, mixes and each photo's edits waiting at one
@@ -258,11 +317,14 @@ impl Worker {
                 self.events
                     .send(Event::Notice(format!("encoder: {}", path.display())));
             }),
-            Request::LoadDirections(path) => self
-                .workspace
-                .load_directions(&path)
-                .map(|()| self.send_directions())
-                .map_err(|e| e.context("the current sliders are kept")),
+            Request::LoadDirections(path) => {
+                let previous = self.workspace.directions().cloned();
+                self.workspace
+                    .load_directions(&path)
+                    .map(|()| self.announce_new_set(previous))
+                    .map_err(|e| e.context("the current sliders are kept"))
+            }
+            Request::UseDirections(id) => self.use_kept_set(id),
             Request::OpenPhotos(paths) => self.open_photos(&paths),
             Request::ChooseFace { photo, face } => self.choose_face(photo, face),
             Request::OpenOtherFaces(photo) => self.open_other_faces(photo),
@@ -271,7 +333,7 @@ impl Worker {
             }),
             Request::EditSeed(params) => self
                 .workspace
-                .open_seed(params.seed, params.truncation)
+                .open_seed(&params)
                 .and_then(|id| self.send_photo(id)),
             Request::EditMixPane { a, b, pane } => self
                 .workspace
@@ -291,6 +353,7 @@ impl Worker {
             } => self.personalize(photos, steps, cancel),
             Request::JobFinished(job) => self.finish_personalization(job),
             Request::Revert(photo) => self.revert(photo),
+            Request::Restore(photo) => self.restore(photo),
             Request::Export { photo, kind, path } => match kind {
                 ExportKind::EditedFace => self.workspace.export_edited(photo, &path),
                 ExportKind::FullPhoto => self.workspace.export_full(photo, &path),
@@ -356,12 +419,9 @@ impl Worker {
         }));
     }
 
-    fn render(&self, params: RenderParams, id: u64) -> anyhow::Result<Frame> {
+    fn render(&self, params: SeedFace, id: u64) -> anyhow::Result<Frame> {
         let start = Instant::now();
-        let img = self
-            .workspace
-            .render_seeds(params.seed, 1, params.truncation)?
-            .remove(0);
+        let img = self.workspace.render_face(&params)?;
         Ok(Frame::from_rgb(
             id,
             img,
@@ -412,9 +472,20 @@ impl Worker {
     fn open_other_faces(&mut self, photo: PhotoId) -> anyhow::Result<()> {
         let p = self.workspace.photo(photo)?;
         let (path, found, shown) = (p.path.clone(), p.face.found, p.face.index);
+        // each face that fails is said on its own (the UI waits for every one)
         for face in (0..found).filter(|f| *f != shown) {
-            let id = self.workspace.open_photo(&path, Framing::Auto, face)?;
-            self.send_photo(id)?;
+            if let Err(e) = self
+                .workspace
+                .open_photo(&path, Framing::Auto, face)
+                .and_then(|id| self.send_photo(id))
+            {
+                self.events.send(Event::PhotoFailed(format!(
+                    "{}, face {}: {}",
+                    path.display(),
+                    face + 1,
+                    line(e)
+                )));
+            }
         }
         Ok(())
     }
@@ -634,8 +705,9 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let computed = result?;
         let label = computed.label.clone();
+        let previous = self.workspace.directions().cloned();
         self.workspace.use_computed_directions(computed)?;
-        self.send_directions();
+        self.announce_new_set(previous);
         self.events.send(Event::Notice(format!("sliders: {label}")));
         Ok(())
     }
@@ -656,6 +728,7 @@ impl Worker {
         Ok(PhotoView {
             id,
             path: photo.path.clone(),
+            stem: photo.stem(),
             aligned: photo.face.aligned.is_some(),
             faces: photo.face.found,
             face: photo.face.index,
@@ -675,7 +748,14 @@ impl Worker {
             .as_ref()
             .map(|p| p.tuned_with.clone())
             .unwrap_or_default();
+        let kept = self.workspace.personalizations(photo)?;
         self.workspace.revert(photo)?;
+        if !kept.is_empty() {
+            self.kept_tunings.push(kept);
+            if self.kept_tunings.len() > KEPT_TUNINGS {
+                self.kept_tunings.remove(0);
+            }
+        }
         for id in &tuned_with {
             self.send_photo(*id)?;
         }
@@ -688,13 +768,42 @@ impl Worker {
         Ok(())
     }
 
+    /// Puts back the newest personalization of `photo` that a revert took away.
+    fn restore(&mut self, photo: PhotoId) -> anyhow::Result<()> {
+        let i = self
+            .kept_tunings
+            .iter()
+            .rposition(|k| k.iter().any(|(id, _)| *id == photo))
+            .with_context(|| {
+                format!("that personalization is no longer kept (only the last {KEPT_TUNINGS} are)")
+            })?;
+        let kept = self.kept_tunings.remove(i);
+        let photos: Vec<PhotoId> = kept.iter().map(|(id, _)| *id).collect();
+        let (steps, seconds, perceptual) = {
+            let p = &kept[0].1;
+            (p.steps, p.seconds, p.perceptual.clone())
+        };
+        self.workspace.restore_personalization(kept)?;
+        for id in &photos {
+            self.send_photo(*id)?;
+        }
+        self.events.send(Event::Personalized {
+            photos,
+            steps,
+            seconds,
+            perceptual,
+        });
+        Ok(())
+    }
+
     fn open_session(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
         let before = self.workspace.generator()?.identity.clone();
+        let previous = self.workspace.directions().cloned();
         let loaded = self.workspace.load_session(path)?;
         if self.workspace.generator()?.identity != before {
             self.send_ready();
         }
-        self.send_directions();
+        self.announce_new_set(previous);
         for id in &loaded.photos {
             self.send_photo(*id)?;
         }
@@ -739,10 +848,7 @@ mod tests {
     #[test]
     fn of_each_stream_only_the_newest_queued_request_is_drawn() {
         let (a, b) = (PhotoId(1), PhotoId(2));
-        let params = RenderParams {
-            seed: 0,
-            truncation: 0.7,
-        };
+        let params = SeedFace::new(0, 0.7);
         let edit = |photo, id| Request::Edit {
             photo,
             sliders: vec![1.0],

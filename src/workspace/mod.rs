@@ -5,10 +5,12 @@
 
 pub mod delta;
 pub mod directions_job;
+mod editability;
 pub mod export_job;
 mod models;
 pub mod personalize;
 pub mod photo;
+mod seed_face;
 pub mod session;
 
 use std::path::Path;
@@ -26,10 +28,12 @@ use crate::model::{Generator, NoiseMode};
 use crate::model_source::ModelOrigin;
 
 pub use directions_job::{ComputedDirections, DirectionMethod, DirectionsJob};
+pub use editability::Editability;
 pub use export_job::ExportJob;
 pub use models::{ActiveDirections, LoadedEncoder, LoadedGenerator};
 pub use personalize::{PersonalizeSettings, PivotSource, TuningJob, TuningOutcome};
-pub use photo::{FaceChoice, OpenPhoto, PhotoId};
+pub use photo::{FaceChoice, OpenPhoto, Personalization, PhotoId};
+pub use seed_face::{SeedFace, SeedMix};
 
 /// The photo, its reconstruction and how close they are.
 pub struct Reconstruction {
@@ -352,17 +356,6 @@ impl Workspace {
         }))
     }
 
-    /// The face of seed `seed` at truncation ψ as editable codes: its w+ and F = G^K(w) at the
-    /// encoder's K.
-    pub fn open_seed(&mut self, seed: u64, truncation: f32) -> anyhow::Result<PhotoId> {
-        let g = self.generator()?;
-        let k = self.encoder()?.config.k;
-        let wplus = g.seeded_wplus(seed, 1, truncation);
-        let feature = g.feature_at(wplus.clone(), &self.noise, k)?;
-        let codes = Codes { wplus, feature, k };
-        self.open_generated(codes, &format!("seed {seed} (psi {truncation:.2})"))
-    }
-
     /// A mixing pane of photos A and B as a new editable face.
     pub fn open_mix_pane(
         &mut self,
@@ -389,7 +382,7 @@ impl Workspace {
             ),
             MixPane::StyleMix(layers) => {
                 let g = self.generator()?;
-                let w = mixing::style_mixed_wplus(g, &ca, &cb, layers.clone())?;
+                let w = mixing::style_mixed_wplus(g, &ca.wplus, &cb.wplus, layers.clone())?;
                 (
                     feature_edit::corrected_codes(g, &ca, w, &self.noise)?,
                     format!("{na} with entries {}..{} of {nb}", layers.start, layers.end),
@@ -581,6 +574,35 @@ impl Workspace {
             }
         }
         Ok(true)
+    }
+
+    /// The personalization of this photo and of the photos tuned with it, as they are now:
+    /// what [`Workspace::restore_personalization`] puts back after a revert (empty when the
+    /// photo is not personalized).
+    pub fn personalizations(&self, id: PhotoId) -> anyhow::Result<Vec<(PhotoId, Personalization)>> {
+        let Some(p) = &self.photo(id)?.personalization else {
+            return Ok(Vec::new());
+        };
+        Ok(p.tuned_with
+            .iter()
+            .filter_map(|t| self.photo(*t).ok())
+            .filter_map(|t| Some((t.id, t.personalization.clone()?)))
+            .collect())
+    }
+
+    /// Puts personalizations taken by [`Workspace::personalizations`] back (undo of a
+    /// revert); refused, changing nothing, when one of their photos was closed since.
+    pub fn restore_personalization(
+        &mut self,
+        kept: Vec<(PhotoId, Personalization)>,
+    ) -> anyhow::Result<()> {
+        if kept.iter().any(|(id, _)| self.photo(*id).is_err()) {
+            bail!("a photo of that personalization was closed since");
+        }
+        for (id, p) in kept {
+            self.photo_mut(id)?.personalization = Some(p);
+        }
+        Ok(())
     }
 
     // ---- export ---------------------------------------------------------------------------

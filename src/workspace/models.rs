@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 use super::Workspace;
 use crate::edit::directions::DirectionSet;
 use crate::edit::inversion;
@@ -26,6 +28,7 @@ pub struct LoadedEncoder {
 }
 
 /// The direction set the sliders show.
+#[derive(Clone)]
 pub struct ActiveDirections {
     pub set: DirectionSet,
     /// Where it came from, in words (a path, or "unnamed SeFa directions …").
@@ -140,6 +143,17 @@ impl Workspace {
             .prepare_directions(method)?
             .run(&crate::pti::CancelToken::default(), |_| {})?;
         self.use_computed_directions(computed)
+    }
+
+    /// Makes a set used before the active one again (undo of a set change); refused, with the
+    /// set in use kept, when it does not fit the generator loaded now.
+    pub fn use_directions(&mut self, directions: ActiveDirections) -> anyhow::Result<()> {
+        directions
+            .set
+            .check(self.generator()?)
+            .context("that direction set does not fit the generator loaded since")?;
+        self.set_directions(directions);
+        Ok(())
     }
 
     /// A new set: the sliders of every photo start at 0 (values belong to directions).

@@ -104,6 +104,20 @@ impl OpenPhoto {
 
     /// The file name without its extension (the base of export names).
     pub fn stem(&self) -> String {
+        if self.digest.is_empty() {
+            // a generated face: its whole name ("seed 7 (psi 0.70)") made file-safe
+            let safe: String = self
+                .name()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let words: Vec<&str> = safe.split('_').filter(|w| !w.is_empty()).collect();
+            return if words.is_empty() {
+                "face".into()
+            } else {
+                words.join("_")
+            };
+        }
         self.path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod device;
 pub mod edit;
 pub mod engine;
+pub mod eval;
 pub mod face;
 pub mod imaging;
 pub mod metrics;

@@ -1,5 +1,5 @@
 //! Reconstruction quality on 8-bit RGB images: MSE (on [0,1]), PSNR (dB) and SSIM (Gaussian
-//! window 11, σ 1.5, K1 0.01, K2 0.03, per channel on [0,1], averaged).
+//! window 11, σ 1.5, K1 0.01, K2 0.03, per channel on [0,1] over the valid region, averaged).
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quality {
@@ -30,45 +30,65 @@ pub fn psnr_from_mse(mse: f64) -> f64 {
     }
 }
 
-fn gaussian_blur(x: &[f64], w: usize, h: usize, kernel: &[f64]) -> Vec<f64> {
-    let r = kernel.len() / 2;
-    let mut tmp = vec![0.0; w * h];
-    let mut out = vec![0.0; w * h];
-    // "valid"-free variant: clamp at the border (images are tiny relative to the window's effect).
-    for y in 0..h {
-        for x0 in 0..w {
-            tmp[y * w + x0] = kernel
-                .iter()
-                .enumerate()
-                .map(|(i, k)| k * x[y * w + (x0 + i).saturating_sub(r).min(w - 1)])
-                .sum();
-        }
+/// The 11-tap Gaussian window of σ 1.5, normalised to sum 1.
+fn ssim_window() -> [f64; 11] {
+    let sigma: f64 = 1.5;
+    let mut k = [0.0; 11];
+    for (i, v) in k.iter_mut().enumerate() {
+        *v = (-((i as f64 - 5.0).powi(2)) / (2.0 * sigma * sigma)).exp();
     }
-    for y0 in 0..h {
-        for x in 0..w {
-            out[y0 * w + x] = kernel
-                .iter()
-                .enumerate()
-                .map(|(i, k)| k * tmp[(y0 + i).saturating_sub(r).min(h - 1) * w + x])
-                .sum();
-        }
-    }
-    out
+    let sum: f64 = k.iter().sum();
+    k.map(|v| v / sum)
 }
 
+/// Separable filtering of a `w`×`h` plane by `kernel`, keeping only the "valid" region where
+/// the window lies wholly inside the image (`(w−k+1)`×`(h−k+1)`), as skimage and
+/// pytorch-msssim do: no border values are invented.
+fn valid_filter(x: &[f64], w: usize, h: usize, kernel: &[f64]) -> (Vec<f64>, usize, usize) {
+    let k = kernel.len();
+    let (ow, oh) = (w + 1 - k, h + 1 - k);
+    let mut rows = vec![0.0; ow * h];
+    for y in 0..h {
+        for x0 in 0..ow {
+            rows[y * ow + x0] = kernel
+                .iter()
+                .enumerate()
+                .map(|(i, c)| c * x[y * w + x0 + i])
+                .sum();
+        }
+    }
+    let mut out = vec![0.0; ow * oh];
+    for y0 in 0..oh {
+        for x in 0..ow {
+            out[y0 * ow + x] = kernel
+                .iter()
+                .enumerate()
+                .map(|(i, c)| c * rows[(y0 + i) * ow + x])
+                .sum();
+        }
+    }
+    (out, ow, oh)
+}
+
+/// SSIM of Wang et al. (2004): Gaussian window 11, σ 1.5, K1 0.01, K2 0.03, data range 1,
+/// population (co)variances, the mean over the valid region of each channel, then over the
+/// channels — the figure of pytorch-msssim and of skimage's `structural_similarity` with
+/// `gaussian_weights=True, use_sample_covariance=False`. Images smaller than the window are
+/// compared by one window of their own size.
 pub fn ssim(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     let (w, h) = (a.width() as usize, a.height() as usize);
-    let sigma: f64 = 1.5;
-    let raw: Vec<f64> = (0..11)
-        .map(|i| (-((i as f64 - 5.0).powi(2)) / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let sum: f64 = raw.iter().sum();
-    let kernel: Vec<f64> = raw.iter().map(|v| v / sum).collect();
+    let full = ssim_window();
+    let kernel: Vec<f64> = if w.min(h) >= full.len() {
+        full.to_vec()
+    } else {
+        // too small for the window: one uniform window over the whole image
+        vec![1.0 / w.min(h).max(1) as f64; w.min(h).max(1)]
+    };
     let (c1, c2) = (0.01f64.powi(2), 0.03f64.powi(2));
     let mut total = 0.0;
     for c in 0..3 {
         let (x, y) = (plane(a, c), plane(b, c));
-        let blur = |v: &[f64]| gaussian_blur(v, w, h, &kernel);
+        let blur = |v: &[f64]| valid_filter(v, w, h, &kernel).0;
         let prod = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(a, b)| a * b).collect::<Vec<_>>();
         let (mx, my) = (blur(&x), blur(&y));
         let (sxx, syy, sxy) = (
@@ -77,7 +97,7 @@ pub fn ssim(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
             blur(&prod(&x, &y)),
         );
         let mut acc = 0.0;
-        for i in 0..w * h {
+        for i in 0..mx.len() {
             let (vx, vy, cxy) = (
                 sxx[i] - mx[i] * mx[i],
                 syy[i] - my[i] * my[i],
@@ -86,7 +106,7 @@ pub fn ssim(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
             acc += ((2.0 * mx[i] * my[i] + c1) * (2.0 * cxy + c2))
                 / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2));
         }
-        total += acc / (w * h) as f64;
+        total += acc / mx.len() as f64;
     }
     total / 3.0
 }
@@ -123,6 +143,47 @@ mod tests {
         assert!((q.mse - expected_mse).abs() < 1e-12);
         assert!((q.psnr - 10.0 * (1.0 / expected_mse).log10()).abs() < 1e-9);
         assert!(q.ssim < 1.0 && q.ssim > 0.5);
+    }
+}
+
+#[cfg(test)]
+mod ssim_tests {
+    use super::ssim;
+
+    /// The pattern images of the reference values below (x across, y down).
+    fn pattern(f: impl Fn(u32, u32) -> [u32; 3]) -> image::RgbImage {
+        image::RgbImage::from_fn(48, 40, |x, y| image::Rgb(f(x, y).map(|v| (v % 256) as u8)))
+    }
+
+    #[test]
+    fn ssim_matches_skimage_on_the_valid_region() {
+        // Reference values: skimage 0.26 `structural_similarity(a / 255, b / 255,
+        // gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1,
+        // channel_axis=2)` on the same integer patterns built with numpy.
+        let a = pattern(|x, y| [x * 5 + y * 3, x * y, (x ^ y) * 7]);
+        let b = pattern(|x, y| {
+            [
+                x * 5 + y * 3 + (x * 13 + y * 7) % 23,
+                x * y + 40,
+                (x ^ y) * 7 % 256 + (x + 2 * y) % 9,
+            ]
+        });
+        let c = image::RgbImage::from_fn(48, 40, |x, y| {
+            image::Rgb(
+                a.get_pixel(x, y)
+                    .0
+                    .map(|v| (v as u32 / 2 + 60).min(255) as u8),
+            )
+        });
+        for (p, q, expected) in [
+            (&a, &b, 0.6281920976213181),
+            (&b, &a, 0.6281920976213181),
+            (&a, &c, 0.7986259671028622),
+        ] {
+            let got = ssim(p, q);
+            assert!((got - expected).abs() < 1e-9, "{got} vs skimage {expected}");
+        }
+        assert!((ssim(&a, &a) - 1.0).abs() < 1e-12);
     }
 }
 

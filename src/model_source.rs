@@ -193,7 +193,8 @@ pub enum PerceptualChoice {
     None,
 }
 
-fn shipped_lpips(device: &Device) -> Option<Result<crate::model::lpips::Lpips, WeightsError>> {
+/// LPIPS (AlexNet, v0.1) from the weights folder, when its files are there.
+pub fn shipped_lpips(device: &Device) -> Option<Result<crate::model::lpips::Lpips, WeightsError>> {
     let find = |names: &[&str]| names.iter().find_map(|n| shipped_file(n));
     let (trunk, lin) = (find(&LPIPS_TRUNK_FILES)?, find(&LPIPS_LIN_FILES)?);
     Some(load_lpips(

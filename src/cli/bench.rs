@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use crate::device::{ComputeDevice, DeviceChoice};
@@ -28,6 +29,9 @@ pub enum BenchTarget {
     /// Slider → frame: one Eq. 1 edit of an inverted sample photo (what a drag costs), median
     /// and p90 over --iters moves (bundled model or --weights, with its encoder).
     Slider,
+    /// Every row in one table (generator b1/b8, encoder, inversion, slider, mix, PTI step,
+    /// projection step, LPIPS, detect+align of a 12-MP photo): median and p90 over --runs.
+    All,
     /// What a session stores per personalized photo: --iters steps of pivotal tuning (MSE,
     /// toward another seed's face), then the exact delta against the base generator.
     Delta,
@@ -57,6 +61,12 @@ pub struct BenchArgs {
     /// Batch sizes to time.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8])]
     pub batch: Vec<usize>,
+    /// `bench all`: timed runs per row (after two warm-up runs).
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+    /// `bench all`: also write the rows tab-separated here (for bench/compare.sh).
+    #[arg(long)]
+    pub tsv: Option<PathBuf>,
 }
 
 /// Milliseconds per image of `run(seed)` on `batch` images, after one warm-up call.
@@ -235,7 +245,56 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             }
         }
         BenchTarget::Delta => bench_delta(&g, &label, iters)?,
+        BenchTarget::All => bench_all(&a, &g, &label, &dev)?,
         BenchTarget::Slider => bench_slider(&a, choice, iters)?,
+    }
+    Ok(())
+}
+
+fn bench_all(a: &BenchArgs, g: &Generator, label: &str, dev: &ComputeDevice) -> anyhow::Result<()> {
+    let device = &dev.device;
+    let e = match a.model {
+        BenchModel::App => load_encoder(None, device)?.0,
+        BenchModel::Ffhq1024 => {
+            FeatureStyleEncoder::load(&random_encoder_store(&released_encoder_config(), 0), device)?
+        }
+    };
+    // exact LPIPS from the weights folder, else the random-weight AlexNet of the test fixtures
+    // (same shapes, so the same cost)
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lpips_alex");
+    let lpips = match crate::model_source::shipped_lpips(device) {
+        Some(l) => Some(l?),
+        None if fixture.exists() => Some(crate::model_source::load_lpips(
+            &fixture.join("alexnet_trunk.safetensors"),
+            Some(&fixture.join("lin_alex_v0.1.safetensors")),
+            crate::model::lpips::TrunkKind::Alex,
+            device,
+        )?),
+        None => None,
+    };
+    let detector = crate::model_source::load_face_detector(device).ok();
+    let photo = a.photo.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
+    });
+    let model = format!(
+        "{label}, {0}×{0}, encoder {1}² input",
+        g.config.size, e.config.input_resolution
+    );
+    println!("bench all: {model} on {dev}, {} runs per row", a.runs);
+    let suite = super::bench_all::Suite {
+        generator: g,
+        encoder: &e,
+        lpips: lpips.as_ref(),
+        detector: detector.as_ref(),
+        photo: &photo,
+        runs: a.runs,
+    };
+    let rows = suite.run(|r| eprintln!("  {} (batch {}) done", r.name, r.batch))?;
+    println!("{}", super::bench_all::table(dev, &model, &rows));
+    if let Some(path) = &a.tsv {
+        crate::safe_write::write_atomically(path, super::bench_all::tsv(&rows).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

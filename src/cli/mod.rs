@@ -2,10 +2,12 @@
 
 mod align;
 mod bench;
+mod bench_all;
 mod common;
 mod convert;
 mod directions;
 mod edit;
+mod eval;
 mod evaluate;
 mod invert;
 mod lpips;
@@ -61,6 +63,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Quality figures: identity-space Fréchet distance, identity kept by edits.
     Evaluate(evaluate::EvaluateArgs),
+    /// Inversion and editing report of a folder of photos (FSE Table 1's figures per method).
+    Eval(eval::EvalArgs),
     /// Session files: every open photo with its codes, sliders and personalization.
     Session(session::SessionArgs),
     /// Print timing figures.
@@ -80,6 +84,7 @@ pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
         Command::Edit(a) => edit::run(a, device),
         Command::Convert(a) => convert::run(a),
         Command::Evaluate(a) => evaluate::run(a, device),
+        Command::Eval(a) => eval::run(a, device),
         Command::Bench(a) => bench::run(a, device),
         Command::Session(a) => session::run(a, device),
     }

@@ -1,0 +1,161 @@
+//! `facestyle eval`: inverts every image of a folder with each method and writes the report
+//! (Markdown, and a CSV next to it) — see [`crate::eval`].
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::common::ModelArgs;
+use crate::device::DeviceChoice;
+use crate::eval::{EvalConfig, Method, evaluate};
+use crate::model::lpips::TrunkKind;
+use crate::model_source::{load_identity_net, load_lpips, shipped_lpips};
+use crate::safe_write::write_atomically;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Folder of photos (JPEG/PNG, sorted by name).
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Methods, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fse,project,pti"
+    )]
+    pub methods: Vec<Method>,
+    /// The first N images only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// Direction set whose edits are measured (default: the bundled one).
+    #[arg(long)]
+    pub directions: Option<PathBuf>,
+    /// Edits at ±amount on every direction.
+    #[arg(long, default_value_t = 2.0)]
+    pub amount: f32,
+    /// Generated faces the edit strength is measured on.
+    #[arg(long, default_value_t = 32)]
+    pub edit_faces: usize,
+    /// Projection steps (PTI's 450).
+    #[arg(long, default_value_t = 450)]
+    pub projection_steps: usize,
+    /// Tuning steps (PTI's 350).
+    #[arg(long, default_value_t = 350)]
+    pub tuning_steps: usize,
+    /// LPIPS trunk (AlexNet) and heads files; default: from the weights folder when there,
+    /// else LPIPS is reported as n/a.
+    #[arg(long)]
+    pub lpips_trunk: Option<PathBuf>,
+    #[arg(long)]
+    pub lpips_lin: Option<PathBuf>,
+    /// The Markdown report; the CSV goes next to it (same name, .csv).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The photos of `dir`, sorted by name.
+fn images_in(dir: &std::path::Path, limit: Option<usize>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    images.sort();
+    images.truncate(limit.unwrap_or(usize::MAX));
+    if images.is_empty() {
+        bail!("{}: no JPEG or PNG images", dir.display());
+    }
+    Ok(images)
+}
+
+pub fn run(a: EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
+    if a.methods.is_empty() {
+        bail!("name at least one method (fse, project, pti)");
+    }
+    let images = images_in(&a.images, a.limit)?;
+    let mut ws = a.models.open(choice)?;
+    if let Some(d) = &a.directions {
+        ws.load_directions(d)?;
+    }
+    let device = ws.burn_device().clone();
+    let id_net = load_identity_net(&device)?;
+    let lpips = match &a.lpips_trunk {
+        Some(t) => Some(load_lpips(
+            t,
+            a.lpips_lin.as_deref(),
+            TrunkKind::Alex,
+            &device,
+        )?),
+        None => shipped_lpips(&device).transpose()?,
+    };
+    let config = EvalConfig {
+        images,
+        methods: a.methods.clone(),
+        framing: a.models.framing,
+        projection_steps: a.projection_steps,
+        tuning_steps: a.tuning_steps,
+        amount: a.amount,
+        edit_faces: a.edit_faces,
+    };
+    let report = evaluate(&mut ws, &id_net, lpips.as_ref(), &config, |line| {
+        eprintln!("{line}")
+    })?;
+    let header = format!(
+        "# Inversion and editing report\n\n\
+         - images: `{}` ({} evaluated, framing {:?})\n\
+         - generator: {}\n\
+         - encoder: {}\n\
+         - directions: {}\n\
+         - device: {}\n\
+         - methods: {} (project = PTI's W projection, {} steps; pti = that pivot + {} tuning steps)\n\
+         - SSIM: Gaussian window 11, σ 1.5, valid region; MSE on [0,1]; PSNR in dB\n\
+         - LPIPS: {}\n\
+         - ID: cosine similarity of the bundled identity network's embeddings (face-api's \
+           ResNet, weights/face_id) — the papers use ArcFace, which is not available here\n\
+         - edits: ±{} on every direction; identity drift = 1 − ID(edit, unedited inversion) \
+           on the photos; strength = ‖edited inversion − inversion‖ / ‖G(w+αd) − G(w)‖ on {} \
+           generated faces (1 = the full edit), edit PSNR against G(w+αd)",
+        a.images.display(),
+        config.images.len() - report.skipped.len(),
+        config.framing,
+        ws.generator_origin()
+            .map(|o| o.to_string())
+            .unwrap_or_default(),
+        ws.encoder_origin()
+            .map(|o| o.to_string())
+            .unwrap_or_default(),
+        ws.directions()
+            .map(|d| d.label.clone())
+            .unwrap_or_else(|| "none".into()),
+        ws.device,
+        a.methods
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        a.projection_steps,
+        a.tuning_steps,
+        if lpips.is_some() {
+            "exact LPIPS v0.1 (AlexNet)"
+        } else {
+            "n/a (its weights are not in the weights folder; pass --lpips-trunk/--lpips-lin)"
+        },
+        a.amount,
+        a.edit_faces,
+    );
+    write_atomically(&a.out, report.markdown(&header).as_bytes())
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    let csv = a.out.with_extension("csv");
+    write_atomically(&csv, report.csv().as_bytes())
+        .with_context(|| format!("writing {}", csv.display()))?;
+    println!("wrote {} and {}", a.out.display(), csv.display());
+    Ok(())
+}

@@ -192,8 +192,9 @@ def main():
         with torch.no_grad(), autocast:
             fake = g.synthesis(mixed_wplus(g, z, a.mixing))
         with autocast:
-            loss_d = (F.softplus(d(diff_augment(fake)).float()).mean()
-                      + F.softplus(-d(diff_augment(real)).float()).mean())
+            d_fake = d(diff_augment(fake)).float()
+            d_real = d(diff_augment(real)).float()
+            loss_d = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -232,7 +233,8 @@ def main():
                 be.copy_(b)
         if schedule.tick(state, step_start,
                          lambda: f"kimg {state['nimg'] / 1000:.2f} d {loss_d.item():.3f} "
-                                 f"g {loss_g.item():.3f} r1 {last_r1:.3f}",
+                                 f"(real {d_real.mean().item():+.2f}, fake {d_fake.mean().item():+.2f}) "
+                                 f"g {loss_g.item():.3f} r1 {last_r1:.3g}",
                          state["nimg"] >= a.max_kimg * 1000 or stop["signal"] is not None, checkpoint):
             break
 

@@ -4,12 +4,13 @@
 # row keeps its best median over the rounds, and the table gives ours/PyTorch per row.
 #
 #   bash bench/compare.sh                 # the bundled model, 20 runs per row, 2 rounds
-#   MODEL=ffhq1024 RUNS=5 bash bench/compare.sh
+#   MODEL=ffhq1024 RUNS=5 BATCHES=1 ROUNDS=1 bash bench/compare.sh
 #
 # Needs a release build (cargo build --release) and python3 with torch, numpy, safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL="${MODEL:-app}" RUNS="${RUNS:-20}" ROUNDS="${ROUNDS:-2}" THREADS="${THREADS:-$(nproc)}"
+BATCHES="${BATCHES:-1,8}"
 BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/facestyle}"
 [ -x "$BIN" ] || { echo "no $BIN: run cargo build --release (or set BIN)" >&2; exit 1; }
 OUT="$(mktemp -d)"
@@ -17,9 +18,9 @@ trap 'rm -rf "$OUT"' EXIT
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS: ours" >&2
   "$BIN" --device cpu bench all --model "$([ "$MODEL" = app ] && echo app || echo ffhq1024)" \
-    --runs "$RUNS" --tsv "$OUT/ours.$r.tsv" > "$OUT/ours.$r.txt"
+    --runs "$RUNS" --batch "$BATCHES" --tsv "$OUT/ours.$r.tsv" > "$OUT/ours.$r.txt"
   echo "round $r/$ROUNDS: PyTorch" >&2
-  python3 bench/torch/bench.py --model "$MODEL" --runs "$RUNS" --threads "$THREADS" \
+  python3 bench/torch/bench.py --model "$MODEL" --runs "$RUNS" --threads "$THREADS" --batches "$BATCHES" \
     --tsv "$OUT/torch.$r.tsv" > "$OUT/torch.$r.txt"
 done
 head -n 1 "$OUT/ours.1.txt"

@@ -24,8 +24,9 @@ pub fn set_overwrite(policy: Overwrite) {
     REFUSE_OVERWRITE.store(policy == Overwrite::Refuse, Ordering::SeqCst);
 }
 
-/// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Whether `path` may be written under the policy: refused when it exists and overwriting is
+/// refused, or when it is not a regular file. Long jobs ask this before their work.
+pub fn check_target(path: &Path) -> std::io::Result<()> {
     if REFUSE_OVERWRITE.load(Ordering::SeqCst) && path.exists() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
@@ -41,6 +42,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             "not a regular file: write to a file path instead",
         ));
     }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    check_target(path)?;
     let tmp = temporary_beside(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -165,9 +165,19 @@ fn the_editor_edits_mixes_undoes_personalizes_exports_and_keeps_sessions() {
         .clone();
     assert_eq!(restored, values);
 
-    // a random face becomes an editable entry of the library
+    // a random face, style-mixed with a second seed over the coarse entries, becomes an
+    // editable entry of the library
     again.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
     wait(&mut again, "a random face", |a| a.state.frame.is_some());
+    let plain = again.state().state.frame.clone().unwrap().1;
+    again.get_by_label("Style-mix with seed").click();
+    wait(&mut again, "the mixed face", |a| {
+        a.state.frame.as_ref().is_some_and(|(p, _)| p.mix.is_some())
+    });
+    assert_ne!(
+        again.state().state.frame.as_ref().unwrap().1.rgba,
+        plain.rgba
+    );
     again.get_by_label("Edit this face").click();
     wait(&mut again, "the seed's entry", |a| {
         a.state.photos.len() == 3
@@ -179,7 +189,7 @@ fn the_editor_edits_mixes_undoes_personalizes_exports_and_keeps_sessions() {
             .selected_photo()
             .unwrap()
             .name()
-            .starts_with("seed 0")
+            .starts_with("seed 0 (psi 0.70) + seed 1 at w+ 0..")
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -45,6 +45,8 @@ def parse_args():
     p.add_argument("--n-mlp", type=int, default=8)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=0.0025)
+    p.add_argument("--g-lr", type=float, default=None,
+                   help="generator learning rate (default --lr); lower keeps a weak discriminator ahead")
     p.add_argument("--r1-gamma", type=float, default=0.1)
     p.add_argument("--r1-every", type=int, default=16)
     p.add_argument("--mixing", type=float, default=0.9)
@@ -145,13 +147,14 @@ def main():
     train, _ = load_faces(a.data, g.size, a.cache)
     sample = Sampler(train, a.seed + state["step"])
     c = a.r1_every / (a.r1_every + 1)
-    opt_g = torch.optim.Adam(g.parameters(), lr=a.lr, betas=(0.0, 0.99))
+    g_lr = a.g_lr if a.g_lr is not None else a.lr
+    opt_g = torch.optim.Adam(g.parameters(), lr=g_lr, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(d.parameters(), lr=a.lr * c, betas=(0.0, 0.99**c))
     if source == "checkpoint":
         s = torch.load(ckpt, map_location=dev, weights_only=False)
         opt_g.load_state_dict(s["opt_g"]), opt_d.load_state_dict(s["opt_d"])
     print(f"{source}: {g.size} px {g.channels}, step {state['step']} ({state['nimg'] / 1000:.1f} kimg)", flush=True)
-    base_lr = {opt_g: a.lr, opt_d: a.lr * c}
+    base_lr = {opt_g: g_lr, opt_d: a.lr * c}
     stop = {"signal": None}
 
     def on_signal(signum, _frame):

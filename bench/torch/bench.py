@@ -138,6 +138,7 @@ def main():
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--formulation", choices=["grouped", "fused"], default="grouped")
+    p.add_argument("--batches", default="1,8", help="batch sizes of the generator rows")
     p.add_argument("--tsv", default=None)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -174,7 +175,7 @@ def main():
         return delta + avg, feat
 
     with torch.no_grad():
-        for b in (1, 8):
+        for b in [int(v) for v in a.batches.split(",")]:
             add("generator", b, timed(a.runs, lambda i, b=b: synth(g, wplus(i, b), noise)))
         face = synth(g, wplus(1000, 1), noise)
         x_in = F.interpolate(face, size=(side, side), mode="bilinear", align_corners=False) if g.size != side else face

@@ -245,6 +245,8 @@ pub struct EditorState {
     pub task: Option<(String, f32, CancelToken)>,
     /// Photos waiting for the engine to start, and how many are being opened.
     pending_photos: Vec<PathBuf>,
+    /// Photos the user opened (absolute paths) whose arrival is an undo step.
+    opened_by_hand: Vec<PathBuf>,
     pub opening: usize,
     undo: UndoStack,
     /// The selected photo's slider values when the current gesture began (a slider is being
@@ -306,6 +308,7 @@ impl EditorState {
             tuning: None,
             task: None,
             pending_photos: photos,
+            opened_by_hand: Vec::new(),
             opening: 0,
             undo: UndoStack::default(),
             gesture: None,
@@ -365,6 +368,8 @@ impl EditorState {
                 for p in &paths {
                     Recent::add(&mut self.recent.photos, p);
                     self.recent.used(p);
+                    self.opened_by_hand
+                        .push(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
                 }
                 self.pending_photos.extend(paths)
             }
@@ -927,6 +932,18 @@ impl EditorState {
                 } else {
                     vec![0.0; n]
                 };
+                if let Some(i) = self.opened_by_hand.iter().position(|p| *p == view.path)
+                    && !self.reopening.iter().any(|(p, _, _)| *p == view.path)
+                {
+                    // opened by the user: undo closes it again
+                    self.opened_by_hand.remove(i);
+                    self.undo.push(Change::Photo {
+                        path: view.path.clone(),
+                        face: view.face,
+                        sliders: sliders.clone(),
+                        open: true,
+                    });
+                }
                 if let Some(i) = self.reopening.iter().position(|(p, _, _)| *p == view.path) {
                     let (_, face, values) = self.reopening.remove(i);
                     if values.len() == n {
@@ -1245,6 +1262,38 @@ mod tests {
         assert!(matches!(
             again[..],
             [Effect::Send(Request::ClosePhoto(PhotoId(4)))]
+        ));
+        std::fs::remove_file(&file).unwrap();
+    }
+
+    #[test]
+    fn opening_a_photo_is_undone_by_closing_it() {
+        let file = std::env::temp_dir().join(format!("facestyle-open-{}.jpg", std::process::id()));
+        std::fs::write(&file, b"a photo").unwrap();
+        let path = std::fs::canonicalize(&file).unwrap();
+        let mut s = ready_with_photos();
+        assert!(
+            !s.can_undo(),
+            "the photos given at start are not undo steps"
+        );
+        s.dispatch(Action::OpenPhotos(vec![file.clone()]));
+        assert!(matches!(&s.requests()[0], Request::OpenPhotos(p) if p == &vec![file.clone()]));
+        s.apply(Event::Photo(Box::new(view(5, &path.to_string_lossy()))));
+        let undo = s.dispatch(Action::Undo);
+        assert!(matches!(
+            undo[..],
+            [Effect::Send(Request::ClosePhoto(PhotoId(5)))]
+        ));
+        s.apply(Event::PhotoClosed(PhotoId(5)));
+        // redo opens it again, and that arrival is not a new step
+        assert!(s.dispatch(Action::Redo).is_empty());
+        assert!(matches!(&s.requests()[0], Request::OpenPhotos(p) if p == &vec![path.clone()]));
+        s.apply(Event::Photo(Box::new(view(6, &path.to_string_lossy()))));
+        assert!(!s.can_redo());
+        let undo = s.dispatch(Action::Undo);
+        assert!(matches!(
+            undo[..],
+            [Effect::Send(Request::ClosePhoto(PhotoId(6)))]
         ));
         std::fs::remove_file(&file).unwrap();
     }

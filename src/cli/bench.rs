@@ -289,6 +289,7 @@ fn bench_all(a: &BenchArgs, g: &Generator, label: &str, dev: &ComputeDevice) -> 
         detector: detector.as_ref(),
         photo: &photo,
         runs: a.runs,
+        batches: &a.batch,
     };
     let rows = suite.run(|r| eprintln!("  {} (batch {}) done", r.name, r.batch))?;
     println!("{}", super::bench_all::table(dev, &model, &rows));

@@ -118,6 +118,8 @@ pub struct Suite<'a> {
     pub detector: Option<&'a crate::face::FaceDetector>,
     pub photo: &'a Path,
     pub runs: usize,
+    /// Batch sizes of the generator rows.
+    pub batches: &'a [usize],
 }
 
 impl Suite<'_> {
@@ -130,7 +132,7 @@ impl Suite<'_> {
             progress(&row);
             rows.push(row);
         };
-        for b in [1, 8] {
+        for &b in self.batches {
             add(
                 time_row("generator", b, runs, |i| finish(generate(g, i as u64, b))),
                 &mut rows,

@@ -11,7 +11,7 @@ use crate::device::DeviceChoice;
 use crate::eval::{EvalConfig, Method, evaluate};
 use crate::model::lpips::TrunkKind;
 use crate::model_source::{load_identity_net, load_lpips, shipped_lpips};
-use crate::safe_write::write_atomically;
+use crate::safe_write::{check_target, write_atomically};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -81,6 +81,14 @@ pub fn run(a: EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         bail!("name at least one method (fse, project, pti)");
     }
     let images = images_in(&a.images, a.limit)?;
+    // the report's folder is made (and found unwritable) before hours of work, not after
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let csv = a.out.with_extension("csv");
+    for path in [&a.out, &csv] {
+        check_target(path).with_context(|| format!("writing {}", path.display()))?;
+    }
     let mut ws = a.models.open(choice)?;
     if let Some(d) = &a.directions {
         ws.load_directions(d)?;
@@ -153,7 +161,6 @@ pub fn run(a: EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     );
     write_atomically(&a.out, report.markdown(&header).as_bytes())
         .with_context(|| format!("writing {}", a.out.display()))?;
-    let csv = a.out.with_extension("csv");
     write_atomically(&csv, report.csv().as_bytes())
         .with_context(|| format!("writing {}", csv.display()))?;
     println!("wrote {} and {}", a.out.display(), csv.display());

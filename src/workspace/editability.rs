@@ -28,11 +28,11 @@ fn distance(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
 
 impl Workspace {
     /// Editability of the active direction set at ±`amount` over `faces` generated faces
-    /// (seeds 0…faces−1 at truncation 0.7).
+    /// (seeds 0…faces−1, untruncated, as `training/editability.py` draws them).
     pub fn editability(&self, faces: usize, amount: f32) -> anyhow::Result<Vec<Editability>> {
         let g = self.generator()?;
         let set = self.active_set()?;
-        let w = g.seeded_wplus(0, faces.max(1), 0.7);
+        let w = g.seeded_wplus(0, faces.max(1), 1.0);
         let x = tensor_to_rgb_images(g.synthesize(w.clone(), &self.noise, None, &[])?.image);
         let (_, codes) = self.invert_crops(&x)?;
         let recon = tensor_to_rgb_images(inversion::reconstruct(g, &codes, &self.noise)?);

@@ -1387,6 +1387,21 @@ mod tests {
         );
     }
 
+    /// One slider drag of the selected photo to `value`.
+    fn drag(s: &mut EditorState, index: usize, value: f32) {
+        s.dispatch(Action::SetSlider { index, value });
+        s.dispatch(Action::EndGesture);
+    }
+
+    fn personalized(photo: u64) -> Event {
+        Event::Personalized {
+            photos: vec![PhotoId(photo)],
+            steps: 350,
+            seconds: 10.0,
+            perceptual: "none".into(),
+        }
+    }
+
     fn sent(effects: &[Effect]) -> Vec<&Request> {
         effects
             .iter()
@@ -1401,12 +1416,7 @@ mod tests {
     fn personalizing_and_reverting_are_undone_without_tuning_again() {
         let mut s = ready_with_photos();
         s.dispatch(Action::Personalize(vec![PhotoId(2)]));
-        s.apply(Event::Personalized {
-            photos: vec![PhotoId(2)],
-            steps: 350,
-            seconds: 10.0,
-            perceptual: "none".into(),
-        });
+        s.apply(personalized(2));
         // undo of the finished tuning reverts; redo puts the tuned generator back
         let undo = s.dispatch(Action::Undo);
         assert!(matches!(sent(&undo)[..], [Request::Revert(PhotoId(2))]));
@@ -1415,12 +1425,7 @@ mod tests {
         let redo = s.dispatch(Action::Redo);
         assert!(matches!(sent(&redo)[..], [Request::Restore(PhotoId(2))]));
         // a restore is not a new undo step (nothing to redo is lost, no tuning is running)
-        s.apply(Event::Personalized {
-            photos: vec![PhotoId(2)],
-            steps: 350,
-            seconds: 10.0,
-            perceptual: "none".into(),
-        });
+        s.apply(personalized(2));
         assert!(s.tuning.is_none() && !s.can_redo());
         // a revert by hand is undone by a restore
         let revert = s.dispatch(Action::Revert(PhotoId(2)));
@@ -1435,11 +1440,7 @@ mod tests {
     #[test]
     fn a_set_change_is_undone_with_the_slider_values_it_replaced() {
         let mut s = ready_with_photos();
-        s.dispatch(Action::SetSlider {
-            index: 1,
-            value: 2.0,
-        });
-        s.dispatch(Action::EndGesture);
+        drag(&mut s, 1, 2.0);
         s.dispatch(Action::LoadDirections("other.safetensors".into()));
         s.apply(Event::Directions {
             infos: vec![direction("pose"); 3],
@@ -1447,11 +1448,7 @@ mod tests {
             set: 2,
         });
         assert_eq!(s.photo(PhotoId(2)).unwrap().sliders, vec![0.0; 3]);
-        s.dispatch(Action::SetSlider {
-            index: 0,
-            value: 1.0,
-        });
-        s.dispatch(Action::EndGesture);
+        drag(&mut s, 0, 1.0);
         // undo: the slider move, then the set change (the engine brings set 1 back)
         s.dispatch(Action::Undo);
         assert_eq!(s.photo(PhotoId(2)).unwrap().sliders, vec![0.0; 3]);

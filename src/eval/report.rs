@@ -14,17 +14,22 @@ pub struct Report {
     pub skipped: Vec<String>,
 }
 
+/// A row's figures as text, in the table's column order.
+fn cells(r: &InversionRow) -> [String; 6] {
+    [
+        format!("{:.4}", r.ssim),
+        format!("{:.2}", r.psnr),
+        format!("{:.5}", r.mse),
+        lpips_text(r.lpips, 4),
+        format!("{:.3}", r.id),
+        format!("{:.2}", r.seconds),
+    ]
+}
+
 /// One row's figures in a line (for progress output).
 pub fn summary(r: &InversionRow) -> String {
-    format!(
-        "SSIM {:.4} PSNR {:.2} MSE {:.5} LPIPS {} ID {:.3} {:.2} s",
-        r.ssim,
-        r.psnr,
-        r.mse,
-        lpips_text(r.lpips, 4),
-        r.id,
-        r.seconds
-    )
+    let [ssim, psnr, mse, lpips, id, s] = cells(r);
+    format!("SSIM {ssim} PSNR {psnr} MSE {mse} LPIPS {lpips} ID {id} {s} s")
 }
 
 fn lpips_text(v: Option<f64>, digits: usize) -> String {
@@ -75,17 +80,7 @@ impl Report {
         let _ = writeln!(s, "{header}");
         let head = "| SSIM ↑ | PSNR ↑ | MSE ↓ | LPIPS ↓ | ID ↑ | s/image ↓ |";
         let rule = "| ---: | ---: | ---: | ---: | ---: | ---: |";
-        let figures = |r: &InversionRow| {
-            format!(
-                "| {:.4} | {:.2} | {:.5} | {} | {:.3} | {:.2} |",
-                r.ssim,
-                r.psnr,
-                r.mse,
-                lpips_text(r.lpips, 4),
-                r.id,
-                r.seconds
-            )
-        };
+        let figures = |r: &InversionRow| format!("| {} |", cells(r).join(" | "));
         let _ = writeln!(s, "\n## Inversion (mean over {} images)\n", self.images());
         let _ = writeln!(s, "| method {head}\n| --- {rule}");
         for m in self.methods() {

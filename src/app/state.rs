@@ -874,14 +874,7 @@ impl EditorState {
     /// undo kept for it. A set the user asked for is an undo step.
     fn directions_arrived(&mut self, infos: Vec<DirectionInfo>, label: String, set: u64) {
         self.end_gesture();
-        let before = self.set_id.map(|id| SetValues {
-            set: id,
-            sliders: self
-                .photos
-                .iter()
-                .map(|p| (p.id(), p.sliders.clone()))
-                .collect(),
-        });
+        let before = self.set_id.map(|id| self.set_values(id));
         let n = infos.len();
         self.directions = infos;
         self.directions_label = label;
@@ -901,15 +894,20 @@ impl EditorState {
             && std::mem::take(&mut self.set_change_asked)
             && let Some(before) = before.filter(|b| b.set != set)
         {
-            let after = SetValues {
-                set,
-                sliders: self
-                    .photos
-                    .iter()
-                    .map(|p| (p.id(), p.sliders.clone()))
-                    .collect(),
-            };
+            let after = self.set_values(set);
             self.undo.push(Change::Directions { before, after });
+        }
+    }
+
+    /// Every photo's slider values, as the set `set`'s.
+    fn set_values(&self, set: u64) -> SetValues {
+        SetValues {
+            set,
+            sliders: self
+                .photos
+                .iter()
+                .map(|p| (p.id(), p.sliders.clone()))
+                .collect(),
         }
     }
 

@@ -7,7 +7,6 @@ use clap::{Args, ValueEnum};
 use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::inversion;
 use crate::model::encoder::{EncoderConfig, FeatureStyleEncoder};
-use crate::model::loader::tensor_to_vec;
 use crate::model::random_init::{random_encoder_store, random_generator_store};
 use crate::model::{Generator, GeneratorConfig, NoiseMode};
 use crate::model_source::{load_encoder, load_generator};
@@ -71,10 +70,7 @@ pub struct BenchArgs {
 
 /// Milliseconds per image of `run(seed)` on `batch` images, after one warm-up call.
 fn time_per_image(batch: usize, iters: usize, run: impl Fn(u64) -> burn::tensor::Tensor<4>) -> f64 {
-    // Reading one value back forces the device to finish.
-    let finish = |t: burn::tensor::Tensor<4>| {
-        tensor_to_vec(t.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1))
-    };
+    use super::bench_all::finish;
     finish(run(0));
     let start = Instant::now();
     for i in 0..iters {
@@ -83,7 +79,8 @@ fn time_per_image(batch: usize, iters: usize, run: impl Fn(u64) -> burn::tensor:
     start.elapsed().as_secs_f64() * 1000.0 / (iters * batch) as f64
 }
 
-fn generate(g: &Generator, seed: u64, batch: usize) -> burn::tensor::Tensor<4> {
+/// `batch` faces from seeds `seed…`, untruncated, with the stored noise.
+pub(super) fn generate(g: &Generator, seed: u64, batch: usize) -> burn::tensor::Tensor<4> {
     let w = g.broadcast(g.map(g.seeded_z(seed, batch)));
     g.synthesize(w, &NoiseMode::Stored, None, &[])
         .expect("valid w+")

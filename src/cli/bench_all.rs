@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use burn::tensor::Tensor;
 
+use super::bench::generate;
 use crate::device::ComputeDevice;
 use crate::edit::feature_edit::{edited_image_with_residual, feature_residual};
 use crate::edit::{Codes, inversion, mixing};
@@ -49,7 +50,7 @@ fn peak_mb() -> Option<f64> {
 }
 
 /// Reads one value back, so the device has finished the work.
-fn finish(t: Tensor<4>) {
+pub(super) fn finish(t: Tensor<4>) {
     tensor_to_vec(t.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1));
 }
 
@@ -97,17 +98,6 @@ fn time_steps(
         ms,
         peak_mb: peak_mb(),
     })
-}
-
-fn generate(g: &Generator, seed: u64, batch: usize) -> Tensor<4> {
-    g.synthesize(
-        g.seeded_wplus(seed, batch, 1.0),
-        &NoiseMode::Stored,
-        None,
-        &[],
-    )
-    .expect("valid w+")
-    .image
 }
 
 /// The models and inputs of the suite.
@@ -178,8 +168,8 @@ impl Suite<'_> {
             }),
             &mut rows,
         );
-        add(self.tuning_row(g, &codes, &face, runs)?, &mut rows);
-        add(self.projection_row(g, &face, runs)?, &mut rows);
+        add(self.tuning_row(&codes, &face, runs)?, &mut rows);
+        add(self.projection_row(&face, runs)?, &mut rows);
         if let Some(l) = self.lpips {
             let a = inversion::resize_to_side(face.clone(), g.config.size.min(256));
             let b = inversion::resize_to_side(generate(g, 5, 1), g.config.size.min(256));
@@ -208,13 +198,7 @@ impl Suite<'_> {
     }
 
     /// One PTI step (forward, backward, Adam) on the pivot, MSE only.
-    fn tuning_row(
-        &self,
-        g: &Generator,
-        codes: &Codes,
-        target: &Tensor<4>,
-        runs: usize,
-    ) -> anyhow::Result<Row> {
+    fn tuning_row(&self, codes: &Codes, target: &Tensor<4>, runs: usize) -> anyhow::Result<Row> {
         time_steps("pti step", runs, |steps, mark| {
             let config = TuningConfig {
                 steps,
@@ -222,7 +206,7 @@ impl Suite<'_> {
                 ..TuningConfig::default()
             };
             pivotal_tuning(
-                g,
+                self.generator,
                 &codes.wplus,
                 target,
                 &Perceptual::None,
@@ -236,12 +220,7 @@ impl Suite<'_> {
     }
 
     /// One projection step (forward, backward, Adam on w and the noise maps), MSE only.
-    fn projection_row(
-        &self,
-        g: &Generator,
-        target: &Tensor<4>,
-        runs: usize,
-    ) -> anyhow::Result<Row> {
+    fn projection_row(&self, target: &Tensor<4>, runs: usize) -> anyhow::Result<Row> {
         time_steps("projection step", runs, |steps, mark| {
             let config = ProjectionConfig {
                 steps,
@@ -249,7 +228,7 @@ impl Suite<'_> {
                 ..ProjectionConfig::default()
             };
             project(
-                g,
+                self.generator,
                 target,
                 &Perceptual::None,
                 &config,

@@ -741,15 +741,8 @@ impl Worker {
     }
 
     fn revert(&mut self, photo: PhotoId) -> anyhow::Result<()> {
-        let tuned_with = self
-            .workspace
-            .photo(photo)?
-            .personalization
-            .as_ref()
-            .map(|p| p.tuned_with.clone())
-            .unwrap_or_default();
-        let kept = self.workspace.personalizations(photo)?;
-        self.workspace.revert(photo)?;
+        let kept = self.workspace.take_personalization(photo)?;
+        let tuned_with: Vec<PhotoId> = kept.iter().map(|(id, _)| *id).collect();
         if !kept.is_empty() {
             self.kept_tunings.push(kept);
             if self.kept_tunings.len() > KEPT_TUNINGS {

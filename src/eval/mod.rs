@@ -131,19 +131,10 @@ pub fn evaluate(
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<Report> {
     let scorer = Scorer { id_net, lpips };
-    let directions: Vec<String> = ws
-        .directions()
-        .map(|d| {
-            d.set
-                .directions
-                .iter()
-                .map(|d| d.info.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let directions = ws.slider_count();
     let mut report = Report::default();
     // per (direction, sign): the sum of drifts and how many photos
-    let mut drift = vec![(0.0, 0usize); 2 * directions.len()];
+    let mut drift = vec![(0.0, 0usize); 2 * directions];
     for path in &config.images {
         let name = path
             .file_name()
@@ -165,7 +156,7 @@ pub fn evaluate(
             progress(&format!("{name}: fse {}", report::summary(&row)));
             report.inversions.push(row);
         }
-        if !directions.is_empty() {
+        if directions > 0 {
             photo_drift(ws, id_net, id, &rec.image, config.amount, &mut drift)?;
         }
         let project = config.methods.contains(&Method::Project);
@@ -183,7 +174,7 @@ pub fn evaluate(
         }
         ws.close_photo(id)?;
     }
-    if !directions.is_empty() {
+    if directions > 0 {
         progress(&format!(
             "edit strength on {} generated faces",
             config.edit_faces

@@ -158,7 +158,7 @@ impl Workspace {
     }
 
     /// Sliders of the active direction set (0 without one).
-    fn slider_count(&self) -> usize {
+    pub fn slider_count(&self) -> usize {
         self.directions
             .as_ref()
             .map_or(0, |d| d.set.directions.len())
@@ -564,33 +564,29 @@ impl Workspace {
 
     /// Goes back to the base generator for this photo (and the photos tuned with it).
     pub fn revert(&mut self, id: PhotoId) -> anyhow::Result<bool> {
-        let tuned_with = match &self.photo(id)?.personalization {
-            Some(p) => p.tuned_with.clone(),
-            None => return Ok(false),
-        };
-        for p in self.photos.iter_mut() {
-            if tuned_with.contains(&p.id) {
-                p.personalization = None;
-            }
-        }
-        Ok(true)
+        Ok(!self.take_personalization(id)?.is_empty())
     }
 
-    /// The personalization of this photo and of the photos tuned with it, as they are now:
-    /// what [`Workspace::restore_personalization`] puts back after a revert (empty when the
-    /// photo is not personalized).
-    pub fn personalizations(&self, id: PhotoId) -> anyhow::Result<Vec<(PhotoId, Personalization)>> {
-        let Some(p) = &self.photo(id)?.personalization else {
-            return Ok(Vec::new());
+    /// Reverts like [`Workspace::revert`] and hands over what it took: the personalization of
+    /// this photo and of the open photos tuned with it (empty when it is not personalized),
+    /// which [`Workspace::restore_personalization`] puts back.
+    pub fn take_personalization(
+        &mut self,
+        id: PhotoId,
+    ) -> anyhow::Result<Vec<(PhotoId, Personalization)>> {
+        let tuned_with = match &self.photo(id)?.personalization {
+            Some(p) => p.tuned_with.clone(),
+            None => return Ok(Vec::new()),
         };
-        Ok(p.tuned_with
-            .iter()
-            .filter_map(|t| self.photo(*t).ok())
-            .filter_map(|t| Some((t.id, t.personalization.clone()?)))
+        Ok(self
+            .photos
+            .iter_mut()
+            .filter(|p| tuned_with.contains(&p.id))
+            .filter_map(|p| Some((p.id, p.personalization.take()?)))
             .collect())
     }
 
-    /// Puts personalizations taken by [`Workspace::personalizations`] back (undo of a
+    /// Puts personalizations taken by [`Workspace::take_personalization`] back (undo of a
     /// revert); refused, changing nothing, when one of their photos was closed since.
     pub fn restore_personalization(
         &mut self,

@@ -106,12 +106,11 @@ impl OpenPhoto {
     pub fn stem(&self) -> String {
         if self.digest.is_empty() {
             // a generated face: its whole name ("seed 7 (psi 0.70)") made file-safe
-            let safe: String = self
-                .name()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            let name = self.name();
+            let words: Vec<&str> = name
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
                 .collect();
-            let words: Vec<&str> = safe.split('_').filter(|w| !w.is_empty()).collect();
             return if words.is_empty() {
                 "face".into()
             } else {

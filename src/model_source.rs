@@ -289,3 +289,23 @@ pub fn load_identity_net(device: &Device) -> Result<crate::face::IdentityNet, We
     })?;
     crate::face::IdentityNet::load(&path, device)
 }
+
+/// The attribute networks' weights inside `weights/`: age/gender, expression.
+pub const FACE_ATTRIBUTE_FILES: [&str; 2] = [
+    "face_attributes/age_gender.safetensors",
+    "face_attributes/expression.safetensors",
+];
+
+/// The bundled attribute networks (face-api's age/gender and expression nets).
+pub fn load_attribute_nets(device: &Device) -> Result<crate::face::AttributeNets, WeightsError> {
+    let [age_gender, expression] = FACE_ATTRIBUTE_FILES.map(shipped_file);
+    let (Some(age_gender), Some(expression)) = (age_gender, expression) else {
+        return Err(WeightsError::Layout {
+            path: PathBuf::from("weights/face_attributes"),
+            reason:
+                "the attribute network weights are missing (see weights/face_attributes/README.md)"
+                    .into(),
+        });
+    };
+    crate::face::AttributeNets::load(&age_gender, &expression, device)
+}

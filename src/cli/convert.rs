@@ -11,18 +11,35 @@ pub struct ConvertArgs {
     pub input: PathBuf,
     /// Output .safetensors file.
     pub output: PathBuf,
+    /// Float precision of a TensorFlow.js manifest's tensors in the output (checkpoints keep
+    /// theirs).
+    #[arg(long, value_enum, default_value_t = Precision::F16)]
+    pub precision: Precision,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// Half the size (the identity network's bundled form).
+    F16,
+    /// The dequantized values exactly (the attribute networks' bundled form).
+    F32,
 }
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     if a.input.extension().is_some_and(|e| e == "json") {
-        // A TensorFlow.js manifest (face-api's identity network): dequantized, stored as f16.
-        let store = weights::tfjs::to_f16(&weights::tfjs::read_tfjs(&a.input)?);
+        // A TensorFlow.js manifest (face-api's networks): dequantized.
+        let store = weights::tfjs::read_tfjs(&a.input)?;
+        let store = match a.precision {
+            Precision::F16 => weights::tfjs::to_f16(&store),
+            Precision::F32 => store,
+        };
         weights::write_safetensors(&store, &a.output)?;
         println!(
-            "{} → {}: {} tensors: TensorFlow.js weights (f16)",
+            "{} → {}: {} tensors: TensorFlow.js weights ({:?})",
             a.input.display(),
             a.output.display(),
-            store.tensors.len()
+            store.tensors.len(),
+            a.precision
         );
         return Ok(());
     }

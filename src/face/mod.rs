@@ -1,11 +1,13 @@
 //! Face analysis: detection with landmarks (MTCNN), FFHQ alignment, paste-back, identity.
 
 pub mod align;
+pub mod attributes;
 pub mod detect;
 pub mod identity;
 pub mod paste;
 
 pub use align::{Aligned, Quad, align};
+pub use attributes::{Attribute, AttributeNets, AttributeScores};
 pub use detect::{Face, FaceDetector};
 pub use identity::IdentityNet;
 pub use paste::paste_back;

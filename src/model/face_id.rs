@@ -19,7 +19,8 @@ use crate::weights::{TensorStore, WeightsError};
 pub const FACE_ID_SIDE: usize = 150;
 /// The tight face box inside an FFHQ-aligned crop (fractions of its side): brow to chin.
 pub const FACE_BOX: [f32; 4] = [0.22, 0.26, 0.78, 0.86];
-const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+/// face-api's dataset mean (RGB, 0–255), subtracted from every input of its networks.
+pub const FACE_API_MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
 
 /// Convolution + bias + per-channel affine "scale" layer (+ ReLU where used).
 #[derive(Module, Debug)]
@@ -174,7 +175,7 @@ impl FaceIdNet {
     /// with values in [0, 255].
     pub fn stage_features(&self, faces: Tensor<4>) -> Vec<Tensor<4>> {
         let device = faces.device();
-        let mean = tensor_from_vec(MEAN_RGB.to_vec(), [1, 3, 1, 1], &device);
+        let mean = tensor_from_vec(FACE_API_MEAN_RGB.to_vec(), [1, 3, 1, 1], &device);
         let x = (faces - mean).div_scalar(255.0);
         let x = relu(self.stem.forward(x));
         let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
@@ -211,6 +212,12 @@ impl FaceIdNet {
 /// The face box of FFHQ-aligned `[B, 3, H, W]` images in [-1, 1], resized (bilinear) to the
 /// network's input as RGB in [0, 255]; cut at the same pixels as `face::IdentityNet`'s crop.
 pub fn face_region(images: Tensor<4>) -> Tensor<4> {
+    face_box_crop(images, FACE_ID_SIDE)
+}
+
+/// The face box of FFHQ-aligned `[B, 3, H, W]` images in [-1, 1] as `side`² RGB in [0, 255]
+/// (bilinear), the input face-api's networks expect.
+pub fn face_box_crop(images: Tensor<4>, side: usize) -> Tensor<4> {
     let [b, c, h, w] = images.dims();
     let [x0, y0, x1, y1] = FACE_BOX;
     let (left, top) = ((x0 * w as f32) as usize, (y0 * h as f32) as usize);
@@ -221,8 +228,7 @@ pub fn face_region(images: Tensor<4>) -> Tensor<4> {
     let crop = images.slice([0..b, 0..c, top..top + height, left..left + width]);
     interpolate(
         crop,
-        InterpolateOptions::new(InterpolateMode::Bilinear)
-            .with_output_size([FACE_ID_SIDE, FACE_ID_SIDE]),
+        InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([side, side]),
     )
     .add_scalar(1.0)
     .mul_scalar(127.5)

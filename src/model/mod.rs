@@ -3,6 +3,7 @@
 pub mod discriminator_trunk;
 pub mod encoder;
 pub mod equal_linear;
+pub mod face_attributes;
 pub mod face_id;
 pub mod generator;
 pub mod generator_config;

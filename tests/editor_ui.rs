@@ -57,9 +57,9 @@ fn the_editor_edits_mixes_undoes_personalizes_exports_and_keeps_sessions() {
     h.get_all_by_role(Role::Slider)
         .next()
         .unwrap()
-        .set_value_accesskit(2.5);
+        .set_value_accesskit(1.5);
     h.step();
-    assert_eq!(slider_values(h.state())[0], 2.5);
+    assert_eq!(slider_values(h.state())[0], 1.5);
     wait(&mut h, "the edited face", |a| {
         a.state.selected_photo().unwrap().edited.is_some()
     });

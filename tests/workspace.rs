@@ -6,11 +6,12 @@ mod common;
 use std::path::PathBuf;
 
 use facestyle::device::ComputeDevice;
-use facestyle::face::Framing;
+use facestyle::face::{Attribute, Framing};
 use facestyle::model::loader::tensor_to_vec;
 use facestyle::pti::{CancelToken, TuningConfig};
 use facestyle::workspace::{
-    PersonalizeSettings, PhotoId, PivotSource, SeedFace, SeedMix, Workspace,
+    DirectionMethod, FaceSource, InterFaceGanSettings, PersonalizeSettings, PhotoId, PivotSource,
+    SeedFace, SeedMix, Workspace,
 };
 
 fn photo(name: &str) -> PathBuf {
@@ -311,7 +312,6 @@ fn exports_are_pngs_of_the_edit_and_of_the_whole_photo() {
 
 #[test]
 fn computed_directions_travel_inside_the_session() {
-    use facestyle::workspace::DirectionMethod;
     let dir = temp_dir("computed-set");
     let mut ws = workspace();
     let cancel = CancelToken::default();
@@ -342,7 +342,7 @@ fn computed_directions_travel_inside_the_session() {
     let mut again = workspace();
     assert_eq!(
         again.directions().unwrap().set.directions.len(),
-        7,
+        10,
         "the bundled set"
     );
     let loaded = again.load_session(&dir.join("s.facestyle")).unwrap();
@@ -470,4 +470,86 @@ fn faces_from_a_seed_or_a_mix_are_edited_and_kept_in_sessions_like_photos() {
     assert_eq!(loaded.photos.len(), 5);
     assert_eq!(again.edited(loaded.photos[3]).unwrap(), edited);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn interfacegan_trains_an_age_slider_that_ages_faces_and_joins_the_set() {
+    let mut ws = workspace();
+    let before: Vec<String> = ws
+        .directions()
+        .unwrap()
+        .set
+        .directions
+        .iter()
+        .map(|d| d.info.name.clone())
+        .collect();
+    let settings = InterFaceGanSettings {
+        attributes: vec![Attribute::Age],
+        orthogonal_to: vec![Attribute::Smile, Attribute::Age],
+        faces: FaceSource::Samples {
+            count: 160,
+            truncation: 0.7,
+        },
+        ratio: 0.25,
+        layers: None,
+        seed: 0,
+        keep_current: true,
+    };
+    let method = DirectionMethod::InterFaceGan(settings);
+
+    // cancelled before it starts: an error, nothing taken
+    let cancelled = CancelToken::default();
+    cancelled.cancel();
+    let err = ws
+        .prepare_directions(method.clone())
+        .unwrap()
+        .run(&cancelled, |_| {});
+    assert!(format!("{:#}", err.unwrap_err()).contains("cancelled"));
+
+    let computed = ws
+        .prepare_directions(method)
+        .unwrap()
+        .run(&CancelToken::default(), |_| {})
+        .unwrap();
+    for line in &computed.report {
+        println!("{line}");
+    }
+    // 40 faces each side, 56 fit and 24 held out: age separates well above chance
+    assert!(computed.strengths[0] > 0.7, "{:?}", computed.strengths);
+    assert!(computed.report.iter().any(|l| l.contains("vs Smile")));
+    ws.use_computed_directions(computed).unwrap();
+    let set = &ws.directions().unwrap().set;
+    let names: Vec<&str> = set
+        .directions
+        .iter()
+        .map(|d| d.info.name.as_str())
+        .collect();
+    // the bundled Age slider is replaced in place of a duplicate; the others stay
+    assert_eq!(names.len(), before.len(), "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "Age").count(), 1);
+    let age = set.index_of("Age").unwrap();
+    assert!(
+        set.directions[age]
+            .info
+            .source
+            .contains("InterFaceGAN on 160")
+    );
+
+    // the new slider ages four fresh faces by the attribute network's reading
+    let g = ws.generator().unwrap();
+    let nets = facestyle::model_source::load_attribute_nets(ws.burn_device()).unwrap();
+    let w = g.seeded_wplus(500, 4, 0.7);
+    let reach = set.directions[age].info.range.1;
+    let mean_age = |alpha: f32| {
+        let moved = set.apply(g, w.clone(), &[(age, alpha)]).unwrap();
+        let image = g
+            .synthesize(moved, &facestyle::model::NoiseMode::Stored, None, &[])
+            .unwrap()
+            .image;
+        let s = nets.score_aligned(image);
+        s.iter().map(|s| s.age).sum::<f32>() / s.len() as f32
+    };
+    let (young, old) = (mean_age(-reach), mean_age(reach));
+    println!("age at −{reach}: {young:.1}, at +{reach}: {old:.1}");
+    assert!(old > young + 5.0, "{young} → {old}");
 }

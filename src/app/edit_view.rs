@@ -7,7 +7,8 @@ use super::dialogs;
 use super::state::{Action, EditorState, PhotoEntry};
 use super::textures::{Textures, square};
 use crate::engine::ExportKind;
-use crate::workspace::DirectionMethod;
+use crate::face::Attribute;
+use crate::workspace::{DirectionMethod, FaceSource, InterFaceGanSettings};
 
 #[derive(Default)]
 pub struct EditView {
@@ -106,6 +107,7 @@ impl EditView {
                                 seed: 0,
                             }));
                         }
+                        train_attribute_menu(ui, &mut actions);
                     });
                 }
             }
@@ -254,4 +256,40 @@ impl EditView {
         });
         actions
     }
+}
+
+/// "Train…": InterFaceGAN sliders for named attributes of the loaded generator (2,000
+/// generated faces scored by the attribute networks), added to the sliders in use.
+fn train_attribute_menu(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    const MAIN: [Attribute; 3] = [Attribute::Smile, Attribute::Age, Attribute::Gender];
+    let train = |attributes: Vec<Attribute>| {
+        Action::ComputeDirections(DirectionMethod::InterFaceGan(InterFaceGanSettings {
+            attributes,
+            orthogonal_to: MAIN.to_vec(),
+            faces: FaceSource::Samples {
+                count: 2_000,
+                truncation: 0.7,
+            },
+            ratio: 0.25,
+            layers: None,
+            seed: 0,
+            keep_current: true,
+        }))
+    };
+    ui.menu_button("Train…", |ui| {
+        ui.label("A slider for an attribute (InterFaceGAN on 2,000 faces of this generator):");
+        if ui.button("Smile, age and gender").clicked() {
+            actions.push(train(MAIN.to_vec()));
+            ui.close();
+        }
+        ui.separator();
+        for a in Attribute::ALL {
+            if ui.button(a.name()).clicked() {
+                actions.push(train(vec![a]));
+                ui.close();
+            }
+        }
+    })
+    .response
+    .on_hover_text("Train named sliders: generated faces are scored by face-api's age, gender and expression networks and a linear boundary is fit; added to the sliders in use (Ctrl+Z undoes)");
 }

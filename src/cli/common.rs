@@ -1,8 +1,8 @@
 //! Helpers the subcommands share: tensors from latents files, the `--noise` option, PNG output.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use burn::tensor::Tensor;
 
 use crate::device::{ComputeDevice, DeviceChoice};
@@ -192,4 +192,23 @@ pub fn parse_slider(s: &str) -> Result<(String, f32), String> {
         return Err(format!("`{value}` is not a finite number"));
     }
     Ok((name.trim().to_string(), value))
+}
+
+/// The photos of `dir`, sorted by name.
+pub fn images_in(dir: &std::path::Path, limit: Option<usize>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    images.sort();
+    images.truncate(limit.unwrap_or(usize::MAX));
+    if images.is_empty() {
+        bail!("{}: no JPEG or PNG images", dir.display());
+    }
+    Ok(images)
 }

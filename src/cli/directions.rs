@@ -8,7 +8,7 @@ use crate::device::{ComputeDevice, DeviceChoice};
 use crate::edit::directions::pick::{Pick, parse_layers, pick};
 use crate::edit::directions::{DirectionSet, Owner, import};
 use crate::model_source::load_generator;
-use crate::workspace::DirectionMethod;
+use crate::workspace::{DirectionMethod, FaceSource, InterFaceGanSettings};
 
 #[derive(Args, Debug)]
 pub struct DirectionsArgs {
@@ -45,6 +45,41 @@ pub enum DirectionsAction {
         layers: Option<Range<usize>>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// InterFaceGAN: train named sliders (smile, age, gender, expressions) on this generator —
+    /// faces are sampled (or photos inverted), scored by the bundled attribute networks, and
+    /// each attribute's linear boundary in W is fit; its normal is the slider.
+    Interfacegan {
+        /// Attributes, one slider each: smile, age, gender, neutral, sad, angry, fearful,
+        /// disgusted, surprised (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', required = true)]
+        attribute: Vec<crate::face::Attribute>,
+        /// Conditional manipulation: remove these attributes' boundaries from each slider
+        /// (e.g. `--orthogonal-to age,gender` so that smile neither ages nor changes gender).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        orthogonal_to: Vec<crate::face::Attribute>,
+        /// Generated faces to score (default 10,000 on GPU, 2,000 on CPU).
+        #[arg(long, conflicts_with = "from_photos")]
+        samples: Option<usize>,
+        /// Fit on the encoder's inversions of the photos in this folder instead (the
+        /// recommendation of the FSE authors for encoder latents).
+        #[arg(long)]
+        from_photos: Option<PathBuf>,
+        /// The top and bottom fraction of faces by score that form the two classes.
+        #[arg(long, default_value_t = 0.25)]
+        ratio: f32,
+        /// Truncation ψ of the sampled faces.
+        #[arg(long, default_value_t = 0.7)]
+        truncation: f32,
+        /// w+ layers the sliders move (default: all).
+        #[arg(long, value_parser = parse_layers)]
+        layers: Option<Range<usize>>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        models: super::common::ModelArgs,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Import an InterFaceGAN boundary (.npy, W or per-layer w+; or a .pt tensor).
     ImportInterfacegan {
@@ -152,6 +187,45 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 seed,
             };
             compute(choice, weights.as_deref(), method, &out, "variance")
+        }
+        DirectionsAction::Interfacegan {
+            attribute,
+            orthogonal_to,
+            samples,
+            from_photos,
+            ratio,
+            truncation,
+            layers,
+            seed,
+            models,
+            out,
+        } => {
+            crate::safe_write::check_target(&out)
+                .with_context(|| format!("{}: cannot write the set", out.display()))?;
+            let mut ws = models.open(choice)?;
+            let faces = match &from_photos {
+                Some(dir) => {
+                    open_folder(&mut ws, dir, models.framing)?;
+                    FaceSource::OpenPhotos
+                }
+                None => FaceSource::Samples {
+                    count: samples.unwrap_or(match ws.device.kind {
+                        crate::device::BackendKind::Gpu => 10_000,
+                        crate::device::BackendKind::Cpu => 2_000,
+                    }),
+                    truncation,
+                },
+            };
+            let settings = InterFaceGanSettings {
+                attributes: attribute,
+                orthogonal_to,
+                faces,
+                ratio,
+                layers,
+                seed,
+                keep_current: false,
+            };
+            compute_in(ws, DirectionMethod::InterFaceGan(settings), &out, None)
         }
         DirectionsAction::ImportInterfacegan {
             file,
@@ -273,18 +347,69 @@ fn compute(
     out: &std::path::Path,
     strength: &str,
 ) -> anyhow::Result<()> {
-    let mut ws =
+    let ws =
         super::common::open_workspace(choice, weights, None, crate::face::Framing::CenterCrop)?;
-    let computed = ws
-        .prepare_directions(method)?
-        .run(&crate::pti::CancelToken::default(), |_| {})?;
-    let total: f64 = computed.strengths.iter().sum();
-    for (d, v) in computed.set.directions.iter().zip(&computed.strengths) {
-        println!(
-            "  {:<10} {strength} {v:.4e} ({:.1}% of the listed)",
-            d.info.name,
-            100.0 * v / total
-        );
+    compute_in(ws, method, out, Some(strength))
+}
+
+/// Opens every image in `dir` (each failure reported on its own line, the rest used).
+fn open_folder(
+    ws: &mut crate::workspace::Workspace,
+    dir: &std::path::Path,
+    framing: crate::face::Framing,
+) -> anyhow::Result<()> {
+    let paths = super::common::images_in(dir, None)?;
+    eprintln!("inverting {} photos …", paths.len());
+    let mut opened = 0;
+    for r in ws.open_photos(&paths, framing, 8)? {
+        match r {
+            Ok(_) => opened += 1,
+            Err(e) => eprintln!("  skipped: {e:#}"),
+        }
+    }
+    println!("{opened} photos inverted");
+    Ok(())
+}
+
+/// Runs a directions job on `ws` with a progress line, prints what it reports and each
+/// direction's `strength` (when named), and saves the set to `out`.
+fn compute_in(
+    mut ws: crate::workspace::Workspace,
+    method: DirectionMethod,
+    out: &std::path::Path,
+    strength: Option<&str>,
+) -> anyhow::Result<()> {
+    let name = method.name();
+    let started = std::time::Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let computed =
+        ws.prepare_directions(method)?
+            .run(&crate::pti::CancelToken::default(), |f| {
+                if tty && f > 0.0 && f < 1.0 {
+                    let elapsed = started.elapsed().as_secs_f32();
+                    eprint!(
+                        "\r{name}: {:>3.0} % · ETA {:.0} s   ",
+                        100.0 * f,
+                        elapsed * (1.0 - f) / f
+                    );
+                }
+            })?;
+    eprintln!(
+        "\r{name}: done in {:.1} s            ",
+        started.elapsed().as_secs_f32()
+    );
+    for line in &computed.report {
+        println!("{line}");
+    }
+    if let Some(strength) = strength {
+        let total: f64 = computed.strengths.iter().sum();
+        for (d, v) in computed.set.directions.iter().zip(&computed.strengths) {
+            println!(
+                "  {:<10} {strength} {v:.4e} ({:.1}% of the listed)",
+                d.info.name,
+                100.0 * v / total
+            );
+        }
     }
     ws.use_computed_directions(computed)?;
     ws.save_directions(out)?;

@@ -57,30 +57,11 @@ pub struct EvalArgs {
     pub out: PathBuf,
 }
 
-/// The photos of `dir`, sorted by name.
-fn images_in(dir: &std::path::Path, limit: Option<usize>) -> anyhow::Result<Vec<PathBuf>> {
-    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    images.sort();
-    images.truncate(limit.unwrap_or(usize::MAX));
-    if images.is_empty() {
-        bail!("{}: no JPEG or PNG images", dir.display());
-    }
-    Ok(images)
-}
-
 pub fn run(a: EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     if a.methods.is_empty() {
         bail!("name at least one method (fse, project, pti)");
     }
-    let images = images_in(&a.images, a.limit)?;
+    let images = super::common::images_in(&a.images, a.limit)?;
     // the report's folder is made (and found unwritable) before hours of work, not after
     if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

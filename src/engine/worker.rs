@@ -705,10 +705,14 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let computed = result?;
         let label = computed.label.clone();
+        let report = computed.report.clone();
         let previous = self.workspace.directions().cloned();
         self.workspace.use_computed_directions(computed)?;
         self.announce_new_set(previous);
         self.events.send(Event::Notice(format!("sliders: {label}")));
+        for line in report {
+            self.events.send(Event::Notice(line));
+        }
         Ok(())
     }
 

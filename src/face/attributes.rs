@@ -58,7 +58,7 @@ impl Attribute {
         match self {
             Attribute::Smile => "Smile",
             Attribute::Age => "Age",
-            Attribute::Gender => "Gender (+ male)",
+            Attribute::Gender => "Gender",
             Attribute::Neutral => "Neutral",
             Attribute::Sad => "Sad",
             Attribute::Angry => "Angry",

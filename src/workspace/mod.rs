@@ -27,7 +27,9 @@ use crate::model::encoder::FeatureStyleEncoder;
 use crate::model::{Generator, NoiseMode};
 use crate::model_source::ModelOrigin;
 
-pub use directions_job::{ComputedDirections, DirectionMethod, DirectionsJob};
+pub use directions_job::{
+    ComputedDirections, DirectionMethod, DirectionsJob, FaceSource, InterFaceGanSettings,
+};
 pub use editability::Editability;
 pub use export_job::ExportJob;
 pub use models::{ActiveDirections, LoadedEncoder, LoadedGenerator};

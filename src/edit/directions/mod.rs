@@ -1,9 +1,11 @@
 //! Semantic directions for the sliders: our set format, published imports (InterFaceGAN,
-//! GANSpace), and directions computed from any loaded generator (SeFa, GANSpace).
+//! GANSpace), directions computed from any loaded generator (SeFa, GANSpace) and attribute
+//! boundaries trained on it (InterFaceGAN with face-api's attribute networks).
 
 pub mod eigen;
 pub mod ganspace;
 pub mod import;
+pub mod interfacegan;
 pub mod pick;
 pub mod sefa;
 pub mod set;

@@ -5,9 +5,9 @@
 mod common;
 
 use facestyle::device::ComputeDevice;
-use facestyle::eval::{EvalConfig, Method, evaluate};
+use facestyle::eval::{EvalConfig, Measures, Method, evaluate};
 use facestyle::face::Framing;
-use facestyle::model_source::load_identity_net;
+use facestyle::model_source::{load_attribute_nets, load_identity_net};
 use facestyle::workspace::Workspace;
 
 #[test]
@@ -35,10 +35,13 @@ fn every_method_scores_every_photo_and_the_edits_are_measured() {
         edit_faces: 2,
     };
     let mut lines = Vec::new();
-    let report = evaluate(&mut ws, &id_net, None, &config, |l| {
-        lines.push(l.to_string())
-    })
-    .unwrap();
+    let attributes = load_attribute_nets(ws.burn_device()).unwrap();
+    let measures = Measures {
+        id_net: &id_net,
+        lpips: None,
+        attributes: Some(&attributes),
+    };
+    let report = evaluate(&mut ws, &measures, &config, |l| lines.push(l.to_string())).unwrap();
     assert_eq!(report.inversions.len(), 2 * 3, "{lines:?}");
     assert_eq!(report.skipped.len(), 1);
     assert!(
@@ -80,8 +83,23 @@ fn every_method_scores_every_photo_and_the_edits_are_measured() {
         assert!(e.edit_psnr.is_finite());
     }
     assert!(report.edits[0].amount < 0.0 && report.edits[1].amount > 0.0);
+    // the bundled attribute sliders (Smile, Age, Gender) move their attribute on generated
+    // faces (on inverted photos the bundled encoder mutes edits: measured, not asserted)
+    let names: Vec<&str> = report
+        .attributes
+        .iter()
+        .map(|a| a.direction.as_str())
+        .collect();
+    assert_eq!(names, ["Smile", "Age", "Gender"]);
+    for a in &report.attributes {
+        assert_eq!((a.photos, a.generated), (2, 2), "{a:?}");
+        assert!(a.rho_generated > 0.5 && a.change_generated > 0.0, "{a:?}");
+        assert!(a.rho_photos.is_finite() && a.change_photos.is_finite(), "{a:?}");
+        println!("{a:?}");
+    }
     let md = report.markdown("# test");
     assert!(md.contains("| pti |") && md.contains("notes.jpg"));
+    assert!(md.contains("## Attribute sliders") && md.contains("| Age |"));
     // nothing stays open
     assert!(ws.photos().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -8,9 +8,9 @@ use clap::Args;
 
 use super::common::ModelArgs;
 use crate::device::DeviceChoice;
-use crate::eval::{EvalConfig, Method, evaluate};
+use crate::eval::{EvalConfig, Measures, Method, evaluate};
 use crate::model::lpips::TrunkKind;
-use crate::model_source::{load_identity_net, load_lpips, shipped_lpips};
+use crate::model_source::{load_attribute_nets, load_identity_net, load_lpips, shipped_lpips};
 use crate::safe_write::{check_target, write_atomically};
 
 #[derive(Args, Debug)]
@@ -94,9 +94,19 @@ pub fn run(a: EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         amount: a.amount,
         edit_faces: a.edit_faces,
     };
-    let report = evaluate(&mut ws, &id_net, lpips.as_ref(), &config, |line| {
-        eprintln!("{line}")
-    })?;
+    let attributes = match load_attribute_nets(&device) {
+        Ok(nets) => Some(nets),
+        Err(e) => {
+            eprintln!("attribute sliders are not measured: {e}");
+            None
+        }
+    };
+    let measures = Measures {
+        id_net: &id_net,
+        lpips: lpips.as_ref(),
+        attributes: attributes.as_ref(),
+    };
+    let report = evaluate(&mut ws, &measures, &config, |line| eprintln!("{line}"))?;
     let header = format!(
         "# Inversion and editing report\n\n\
          - images: `{}` ({} evaluated, framing {:?})\n\

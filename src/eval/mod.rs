@@ -1,8 +1,11 @@
 //! The evaluation harness behind `facestyle eval`: every image inverted by each method
 //! (FSE's encoder, PTI's W projection, PTI), measured by FSE Table 1's figures, and the
 //! active direction set's edits measured for identity drift (on the photos) and strength (on
-//! generated faces, where the true edit is known). The pipelines are the workspace's own.
+//! generated faces, where the true edit is known) and, for attribute sliders, whether the
+//! attribute networks see the attribute rise with the slider. The pipelines are the
+//! workspace's own.
 
+mod attribute_response;
 mod report;
 
 use std::path::PathBuf;
@@ -10,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::face::{Framing, IdentityNet};
+use crate::face::{AttributeNets, Framing, IdentityNet};
 use crate::imaging::{rgb_images_to_tensor, tensor_to_rgb_images};
 use crate::metrics::quality;
 use crate::model::loader::tensor_to_vec;
@@ -18,6 +21,7 @@ use crate::model::lpips::Lpips;
 use crate::pti::{CancelToken, TuningConfig};
 use crate::workspace::{Editability, PersonalizeSettings, PhotoId, PivotSource, Workspace};
 
+pub use attribute_response::AttributeRow;
 pub use report::Report;
 
 /// An inversion method.
@@ -122,16 +126,33 @@ impl Scorer<'_> {
     }
 }
 
+/// The networks the evaluation measures with: identity, LPIPS when its weights are at hand,
+/// the attribute networks (for attribute sliders) when they are.
+pub struct Measures<'a> {
+    pub id_net: &'a IdentityNet,
+    pub lpips: Option<&'a Lpips>,
+    pub attributes: Option<&'a AttributeNets>,
+}
+
 /// Runs the evaluation; `progress` hears a line per image and method.
 pub fn evaluate(
     ws: &mut Workspace,
-    id_net: &IdentityNet,
-    lpips: Option<&Lpips>,
+    measures: &Measures,
     config: &EvalConfig,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<Report> {
+    let Measures {
+        id_net,
+        lpips,
+        attributes,
+    } = *measures;
     let scorer = Scorer { id_net, lpips };
     let directions = ws.slider_count();
+    let attribute_dirs = match attributes {
+        Some(_) => attribute_response::attribute_directions(ws),
+        None => Vec::new(),
+    };
+    let mut attribute_sums = vec![attribute_response::Sums::default(); attribute_dirs.len()];
     let mut report = Report::default();
     // per (direction, sign): the sum of drifts and how many photos
     let mut drift = vec![(0.0, 0usize); 2 * directions];
@@ -159,6 +180,9 @@ pub fn evaluate(
         if directions > 0 {
             photo_drift(ws, id_net, id, &rec.image, config.amount, &mut drift)?;
         }
+        if let Some(nets) = attributes {
+            attribute_response::add_photo(ws, nets, id, &attribute_dirs, &mut attribute_sums)?;
+        }
         let project = config.methods.contains(&Method::Project);
         let pti = config.methods.contains(&Method::Pti);
         if project || pti {
@@ -181,6 +205,13 @@ pub fn evaluate(
         ));
         let strength = ws.editability(config.edit_faces, config.amount)?;
         report.edits = edit_rows(&strength, &drift);
+    }
+    if let (Some(nets), false) = (attributes, attribute_dirs.is_empty()) {
+        progress("attribute sliders: scoring their edits");
+        let generated =
+            attribute_response::generated(ws, nets, &attribute_dirs, config.edit_faces)?;
+        report.attributes =
+            attribute_response::rows(ws, &attribute_dirs, &attribute_sums, &generated);
     }
     Ok(report)
 }

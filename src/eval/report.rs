@@ -4,12 +4,14 @@
 
 use std::fmt::Write;
 
-use super::{EditRow, InversionRow, Method};
+use super::{AttributeRow, EditRow, InversionRow, Method};
 
 #[derive(Debug, Default)]
 pub struct Report {
     pub inversions: Vec<InversionRow>,
     pub edits: Vec<EditRow>,
+    /// Attribute sliders: does the attribute follow the slider.
+    pub attributes: Vec<AttributeRow>,
     /// Images that could not be opened, with the reason.
     pub skipped: Vec<String>,
 }
@@ -102,6 +104,32 @@ impl Report {
                 );
             }
         }
+        if !self.attributes.is_empty() {
+            let _ = writeln!(s, "\n## Attribute sliders\n");
+            let _ = writeln!(
+                s,
+                "Each face edited at {} evenly spaced values from the slider's minimum to its maximum and scored by the attribute networks; Spearman ρ of score against value (1 = rises at every step) and the score's change from minimum to maximum (probability; years for Age), means over faces.\n",
+                7
+            );
+            let _ = writeln!(
+                s,
+                "| direction | ρ photos ↑ | change photos | ρ generated ↑ | change generated |\n| --- | ---: | ---: | ---: | ---: |"
+            );
+            for a in &self.attributes {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.2} | {:+.3} | {:.2} | {:+.3} |",
+                    a.direction, a.rho_photos, a.change_photos, a.rho_generated, a.change_generated
+                );
+            }
+            if let Some(a) = self.attributes.first() {
+                let _ = writeln!(
+                    s,
+                    "\n({} photos, {} generated faces.)",
+                    a.photos, a.generated
+                );
+            }
+        }
         let _ = writeln!(s, "\n## Per image\n");
         let _ = writeln!(s, "| image | method {head}\n| --- | --- {rule}");
         for r in &self.inversions {
@@ -180,6 +208,7 @@ mod tests {
                 row("b,1.jpg", Method::Pti, 0.7, Some(0.1)),
             ],
             edits: Vec::new(),
+            attributes: Vec::new(),
             skipped: vec!["c.jpg: no face".into()],
         };
         let fse = r.mean(Method::Fse).unwrap();

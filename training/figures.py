@@ -2,6 +2,7 @@
 
   python -m training.figures pairs INVERT_OUT_DIR OUT.png   # input | reconstruction pairs
   python -m training.figures stack A.png B.png … OUT.png    # images stacked vertically
+  python -m training.figures strips DIR "Name=label" … OUT.png  # labelled direction strips
 """
 
 import glob
@@ -39,9 +40,32 @@ def stack(paths, out):
     grid.save(out)
 
 
+def strips(folder, names, out, cols=2, gap=4):
+    """Labelled strips (`<folder>/<name>.png` from `facestyle directions strip`, spaces as
+    underscores) in `cols` columns, each titled `name (label)`; `names` are `name=label`."""
+    from PIL import ImageDraw
+    items = []
+    for spec in names:
+        name, _, label = spec.partition("=")
+        im = Image.open(os.path.join(folder, name.replace(" ", "_") + ".png")).convert("RGB")
+        items.append((f"{name}  ({label})" if label else name, im))
+    w = max(im.width for _, im in items)
+    h = max(im.height for _, im in items) + 14
+    rows = (len(items) + cols - 1) // cols
+    grid = Image.new("RGB", (cols * w + (cols - 1) * 20, rows * (h + gap)), "white")
+    draw = ImageDraw.Draw(grid)
+    for i, (title, im) in enumerate(items):
+        x, y = (i % cols) * (w + 20), (i // cols) * (h + gap)
+        draw.text((x, y), title, fill="black")
+        grid.paste(im, (x, y + 14))
+    grid.save(out)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "pairs":
         pairs(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 5 and sys.argv[1] == "strips":
+        strips(sys.argv[2], sys.argv[3:-1], sys.argv[-1])
     elif len(sys.argv) >= 4 and sys.argv[1] == "stack":
         stack(sys.argv[2:-1], sys.argv[-1])
     else:

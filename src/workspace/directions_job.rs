@@ -63,7 +63,7 @@ pub enum FaceSource {
 }
 
 /// An attribute slider's end, in standard deviations of the faces along its direction.
-const REACH_SIGMAS: f32 = 6.0;
+const REACH_SIGMAS: f32 = 10.0;
 
 /// Faces drawn to measure what a trained direction does to every attribute.
 const PROBE_FACES: usize = 16;
@@ -332,8 +332,9 @@ fn train_attributes(
             .collect::<anyhow::Result<Vec<_>>>()?;
         let normal = interfacegan::orthogonal_to(&b.normal, &condition_normals);
         let sigma = interfacegan::spread_along(data, &normal);
-        // ±6 σ of the faces' spread along the direction: 3 σ spans the sampled faces, the
-        // slider reaches past them as far as SeFa's ±5 do (strips at the ends stay faces).
+        // ±10 σ of the faces' spread along the direction: 3 σ spans the sampled faces; the
+        // slider reaches past them about as far as SeFa's ±5 do, which an inverted photo
+        // needs to show the edit (strips at the ends stay faces: weights/directions.png).
         let reach = ((REACH_SIGMAS * sigma * 10.0).round() / 10.0).max(0.1);
         report.push(format!(
             "{}: held-out accuracy {:.1} % ({} fit, {} held out), σ along it {sigma:.3}, slider ±{reach}",

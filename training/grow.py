@@ -38,12 +38,13 @@ def grow_generator(path, top_channels):
     return big, c
 
 
-def grow_discriminator(trunk_path, channels):
-    """Discriminator for the grown generator's channel table `channels`, with the exported
-    trunk at `trunk_path` (one resolution lower) as its blocks 1…n."""
+def grow_discriminator(trunk_path, channels, top_channels=None):
+    """Discriminator for the grown generator's channel table `channels` (its input block
+    `top_channels` wide if given), with the exported trunk at `trunk_path` (one resolution
+    lower) as its blocks 1…n."""
     t, _ = read(trunk_path)
     size = 2 ** (len(channels) + 1)
-    d = Discriminator(size, channels)
+    d = Discriminator(size, list(channels[:-1]) + [top_channels or channels[-1]])
     shifted = {}
     for k, v in t.items():
         if k.startswith("blocks."):

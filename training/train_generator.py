@@ -60,6 +60,11 @@ def parse_args():
     p.add_argument("--grow-trunk", default="weights/perceptual.safetensors",
                    help="its discriminator trunk (the exported perceptual network)")
     p.add_argument("--top-channels", type=int, default=16, help="channels of the grown top block")
+    p.add_argument("--d-top-channels", type=int, default=None,
+                   help="channels of the grown discriminator's input block (default: the generator's)")
+    p.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
+    p.add_argument("--regrow-d", action="store_true",
+                   help="with --resume-state: replace its discriminator by a fresh grown one")
     p.add_argument("--d-warmup-kimg", type=float, default=20.0,
                    help="after growing: discriminator-only steps against the frozen generator "
                         "(from kimg 0; a shorter value given on resume ends a running warm-up)")
@@ -93,12 +98,18 @@ def build_models(a, ckpt):
         g.load_state_dict(s["g"]), d.load_state_dict(s["d"]), g_ema.load_state_dict(s["g_ema"])
         state = s["state"]
         if state.get("d_warmup_left", 0) > 0:  # the warm-up (from nimg 0) is --d-warmup-kimg long
-            state["d_warmup_left"] = min(state["d_warmup_left"], max(0.0, a.d_warmup_kimg * 1000 - state["nimg"]))
+            since = state["nimg"] - state.get("d_warmup_from", 0)
+            state["d_warmup_left"] = min(state["d_warmup_left"], max(0.0, a.d_warmup_kimg * 1000 - since))
         return g, d, g_ema, state, "checkpoint"
     if a.resume_state and os.path.exists(a.resume_state):
         nets, cfg, state = saved_state.load(a.resume_state)
-        g, d, g_ema = new_models(cfg)
-        for net, model in (("g", g), ("d", d), ("g_ema", g_ema)):
+        g, d, g_ema = new_models(cfg, a.d_top_channels)
+        loaded = (("g", g), ("g_ema", g_ema)) if a.regrow_d else (("g", g), ("d", d), ("g_ema", g_ema))
+        if a.regrow_d:  # a fresh discriminator from the exported trunk, warmed up again
+            d = grow_discriminator(a.grow_trunk, g.channels, a.d_top_channels)
+            state["d_warmup_left"] = a.d_warmup_kimg * 1000
+            state["d_warmup_from"] = state["nimg"]
+        for net, model in loaded:
             missing, unexpected = model.load_state_dict(nets[net], strict=False)
             if unexpected or any(not k.endswith(".kernel") for k in missing):
                 raise KeyError(f"{a.resume_state}: {net} missing {missing}, unexpected {unexpected}")
@@ -106,7 +117,7 @@ def build_models(a, ckpt):
         return g, d, g_ema, state, f"state {a.resume_state}"
     if a.grow_from:
         g, _ = grow_generator(a.grow_from, a.top_channels)
-        d = grow_discriminator(a.grow_trunk, g.channels)
+        d = grow_discriminator(a.grow_trunk, g.channels, a.d_top_channels)
         g_ema = copy.deepcopy(g).eval().requires_grad_(False)
         state = dict(step=0, nimg=0, seconds=0.0, d_warmup_left=a.d_warmup_kimg * 1000,
                      grown_from=a.grow_from)
@@ -114,6 +125,11 @@ def build_models(a, ckpt):
     channels = [int(c) for c in a.channels.split(",")]
     g, d, g_ema = new_models(dict(size=a.res, style_dim=a.style_dim, n_mlp=a.n_mlp, channels=channels, lr_mlp=0.01))
     return g, d, g_ema, dict(step=0, nimg=0, seconds=0.0), "random weights"
+
+
+def d_channels(channels, top=None):
+    """The discriminator's channel table: the generator's, with a wider input block if asked."""
+    return list(channels[:-1]) + [top or channels[-1]]
 
 
 def use_bf16(precision, dev):
@@ -129,9 +145,9 @@ def use_bf16(precision, dev):
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def new_models(cfg):
+def new_models(cfg, d_top_channels=None):
     g = Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channels"], cfg["lr_mlp"])
-    d = Discriminator(cfg["size"], cfg["channels"])
+    d = Discriminator(cfg["size"], d_channels(cfg["channels"], d_top_channels))
     return g, d, copy.deepcopy(g).eval().requires_grad_(False)
 
 
@@ -189,18 +205,19 @@ def main():
         for opt, lr in base_lr.items():
             for group in opt.param_groups:
                 group["lr"] = lr * max(ramp, 0.01)
-        real = sample(a.batch).to(dev)
-        # discriminator
-        z = torch.randn(a.batch, g.style_dim, device=dev)
-        with torch.no_grad(), autocast:
-            fake = g.synthesis(mixed_wplus(g, z, a.mixing))
-        with autocast:
-            d_fake = d(diff_augment(fake)).float()
-            d_real = d(diff_augment(real)).float()
-            loss_d = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        # discriminator (--d-steps batches)
+        for _ in range(max(1, a.d_steps)):
+            real = sample(a.batch).to(dev)
+            z = torch.randn(a.batch, g.style_dim, device=dev)
+            with torch.no_grad(), autocast:
+                fake = g.synthesis(mixed_wplus(g, z, a.mixing))
+            with autocast:
+                d_fake = d(diff_augment(fake)).float()
+                d_real = d(diff_augment(real)).float()
+                loss_d = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
         if state["step"] % a.r1_every == 0:
             real.requires_grad_(True)
             out = d(diff_augment(real))

@@ -65,6 +65,10 @@ pub enum DirectionsAction {
         /// recommendation of the FSE authors for encoder latents).
         #[arg(long)]
         from_photos: Option<PathBuf>,
+        /// With --from-photos: a boundary for each w+ entry of the inversions (the slider
+        /// then moves each entry along its own normal) instead of one in W.
+        #[arg(long, requires = "from_photos")]
+        per_layer: bool,
         /// The top and bottom fraction of faces by score that form the two classes.
         #[arg(long, default_value_t = 0.25)]
         ratio: f32,
@@ -193,6 +197,7 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             orthogonal_to,
             samples,
             from_photos,
+            per_layer,
             ratio,
             truncation,
             layers,
@@ -206,7 +211,7 @@ pub fn run(a: DirectionsArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             let faces = match &from_photos {
                 Some(dir) => {
                     open_folder(&mut ws, dir, models.framing)?;
-                    FaceSource::OpenPhotos
+                    FaceSource::OpenPhotos { per_layer }
                 }
                 None => FaceSource::Samples {
                     count: samples.unwrap_or(match ws.device.kind {

@@ -216,8 +216,16 @@ pub fn face_region(images: Tensor<4>) -> Tensor<4> {
 }
 
 /// The face box of FFHQ-aligned `[B, 3, H, W]` images in [-1, 1] as `side`² RGB in [0, 255]
-/// (bilinear), the input face-api's networks expect.
+/// (bilinear), the input face-api's networks expect. Images above 256 px are first averaged
+/// down by an integer factor (1024 → 256), so that bilinear resampling does not alias.
 pub fn face_box_crop(images: Tensor<4>, side: usize) -> Tensor<4> {
+    let [_, _, h, w] = images.dims();
+    let factor = h / 256;
+    let images = if factor >= 2 && h % factor == 0 && w % factor == 0 {
+        avg_pool2d(images, AvgPoolOptions::new([factor, factor]))
+    } else {
+        images
+    };
     let [b, c, h, w] = images.dims();
     let [x0, y0, x1, y1] = FACE_BOX;
     let (left, top) = ((x0 * w as f32) as usize, (y0 * h as f32) as usize);

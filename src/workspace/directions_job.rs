@@ -57,9 +57,9 @@ pub struct InterFaceGanSettings {
 pub enum FaceSource {
     /// Faces generated from seeds `seed..seed + count` at truncation ψ (their w).
     Samples { count: usize, truncation: f32 },
-    /// The open photos: the encoder's w+ (averaged over its entries) of each, labelled by its
-    /// framed photo.
-    OpenPhotos,
+    /// The open photos: the encoder's w+ of each, labelled by its framed photo; one boundary
+    /// per w+ entry (`per_layer`), else one in W on the w+ averaged over its entries.
+    OpenPhotos { per_layer: bool },
 }
 
 /// An attribute slider's end, in standard deviations of the faces along its direction.
@@ -126,8 +126,8 @@ impl Workspace {
                 bail!("no attribute to train a direction for");
             }
             let nets = crate::model_source::load_attribute_nets(self.burn_device())?;
-            if s.faces == FaceSource::OpenPhotos {
-                photo_latents = Some(self.photo_latents(&nets)?);
+            if let FaceSource::OpenPhotos { per_layer } = s.faces {
+                photo_latents = Some(self.photo_latents(&nets, per_layer)?);
             }
             attribute_nets = Some(nets);
         }
@@ -140,10 +140,20 @@ impl Workspace {
         })
     }
 
-    /// The open photos' latents (the encoder's w+ averaged over its entries, on the base
-    /// generator) labelled by the attribute networks on each framed photo.
-    fn photo_latents(&self, nets: &AttributeNets) -> anyhow::Result<LabelledLatents> {
-        let dim = self.generator()?.config.style_dim;
+    /// The open photos' latents (the encoder's w+ on the base generator: every entry, or their
+    /// mean) labelled by the attribute networks on each framed photo.
+    fn photo_latents(
+        &self,
+        nets: &AttributeNets,
+        per_layer: bool,
+    ) -> anyhow::Result<LabelledLatents> {
+        let config = &self.generator()?.config;
+        let (style_dim, entries) = (config.style_dim, config.n_latent());
+        let dim = if per_layer {
+            style_dim * entries
+        } else {
+            style_dim
+        };
         let mut out = LabelledLatents {
             dim,
             ..Default::default()
@@ -151,11 +161,12 @@ impl Workspace {
         for p in self.photos() {
             let Ok(target) = p.target() else { continue };
             out.scores.extend(nets.score_aligned(target.clone()));
-            let [_, n, _] = p.codes.wplus.dims();
-            out.latents.extend(tensor_to_vec(
-                p.codes.wplus.clone().mean_dim(1).reshape([dim]),
-            ));
-            debug_assert!(n > 0);
+            let wplus = p.codes.wplus.clone();
+            out.latents.extend(tensor_to_vec(if per_layer {
+                wplus.reshape([dim])
+            } else {
+                wplus.mean_dim(1).reshape([dim])
+            }));
         }
         if out.is_empty() {
             bail!("no open photo to train on: open the photos first");
@@ -234,7 +245,7 @@ impl DirectionsJob {
                     .as_ref()
                     .context("the attribute networks are not loaded")?;
                 let data = match (&settings.faces, self.photo_latents) {
-                    (FaceSource::OpenPhotos, Some(d)) => d,
+                    (FaceSource::OpenPhotos { .. }, Some(d)) => d,
                     (FaceSource::Samples { count, truncation }, _) => {
                         interfacegan::sample_labelled(
                             g,
@@ -249,7 +260,9 @@ impl DirectionsJob {
                         )
                         .context("cancelled: the sliders in use are kept")?
                     }
-                    (FaceSource::OpenPhotos, None) => bail!("the open photos were not labelled"),
+                    (FaceSource::OpenPhotos { .. }, None) => {
+                        bail!("the open photos were not labelled")
+                    }
                 };
                 let trained = train_attributes(g, nets, &data, &settings, cancel)?;
                 report = trained.report;
@@ -295,19 +308,29 @@ fn train_attributes(
     cancel: &CancelToken,
 ) -> anyhow::Result<TrainedAttributes> {
     let layers = s.layers.clone().unwrap_or(0..g.config.n_latent());
+    // rows of every w+ entry: one boundary per entry
+    let entries = data.dim / g.config.style_dim;
     let fit = |a: Attribute| {
-        interfacegan::fit_boundary(data, &data.values(a), s.ratio, s.seed)
-            .with_context(|| format!("{}", a.name()))
+        let values = data.values(a);
+        if entries > 1 {
+            interfacegan::fit_boundary_per_layer(data, entries, &values, s.ratio, s.seed)
+        } else {
+            interfacegan::fit_boundary(data, &values, s.ratio, s.seed)
+        }
+        .with_context(|| a.name().to_string())
     };
     let truncation = match s.faces {
         FaceSource::Samples { truncation, .. } => truncation,
-        FaceSource::OpenPhotos => 0.7,
+        FaceSource::OpenPhotos { .. } => 0.7,
     };
     let source = match s.faces {
         FaceSource::Samples { count, truncation } => {
             format!("{count} generated faces (psi {truncation})")
         }
-        FaceSource::OpenPhotos => format!("{} open photos", data.len()),
+        FaceSource::OpenPhotos { per_layer: false } => format!("{} open photos", data.len()),
+        FaceSource::OpenPhotos { per_layer: true } => {
+            format!("{} open photos, a boundary per w+ entry", data.len())
+        }
     };
     let mut report = vec![format!(
         "{source}; classes: the top and bottom {:.0} % by score; 70 % fit, 30 % held out",
@@ -330,7 +353,11 @@ fn train_attributes(
             .iter()
             .map(|&c| fit(c).map(|b| b.normal))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let normal = interfacegan::orthogonal_to(&b.normal, &condition_normals);
+        let normal = if entries > 1 {
+            interfacegan::orthogonal_per_layer(&b.normal, &condition_normals, entries)
+        } else {
+            interfacegan::orthogonal_to(&b.normal, &condition_normals)
+        };
         let sigma = interfacegan::spread_along(data, &normal);
         // ±10 σ of the faces' spread along the direction: 3 σ spans the sampled faces; the
         // slider reaches past them about as far as SeFa's ±5 do, which an inverted photo

@@ -143,12 +143,59 @@ pub fn fit_boundary(
     })
 }
 
-/// Standard deviation of the latents' projections on `direction`.
+/// A boundary per w+ entry: `data` rows are `layers` entries of `dim / layers` values each; the
+/// normal is the entries' unit normals one after another (so a slider value α moves every
+/// entry by α along its own normal), the accuracy their mean.
+pub fn fit_boundary_per_layer(
+    data: &LabelledLatents,
+    layers: usize,
+    values: &[f32],
+    ratio: f32,
+    seed: u64,
+) -> Result<Boundary, BoundaryError> {
+    let d = data.dim / layers;
+    let mut normal = Vec::with_capacity(data.dim);
+    let mut accuracy = 0.0;
+    let mut last = None;
+    for l in 0..layers {
+        let entry = LabelledLatents {
+            dim: d,
+            latents: data
+                .latents
+                .chunks_exact(data.dim)
+                .flat_map(|row| row[l * d..(l + 1) * d].iter().copied())
+                .collect(),
+            scores: Vec::new(),
+        };
+        let b = fit_boundary(&entry, values, ratio, seed)?;
+        normal.extend_from_slice(&b.normal);
+        accuracy += b.held_out_accuracy / layers as f32;
+        last = Some(b);
+    }
+    let last = last.ok_or(BoundaryError::TooFew(0))?;
+    Ok(Boundary {
+        sigma: spread_along(data, &normal),
+        held_out_accuracy: accuracy,
+        normal,
+        train: last.train,
+        held_out: last.held_out,
+    })
+}
+
+/// Standard deviation of the latents' positions along `direction` in slider units: the
+/// projection divided by ‖direction‖², so that adding α·direction moves it by α.
 pub fn spread_along(data: &LabelledLatents, direction: &[f32]) -> f32 {
+    let norm2 = direction.iter().map(|v| v * v).sum::<f32>().max(1e-12) as f64;
     let p: Vec<f64> = data
         .latents
         .chunks_exact(data.dim)
-        .map(|r| r.iter().zip(direction).map(|(a, b)| (a * b) as f64).sum())
+        .map(|r| {
+            r.iter()
+                .zip(direction)
+                .map(|(a, b)| (a * b) as f64)
+                .sum::<f64>()
+                / norm2
+        })
         .collect();
     let mean = p.iter().sum::<f64>() / p.len() as f64;
     (p.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (p.len() as f64 - 1.0).max(1.0)).sqrt()
@@ -287,6 +334,18 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     .max(1e-12)
 }
 
+/// [`orthogonal_to`] on each of `layers` equal chunks (per-layer boundaries).
+pub fn orthogonal_per_layer(normal: &[f32], conditions: &[Vec<f32>], layers: usize) -> Vec<f32> {
+    let d = normal.len() / layers;
+    (0..layers)
+        .flat_map(|l| {
+            let chunk = |v: &[f32]| v[l * d..(l + 1) * d].to_vec();
+            let conditions: Vec<Vec<f32>> = conditions.iter().map(|c| chunk(c)).collect();
+            orthogonal_to(&chunk(normal), &conditions)
+        })
+        .collect()
+}
+
 /// InterFaceGAN's conditional manipulation: `normal` without its components along the
 /// `conditions` (made orthonormal first), renormalised.
 pub fn orthogonal_to(normal: &[f32], conditions: &[Vec<f32>]) -> Vec<f32> {
@@ -327,8 +386,8 @@ pub fn correlation(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// How much each attribute changes, on average over `faces` fresh faces (seeds from `seed`,
-/// truncation `psi`), between moving −`alpha` and +`alpha` along a W `direction` on w+
-/// entries `layers`: one value per attribute of [`Attribute::ALL`].
+/// truncation `psi`), between moving −`alpha` and +`alpha` along `direction` (a W direction,
+/// or one per w+ entry) on w+ entries `layers`: one value per attribute of [`Attribute::ALL`].
 #[allow(clippy::too_many_arguments)]
 pub fn edit_effect(
     g: &Generator,
@@ -345,7 +404,12 @@ pub fn edit_effect(
     let dim = g.config.style_dim;
     let mut mask = vec![0f32; n_latent * dim];
     for l in layers {
-        mask[l * dim..(l + 1) * dim].copy_from_slice(direction);
+        let own = if direction.len() == dim {
+            direction
+        } else {
+            &direction[l * dim..(l + 1) * dim]
+        };
+        mask[l * dim..(l + 1) * dim].copy_from_slice(own);
     }
     let offset = tensor_from_vec(mask, [1, n_latent, dim], &device);
     let w = g.seeded_wplus(seed, faces, psi);
@@ -441,6 +505,39 @@ mod tests {
         assert!(cosine(&b.normal, &truth) > 0.95, "{:?}", b.normal);
         assert!(b.held_out_accuracy > 0.9, "{}", b.held_out_accuracy);
         assert_eq!((b.train, b.held_out), (168, 72));
+    }
+
+    #[test]
+    fn per_layer_boundaries_find_each_entrys_own_direction() {
+        // two w+ entries of 4 values; the attribute reads entry 0's first value and entry 1's
+        // last one
+        let (layers, d, n) = (2, 4, 300);
+        let latents: Vec<f32> = (0..n * layers * d)
+            .map(|k| ((k * 7919) % 1009) as f32 / 504.5 - 1.0)
+            .collect();
+        let values: Vec<f32> = (0..n)
+            .map(|i| latents[i * 8] + latents[i * 8 + 7])
+            .collect();
+        let data = LabelledLatents {
+            dim: layers * d,
+            latents,
+            scores: vec![],
+        };
+        let b = fit_boundary_per_layer(&data, layers, &values, 0.3, 0).unwrap();
+        assert_eq!(b.normal.len(), 8);
+        assert!(
+            cosine(&b.normal[..4], &[1.0, 0.0, 0.0, 0.0]) > 0.8,
+            "{:?}",
+            b.normal
+        );
+        assert!(
+            cosine(&b.normal[4..], &[0.0, 0.0, 0.0, 1.0]) > 0.8,
+            "{:?}",
+            b.normal
+        );
+        let o = orthogonal_per_layer(&b.normal, &[vec![1.0; 8]], layers);
+        let sum = |v: &[f32]| v.iter().sum::<f32>();
+        assert!(sum(&o[..4]).abs() < 1e-5 && sum(&o[4..]).abs() < 1e-5);
     }
 
     #[test]

@@ -94,7 +94,10 @@ fn every_method_scores_every_photo_and_the_edits_are_measured() {
     for a in &report.attributes {
         assert_eq!((a.photos, a.generated), (2, 2), "{a:?}");
         assert!(a.rho_generated > 0.5 && a.change_generated > 0.0, "{a:?}");
-        assert!(a.rho_photos.is_finite() && a.change_photos.is_finite(), "{a:?}");
+        assert!(
+            a.rho_photos.is_finite() && a.change_photos.is_finite(),
+            "{a:?}"
+        );
         println!("{a:?}");
     }
     let md = report.markdown("# test");

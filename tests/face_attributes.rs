@@ -1,6 +1,7 @@
 //! face-api's age/gender and expression networks against face-api itself: the golden cases in
 //! `tests/fixtures/attributes/goldens.json` come from the npm package run in Node on TF.js's
-//! pure-JavaScript CPU backend (`make_goldens.cjs` there), on the 112² face crops beside them.
+//! pure-JavaScript CPU backend (`make_goldens.cjs` there), on the 112² face crops beside them;
+//! on the CPU backend and on the GPU code path (software Vulkan).
 
 mod common;
 
@@ -15,7 +16,7 @@ fn goldens() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn check(nets: &AttributeNets, device: &burn::tensor::Device) -> f32 {
+fn check(nets: &AttributeNets, device: &burn::tensor::Device, tol: f32) -> f32 {
     let g = goldens();
     let labels: Vec<&str> = g["expression_labels"]
         .as_array()
@@ -53,7 +54,7 @@ fn check(nets: &AttributeNets, device: &burn::tensor::Device) -> f32 {
         for (what, ours, theirs) in pairs {
             let err = (ours - theirs).abs();
             worst = worst.max(err);
-            assert!(err <= 1e-4, "{name} {what}: ours {ours}, face-api {theirs}");
+            assert!(err <= tol, "{name} {what}: ours {ours}, face-api {theirs}");
         }
         if s.expression[1] > happiest.0 {
             happiest = (s.expression[1], name);
@@ -76,7 +77,23 @@ fn check(nets: &AttributeNets, device: &burn::tensor::Device) -> f32 {
 #[test]
 fn attribute_networks_match_face_api_on_cpu() {
     let nets = load_attribute_nets(&device()).unwrap();
-    let worst = check(&nets, &device());
+    let worst = check(&nets, &device(), 1e-4);
+    println!("largest difference from face-api: {worst:e}");
+}
+
+#[test]
+fn attribute_networks_match_face_api_on_wgpu() {
+    // the GPU code path on a software Vulkan adapter (the GPU tolerance of the fixtures)
+    let Some(name) = facestyle::device::software_adapter() else {
+        println!("SKIPPED: no software Vulkan adapter (install mesa-vulkan-drivers)");
+        return;
+    };
+    println!("on {name}");
+    let dev =
+        facestyle::device::ComputeDevice::select(facestyle::device::DeviceChoice::SoftwareGpu)
+            .device;
+    let nets = load_attribute_nets(&dev).unwrap();
+    let worst = check(&nets, &dev, 1e-3);
     println!("largest difference from face-api: {worst:e}");
 }
 

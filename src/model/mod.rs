@@ -1,5 +1,6 @@
 //! Model maths in burn: no I/O, every call batched, any backend (the device decides).
 
+pub mod cpu_conv;
 pub mod discriminator_trunk;
 pub mod encoder;
 pub mod equal_linear;

@@ -7,7 +7,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
-use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::equal_linear::{EqualLinear, LinearActivation};
@@ -80,7 +80,7 @@ impl ModulatedConv2d {
         let weight = self.weight.val().reshape([out_ch, in_ch, k, k]);
         let x = x * style.clone().reshape([b, in_ch, 1, 1]);
         let out = match self.sampling {
-            Sampling::Same => conv2d(
+            Sampling::Same => super::cpu_conv::conv2d(
                 x,
                 weight.clone(),
                 None,

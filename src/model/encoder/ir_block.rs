@@ -2,9 +2,9 @@
 //! `BN → conv3×3 → BN → PReLU → conv3×3 (stride) → BN`, plus the (downsampled) shortcut,
 //! with no activation after the sum.
 
+use crate::model::cpu_conv::conv2d;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use super::norm_act::{BatchNorm, PRelu};

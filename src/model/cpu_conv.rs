@@ -1,0 +1,195 @@
+//! 2-D convolution on the CPU backend by im2col + one matrix product per image: the im2col
+//! rows are built straight from NCHW data (contiguous row copies at stride 1), in parallel,
+//! and multiplied by the filters with `gemm`. burn's `flex` convolution spends half its time
+//! outside the matrix product on the encoder's 3×3 layers (`docs/performance.md`); this is
+//! the same arithmetic (every product summed in f32) in a cheaper layout. Other backends, and
+//! grouped or dilated convolutions, go to burn's own `conv2d`.
+
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
+use rayon::prelude::*;
+
+use super::loader::{tensor_from_vec, tensor_to_vec};
+
+/// `conv2d(x, weight, bias, options)` as burn computes it, faster on the CPU backend.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    let device = x.device();
+    let [(py, py_end), (px, px_end)] = options.padding;
+    if device != Device::flex()
+        || device.is_autodiff()
+        || options.groups != 1
+        || options.dilation != [1, 1]
+        || py != py_end
+        || px != px_end
+    {
+        return burn_conv2d(x, weight, bias, options);
+    }
+    let [b, cin, h, w] = x.dims();
+    let [cout, _, kh, kw] = weight.dims();
+    let [sy, sx] = options.stride;
+    let hout = (h + 2 * py - kh) / sy + 1;
+    let wout = (w + 2 * px - kw) / sx + 1;
+    let geometry = Geometry {
+        h,
+        w,
+        kh,
+        kw,
+        sy,
+        sx,
+        py,
+        px,
+        hout,
+        wout,
+    };
+    let input = tensor_to_vec(x);
+    let filters = tensor_to_vec(weight);
+    let bias = bias.map(tensor_to_vec);
+    let k = cin * kh * kw;
+    let n = hout * wout;
+    let mut out = vec![0f32; b * cout * n];
+    let mut cols = vec![0f32; k * n];
+    for (image, dst) in input
+        .chunks_exact(cin * h * w)
+        .zip(out.chunks_exact_mut(cout * n))
+    {
+        geometry.im2col(image, &mut cols);
+        // dst[cout, n] = filters[cout, k] · cols[k, n]
+        unsafe {
+            gemm::gemm(
+                cout,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                filters.as_ptr(),
+                1,
+                k as isize,
+                cols.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
+        }
+        if let Some(bias) = &bias {
+            dst.par_chunks_exact_mut(n)
+                .zip(bias.par_iter())
+                .for_each(|(row, &v)| row.iter_mut().for_each(|o| *o += v));
+        }
+    }
+    tensor_from_vec(out, [b, cout, hout, wout], &device)
+}
+
+/// Shapes of one convolution.
+struct Geometry {
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    sy: usize,
+    sx: usize,
+    py: usize,
+    px: usize,
+    hout: usize,
+    wout: usize,
+}
+
+impl Geometry {
+    /// `cols[(c·kh + ky)·kw + kx, oy·wout + ox] = image[c, oy·sy + ky − py, ox·sx + kx − px]`
+    /// (0 outside the image).
+    fn im2col(&self, image: &[f32], cols: &mut [f32]) {
+        let n = self.hout * self.wout;
+        cols.par_chunks_exact_mut(n)
+            .enumerate()
+            .for_each(|(row, dst)| {
+                let (c, ky, kx) = (
+                    row / (self.kh * self.kw),
+                    row / self.kw % self.kh,
+                    row % self.kw,
+                );
+                let plane = &image[c * self.h * self.w..(c + 1) * self.h * self.w];
+                // output columns whose input column is inside the image: ox in lo..hi
+                let lo = self.px.saturating_sub(kx).div_ceil(self.sx);
+                let hi = ((self.w + self.px).saturating_sub(kx))
+                    .div_ceil(self.sx)
+                    .min(self.wout);
+                for oy in 0..self.hout {
+                    let out_row = &mut dst[oy * self.wout..(oy + 1) * self.wout];
+                    let iy = (oy * self.sy + ky) as isize - self.py as isize;
+                    if iy < 0 || iy >= self.h as isize || lo >= hi {
+                        out_row.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy as usize * self.w..(iy as usize + 1) * self.w];
+                    out_row[..lo].fill(0.0);
+                    out_row[hi..].fill(0.0);
+                    let ix0 = lo * self.sx + kx - self.px;
+                    if self.sx == 1 {
+                        out_row[lo..hi].copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
+                    } else {
+                        for (o, ox) in out_row[lo..hi].iter_mut().zip(0..) {
+                            *o = src[ix0 + ox * self.sx];
+                        }
+                    }
+                }
+            });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// burn's own convolution on the same inputs (and on odd sizes, strides and padding).
+    #[test]
+    fn equals_burns_convolution() {
+        let device = Device::flex();
+        let cases = [
+            // (b, cin, h, w, cout, k, stride, pad, bias)
+            (1, 3, 9, 7, 5, 3, 1, 1, true),
+            (2, 4, 8, 8, 6, 3, 2, 1, false),
+            (1, 5, 7, 9, 3, 1, 2, 0, true),
+            (3, 2, 6, 5, 4, 3, 1, 0, false),
+            (1, 8, 11, 11, 8, 3, 2, 1, true),
+        ];
+        for (b, cin, h, w, cout, k, s, p, with_bias) in cases {
+            let values = |n: usize, seed: usize| -> Vec<f32> {
+                (0..n)
+                    .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
+                    .collect()
+            };
+            let x = tensor_from_vec(values(b * cin * h * w, 1), [b, cin, h, w], &device);
+            let weight = tensor_from_vec(values(cout * cin * k * k, 2), [cout, cin, k, k], &device);
+            let bias = with_bias.then(|| tensor_from_vec(values(cout, 3), [cout], &device));
+            let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+            let ours = tensor_to_vec(conv2d(
+                x.clone(),
+                weight.clone(),
+                bias.clone(),
+                options.clone(),
+            ));
+            let burns = burn_conv2d(x, weight, bias, options);
+            let dims = burns.dims();
+            let burns = tensor_to_vec(burns);
+            assert_eq!(ours.len(), burns.len(), "{dims:?}");
+            for (a, e) in ours.iter().zip(&burns) {
+                assert!(
+                    (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                    "{a} vs {e} in {dims:?}"
+                );
+            }
+        }
+    }
+}

@@ -94,7 +94,7 @@ def build_models(a, ckpt):
     if os.path.exists(ckpt):
         s = torch.load(ckpt, map_location="cpu", weights_only=False)
         cfg = s["generator_config"]
-        g, d, g_ema = new_models(cfg)
+        g, d, g_ema = new_models(cfg, a.d_top_channels)
         g.load_state_dict(s["g"]), d.load_state_dict(s["d"]), g_ema.load_state_dict(s["g_ema"])
         state = s["state"]
         if state.get("d_warmup_left", 0) > 0:  # the warm-up (from nimg 0) is --d-warmup-kimg long

@@ -553,3 +553,37 @@ fn interfacegan_trains_an_age_slider_that_ages_faces_and_joins_the_set() {
     println!("age at −{reach}: {young:.1}, at +{reach}: {old:.1}");
     assert!(old > young + 5.0, "{young} → {old}");
 }
+
+#[test]
+fn a_sweep_clip_moves_one_slider_and_loops_as_a_gif() {
+    let mut ws = workspace();
+    let id = ws
+        .open_photo(&photo("00020.jpg"), Framing::Auto, 0)
+        .unwrap();
+    ws.set_slider(id, 1, 0.5).unwrap();
+    let frames = ws.sweep(id, 0, (-2.0, 2.0), 5).unwrap();
+    assert_eq!(frames.len(), 5);
+    // the ends differ from each other; the middle frame is the edit at 0 (with slider 1 kept)
+    assert!(pixels_differ(&frames[0], &frames[4]) > 0.0);
+    let mut at_zero = ws.photo(id).unwrap().sliders.clone();
+    at_zero[0] = 0.0;
+    assert_eq!(
+        ws.photo(id).unwrap().sliders,
+        at_zero,
+        "the slider is left as it was"
+    );
+    assert_eq!(frames[2], ws.edited(id).unwrap());
+    assert!(ws.sweep(id, 99, (-1.0, 1.0), 5).is_err());
+    assert_eq!(ws.photo(id).unwrap().sliders, at_zero);
+
+    // forward and back: 5 + 3 frames, each the face's size, looping
+    let gif = facestyle::imaging::encode_gif_loop(&frames, 80).unwrap();
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif)).unwrap();
+    let decoded: Vec<image::Frame> = image::AnimationDecoder::into_frames(decoder)
+        .collect_frames()
+        .unwrap();
+    assert_eq!(decoded.len(), 8);
+    for f in &decoded {
+        assert_eq!(f.buffer().dimensions(), frames[0].dimensions());
+    }
+}

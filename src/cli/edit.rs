@@ -20,8 +20,36 @@ pub struct EditArgs {
     pub weights: Option<PathBuf>,
     #[arg(long, default_value = "const")]
     pub noise: String,
+    /// A clip instead of one image: slider NAME moving from LO to HI and back, as a looping
+    /// GIF (`--out clip.gif`), e.g. `--sweep "Smile=-2.8:2.8"`.
+    #[arg(long, value_name = "NAME=LO:HI", value_parser = parse_sweep)]
+    pub sweep: Option<(String, f32, f32)>,
+    /// Frames from LO to HI in a sweep.
+    #[arg(long, default_value_t = 24)]
+    pub frames: usize,
+    /// Milliseconds each frame of a sweep is shown.
+    #[arg(long, default_value_t = 80)]
+    pub frame_ms: u32,
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `NAME=LO:HI`.
+fn parse_sweep(s: &str) -> Result<(String, f32, f32), String> {
+    let (name, range) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{s}`: expected NAME=LO:HI"))?;
+    let (lo, hi) = range
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected NAME=LO:HI"))?;
+    let number = |t: &str| {
+        t.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("`{t}` is not a number"))
+    };
+    Ok((name.trim().to_string(), number(lo)?, number(hi)?))
 }
 
 pub fn run(a: EditArgs, choice: DeviceChoice) -> anyhow::Result<()> {
@@ -37,6 +65,30 @@ pub fn run(a: EditArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     ws.noise = parse_noise(&a.noise, None, ws.generator()?, 0, ws.burn_device())?;
     let id = ws.open_codes(&a.codes)?;
     ws.set_sliders_by_name(id, &a.sliders)?;
+    if let Some((name, lo, hi)) = &a.sweep {
+        if a.out
+            .extension()
+            .is_none_or(|e| !e.eq_ignore_ascii_case("gif"))
+        {
+            anyhow::bail!(
+                "{}: a sweep is written as a GIF: name the output *.gif",
+                a.out.display()
+            );
+        }
+        crate::safe_write::check_target(&a.out)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+        let index = ws.directions().map_or(Ok(0), |d| d.set.index_of(name))?;
+        let frames = ws.sweep(id, index, (*lo, *hi), a.frames)?;
+        let gif = crate::imaging::encode_gif_loop(&frames, a.frame_ms)?;
+        crate::safe_write::write_atomically(&a.out, &gif)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", a.out.display()))?;
+        println!(
+            "{name} {lo:+} → {hi:+} and back, {} frames → {}",
+            2 * frames.len() - 2,
+            a.out.display()
+        );
+        return Ok(());
+    }
     let edited = ws.edited(id)?;
     save_pngs(std::slice::from_ref(&edited), &a.out)?;
     // Codes made from an aligned photo: also the whole photo with the edited face pasted back.

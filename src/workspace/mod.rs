@@ -462,6 +462,33 @@ impl Workspace {
         self.set_sliders(id, &pairs)
     }
 
+    /// The frames of a sweep: the photo edited with slider `index` at `frames` evenly spaced
+    /// values from `from` to `to` (the other sliders as they are; the slider is left as it
+    /// was).
+    pub fn sweep(
+        &mut self,
+        id: PhotoId,
+        index: usize,
+        (from, to): (f32, f32),
+        frames: usize,
+    ) -> anyhow::Result<Vec<image::RgbImage>> {
+        if frames < 2 {
+            bail!("a sweep needs at least 2 frames");
+        }
+        let kept = self.photo(id)?.sliders.get(index).copied().unwrap_or(0.0);
+        let mut out = Vec::with_capacity(frames);
+        for i in 0..frames {
+            let value = from + (to - from) * i as f32 / (frames - 1) as f32;
+            if let Err(e) = self.set_slider(id, index, value) {
+                self.set_slider(id, index, kept).ok();
+                return Err(e);
+            }
+            out.push(self.edited(id)?);
+        }
+        self.set_slider(id, index, kept)?;
+        Ok(out)
+    }
+
     /// The edited face: G(w̃, F̃) with the photo's generator, in one synthesis (Eq. 1's
     /// residual F − G^K(w) is kept per face).
     pub fn edited(&self, id: PhotoId) -> anyhow::Result<image::RgbImage> {

@@ -362,13 +362,22 @@ fn two_photos_are_mixed_exported_and_saved_as_a_session() {
             path: full.clone(),
         })
         .unwrap();
+    let sweep = dir.join("b_smile.gif");
+    engine
+        .requests
+        .send(Request::Export {
+            photo: b,
+            kind: ExportKind::Sweep { slider: 0 },
+            path: sweep.clone(),
+        })
+        .unwrap();
     let session = dir.join("s.facestyle");
     engine
         .requests
         .send(Request::SaveSession(session.clone()))
         .unwrap();
     let mut notices = 0;
-    while notices < 2 {
+    while notices < 3 {
         match next_event(&engine) {
             Event::Notice(_) => notices += 1,
             Event::Error(e) => panic!("{e}"),
@@ -381,6 +390,15 @@ fn two_photos_are_mixed_exported_and_saved_as_a_session() {
         (img.width(), img.height()),
         (original.width(), original.height())
     );
+    // the sweep clip: 24 frames up, 22 back, at the face's size
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
+        std::fs::File::open(&sweep).unwrap(),
+    ))
+    .unwrap();
+    let frames = image::AnimationDecoder::into_frames(decoder)
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 46);
 
     // a second engine opens the session: both photos, B's slider value restored
     let other = ready_engine();

@@ -49,6 +49,13 @@ pub fn save_png(name: &str) -> Option<PathBuf> {
         .save_file()
 }
 
+pub fn save_gif(name: &str) -> Option<PathBuf> {
+    dialog()
+        .set_file_name(name)
+        .add_filter("Animated GIF", &["gif"])
+        .save_file()
+}
+
 pub fn pick_generator() -> Option<PathBuf> {
     dialog()
         .add_filter("Generator", &["safetensors", "pt", "pth", "pkl"])

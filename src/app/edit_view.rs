@@ -56,9 +56,25 @@ impl EditView {
             for (i, info) in state.directions.iter().enumerate() {
                 let mut value = p.sliders.get(i).copied().unwrap_or(0.0);
                 let label = ui
-                    .label(&info.name)
-                    .on_hover_text(format!("{} (double-click to reset)", info.source));
+                    .add(egui::Label::new(&info.name).sense(egui::Sense::click()))
+                    .on_hover_text(format!(
+                        "{} (double-click to reset; right-click the name: export a sweep clip)",
+                        info.source
+                    ));
                 let r = ui.add(egui::Slider::new(&mut value, info.range.0..=info.range.1));
+                let sweep_menu = |ui: &mut egui::Ui, actions: &mut Vec<Action>| {
+                    if ui.button("Export sweep…").clicked() {
+                        let safe = crate::workspace::photo::file_safe(&info.name);
+                        if let Some(path) = dialogs::save_gif(&format!("{}_{safe}.gif", p.stem())) {
+                            actions.push(Action::Export {
+                                kind: ExportKind::Sweep { slider: i },
+                                path,
+                            });
+                        }
+                        ui.close();
+                    }
+                };
+                label.context_menu(|ui| sweep_menu(ui, &mut actions));
                 if label.double_clicked() || r.double_clicked() {
                     actions.push(Action::ResetSlider(i));
                 } else if r.changed() {

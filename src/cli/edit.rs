@@ -75,16 +75,10 @@ pub fn run(a: EditArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 a.out.display()
             );
         }
-        crate::safe_write::check_target(&a.out)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
         let index = ws.directions().map_or(Ok(0), |d| d.set.index_of(name))?;
-        let frames = ws.sweep(id, index, (*lo, *hi), a.frames)?;
-        let gif = crate::imaging::encode_gif_loop(&frames, a.frame_ms)?;
-        crate::safe_write::write_atomically(&a.out, &gif)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", a.out.display()))?;
+        let n = ws.export_sweep(id, index, (*lo, *hi), (a.frames, a.frame_ms), &a.out)?;
         println!(
-            "{name} {lo:+} → {hi:+} and back, {} frames → {}",
-            2 * frames.len() - 2,
+            "{name} {lo:+} → {hi:+} and back, {n} frames → {}",
             a.out.display()
         );
         return Ok(());

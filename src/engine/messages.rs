@@ -39,6 +39,8 @@ pub enum ExportKind {
     EditedFace,
     /// The whole photo with the edited face pasted back.
     FullPhoto,
+    /// A looping GIF of this slider swept over its range (the others as they are).
+    Sweep { slider: usize },
 }
 
 #[derive(Debug)]

@@ -6,6 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+/// Frames from a slider's minimum to its maximum in an exported sweep clip.
+const SWEEP_FRAMES: usize = 24;
+
 use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
 
@@ -357,6 +360,14 @@ impl Worker {
             Request::Export { photo, kind, path } => match kind {
                 ExportKind::EditedFace => self.workspace.export_edited(photo, &path),
                 ExportKind::FullPhoto => self.workspace.export_full(photo, &path),
+                ExportKind::Sweep { slider } => self
+                    .workspace
+                    .slider_range(slider)
+                    .and_then(|range| {
+                        self.workspace
+                            .export_sweep(photo, slider, range, (SWEEP_FRAMES, 80), &path)
+                    })
+                    .map(|_| ()),
             }
             .map(|()| {
                 self.events

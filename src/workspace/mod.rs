@@ -643,6 +643,36 @@ impl Workspace {
         save_png(&full, path)
     }
 
+    /// Writes a sweep clip of slider `index` (see [`Workspace::sweep`]) as a looping GIF,
+    /// forward and back, `frame_ms` a frame; returns how many frames it holds.
+    pub fn export_sweep(
+        &mut self,
+        id: PhotoId,
+        index: usize,
+        range: (f32, f32),
+        (frames, frame_ms): (usize, u32),
+        path: &Path,
+    ) -> anyhow::Result<usize> {
+        crate::safe_write::check_target(path).with_context(|| format!("{}", path.display()))?;
+        let frames = self.sweep(id, index, range, frames)?;
+        let gif = crate::imaging::encode_gif_loop(&frames, frame_ms)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        crate::safe_write::write_atomically(path, &gif)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(2 * frames.len() - 2)
+    }
+
+    /// The slider range of direction `index` of the active set.
+    pub fn slider_range(&self, index: usize) -> anyhow::Result<(f32, f32)> {
+        let set = self.active_set()?;
+        set.directions
+            .get(index)
+            .map(|d| d.info.range)
+            .with_context(|| format!("there is no slider {index}"))
+    }
+
     /// Writes the photo's codes (with its path and alignment, for paste-back from any folder).
     pub fn export_codes(&self, id: PhotoId, path: &Path) -> anyhow::Result<()> {
         use crate::edit::codes::{ALIGNMENT_KEY, PHOTO_KEY};

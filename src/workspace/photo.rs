@@ -106,16 +106,8 @@ impl OpenPhoto {
     pub fn stem(&self) -> String {
         if self.digest.is_empty() {
             // a generated face: its whole name ("seed 7 (psi 0.70)") made file-safe
-            let name = self.name();
-            let words: Vec<&str> = name
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|w| !w.is_empty())
-                .collect();
-            return if words.is_empty() {
-                "face".into()
-            } else {
-                words.join("_")
-            };
+            let name = file_safe(&self.name());
+            return if name.is_empty() { "face".into() } else { name };
         }
         self.path
             .file_stem()
@@ -231,4 +223,14 @@ pub fn absolute(path: &Path) -> PathBuf {
             .map(|d| d.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
     })
+}
+
+/// `name` with every run of characters other than ASCII letters and digits made one `_`
+/// (none at the ends).
+pub fn file_safe(name: &str) -> String {
+    let words: Vec<&str> = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.join("_")
 }

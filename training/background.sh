@@ -29,7 +29,8 @@ case "${1:-status}" in
       --grow-trunk weights/perceptual.safetensors --top-channels 16 \
       --d-warmup-kimg "${D_WARMUP_KIMG:-8}" --precision "${PRECISION:-auto}" \
       --minutes "${MINUTES:-100000}" --ckpt-minutes "${CKPT_MINUTES:-5}" \
-      ${G_LR:+--g-lr "$G_LR"} >>"$RUN/trainer.out" 2>&1 &
+      ${G_LR:+--g-lr "$G_LR"} ${TOP_ONLY_KIMG:+--train-top-only-kimg "$TOP_ONLY_KIMG"} \
+      ${REGROW_D:+--regrow-d} >>"$RUN/trainer.out" 2>&1 &
     echo $! >"$PIDFILE"
     echo "started (pid $!), log: $RUN/trainer.out"
     ;;

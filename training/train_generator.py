@@ -63,6 +63,8 @@ def parse_args():
     p.add_argument("--d-top-channels", type=int, default=None,
                    help="channels of the grown discriminator's input block (default: the generator's)")
     p.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
+    p.add_argument("--train-top-only-kimg", type=float, default=0.0,
+                   help="for this long from the start of the run, train only the generator's top block")
     p.add_argument("--regrow-d", action="store_true",
                    help="with --resume-state: replace its discriminator by a fresh grown one")
     p.add_argument("--d-warmup-kimg", type=float, default=20.0,
@@ -186,6 +188,12 @@ def main():
     ema_kimg = a.ema_kimg if a.ema_kimg is not None else a.batch * 10 / 32
     schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
     last_r1 = 0.0
+    # the generator's top block alone at first (the old layers wait): see training/state/LOG.md
+    top = (f"convs.{len(g.convs) - 2}.", f"convs.{len(g.convs) - 1}.", f"to_rgbs.{len(g.to_rgbs) - 1}.")
+    top_only_until = state["nimg"] + a.train_top_only_kimg * 1000 if a.train_top_only_kimg > 0 else None
+    if top_only_until is not None:
+        for name, param in g.named_parameters():
+            param.requires_grad_(name.startswith(top))
 
     def checkpoint():
         atomic_save(dict(g=g.state_dict(), d=d.state_dict(), g_ema=g_ema.state_dict(),
@@ -243,6 +251,9 @@ def main():
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+        if top_only_until is not None and state["nimg"] >= top_only_until:
+            g.requires_grad_(True)
+            top_only_until = None
         # EMA
         ema_nimg = min(ema_kimg * 1000, state["nimg"] * 0.05)
         beta = 0.5 ** (a.batch / max(ema_nimg, 1e-8))

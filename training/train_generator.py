@@ -64,7 +64,7 @@ def parse_args():
                    help="channels of the grown discriminator's input block (default: the generator's)")
     p.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
     p.add_argument("--train-top-only-kimg", type=float, default=0.0,
-                   help="for this long from the start of the run, train only the generator's top block")
+                   help="for this long (from where the run starts; kept across resumes) train only the generator's top block")
     p.add_argument("--regrow-d", action="store_true",
                    help="with --resume-state: replace its discriminator by a fresh grown one")
     p.add_argument("--d-warmup-kimg", type=float, default=20.0,
@@ -190,7 +190,11 @@ def main():
     last_r1 = 0.0
     # the generator's top block alone at first (the old layers wait): see training/state/LOG.md
     top = (f"convs.{len(g.convs) - 2}.", f"convs.{len(g.convs) - 1}.", f"to_rgbs.{len(g.to_rgbs) - 1}.")
-    top_only_until = state["nimg"] + a.train_top_only_kimg * 1000 if a.train_top_only_kimg > 0 else None
+    if a.train_top_only_kimg > 0 and "top_only_until" not in state:  # kept across resumes
+        state["top_only_until"] = state["nimg"] + a.train_top_only_kimg * 1000
+    top_only_until = state.get("top_only_until")
+    if top_only_until is not None and state["nimg"] >= top_only_until:
+        top_only_until = None
     if top_only_until is not None:
         for name, param in g.named_parameters():
             param.requires_grad_(name.startswith(top))

@@ -142,14 +142,31 @@ pub fn rgb_images_to_tensor(
     images: &[image::RgbImage],
     device: &burn::tensor::Device,
 ) -> Tensor<4> {
+    nchw_tensor(images, device, |v| v as f32 / 127.5 - 1.0)
+}
+
+/// Same-sized RGB images as a `[B, 3, H, W]` tensor of their values in [0, 255] (the input
+/// of face-api's networks).
+pub fn rgb_images_to_tensor_255(
+    images: &[image::RgbImage],
+    device: &burn::tensor::Device,
+) -> Tensor<4> {
+    nchw_tensor(images, device, |v| v as f32)
+}
+
+/// `[B, 3, H, W]` of `value(channel byte)` for same-sized images.
+fn nchw_tensor(
+    images: &[image::RgbImage],
+    device: &burn::tensor::Device,
+    value: impl Fn(u8) -> f32,
+) -> Tensor<4> {
     let (w, h) = images[0].dimensions();
     let (w, h) = (w as usize, h as usize);
     let mut values = vec![0f32; images.len() * 3 * h * w];
     for (i, img) in images.iter().enumerate() {
         for (x, y, p) in img.enumerate_pixels() {
             for c in 0..3 {
-                values[((i * 3 + c) * h + y as usize) * w + x as usize] =
-                    p.0[c] as f32 / 127.5 - 1.0;
+                values[((i * 3 + c) * h + y as usize) * w + x as usize] = value(p.0[c]);
             }
         }
     }

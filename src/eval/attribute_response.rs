@@ -78,10 +78,7 @@ pub fn add_photo(
     sums: &mut [Sums],
 ) -> anyhow::Result<()> {
     for (&(k, attribute), sum) in dirs.iter().zip(sums) {
-        let range = ws
-            .directions()
-            .map(|d| d.set.directions[k].info.range)
-            .unwrap_or((-1.0, 1.0));
+        let range = ws.slider_range(k)?;
         let mut edits = Vec::with_capacity(STEPS);
         for alpha in steps(range) {
             ws.set_sliders(id, &[(k, alpha)])?;

@@ -6,9 +6,10 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
+use crate::imaging::rgb_images_to_tensor_255;
 use crate::model::face_attributes::{ATTRIBUTE_SIDE, AgeGenderNet, EXPRESSIONS, ExpressionNet};
 use crate::model::face_id::face_box_crop;
-use crate::model::loader::{tensor_from_vec, tensor_to_vec};
+use crate::model::loader::tensor_to_vec;
 use crate::weights::{self, WeightsError};
 
 /// What face-api's networks say about one face.
@@ -139,16 +140,13 @@ impl AttributeNets {
 
     /// Scores of face crops that are already 112² (as face-api is given them).
     pub fn score_crops(&self, crops: &[RgbImage], device: &Device) -> Vec<AttributeScores> {
-        let s = ATTRIBUTE_SIDE;
-        let mut values = vec![0f32; crops.len() * 3 * s * s];
-        for (i, img) in crops.iter().enumerate() {
-            assert_eq!(img.dimensions(), (s as u32, s as u32), "crops are 112×112");
-            for (x, y, p) in img.enumerate_pixels() {
-                for c in 0..3 {
-                    values[((i * 3 + c) * s + y as usize) * s + x as usize] = p.0[c] as f32;
-                }
-            }
+        let s = ATTRIBUTE_SIDE as u32;
+        for img in crops {
+            assert_eq!(img.dimensions(), (s, s), "crops are 112×112");
         }
-        self.score_faces(tensor_from_vec(values, [crops.len(), 3, s, s], device))
+        if crops.is_empty() {
+            return Vec::new();
+        }
+        self.score_faces(rgb_images_to_tensor_255(crops, device))
     }
 }

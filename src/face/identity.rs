@@ -7,8 +7,9 @@ use burn::tensor::Device;
 use image::RgbImage;
 use image::imageops::FilterType;
 
+use crate::imaging::rgb_images_to_tensor_255;
 use crate::model::face_id::{FACE_BOX, FACE_ID_SIDE, FaceIdNet};
-use crate::model::loader::{tensor_from_vec, tensor_to_vec};
+use crate::model::loader::tensor_to_vec;
 use crate::weights::{self, WeightsError};
 
 pub struct IdentityNet {
@@ -29,31 +30,27 @@ impl IdentityNet {
         if aligned.is_empty() {
             return Vec::new();
         }
-        let s = FACE_ID_SIDE;
-        let mut values = vec![0f32; aligned.len() * 3 * s * s];
-        for (i, img) in aligned.iter().enumerate() {
-            let (w, h) = (img.width() as f32, img.height() as f32);
-            let [x0, y0, x1, y1] = FACE_BOX;
-            let face = image::imageops::crop_imm(
-                img,
-                (x0 * w) as u32,
-                (y0 * h) as u32,
-                ((x1 - x0) * w) as u32,
-                ((y1 - y0) * h) as u32,
-            )
-            .to_image();
-            let face = image::imageops::resize(&face, s as u32, s as u32, FilterType::Triangle);
-            for (x, y, p) in face.enumerate_pixels() {
-                for c in 0..3 {
-                    values[((i * 3 + c) * s + y as usize) * s + x as usize] = p.0[c] as f32;
-                }
-            }
-        }
-        let emb = tensor_to_vec(self.net.embed(tensor_from_vec(
-            values,
-            [aligned.len(), 3, s, s],
-            &self.device,
-        )));
+        let s = FACE_ID_SIDE as u32;
+        let faces: Vec<RgbImage> = aligned
+            .iter()
+            .map(|img| {
+                let (w, h) = (img.width() as f32, img.height() as f32);
+                let [x0, y0, x1, y1] = FACE_BOX;
+                let face = image::imageops::crop_imm(
+                    img,
+                    (x0 * w) as u32,
+                    (y0 * h) as u32,
+                    ((x1 - x0) * w) as u32,
+                    ((y1 - y0) * h) as u32,
+                )
+                .to_image();
+                image::imageops::resize(&face, s, s, FilterType::Triangle)
+            })
+            .collect();
+        let emb = tensor_to_vec(
+            self.net
+                .embed(rgb_images_to_tensor_255(&faces, &self.device)),
+        );
         emb.chunks_exact(128)
             .map(|e| {
                 let n = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);

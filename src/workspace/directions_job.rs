@@ -2,12 +2,13 @@
 //! attribute boundaries) as a job: it runs on a copy of the generator on any thread, reports
 //! progress, can be cancelled, and its set is taken only while the same generator is loaded.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use anyhow::{Context, bail};
 
 use super::Workspace;
-use crate::edit::directions::interfacegan::{self, LabelledLatents};
+use crate::edit::directions::interfacegan::{self, Boundary, LabelledLatents};
 use crate::edit::directions::{Direction, DirectionInfo, DirectionSet, ganspace, sefa};
 use crate::face::{Attribute, AttributeNets};
 use crate::model::Generator;
@@ -310,14 +311,21 @@ fn train_attributes(
     let layers = s.layers.clone().unwrap_or(0..g.config.n_latent());
     // rows of every w+ entry: one boundary per entry
     let entries = data.dim / g.config.style_dim;
-    let fit = |a: Attribute| {
+    // each attribute's boundary is fit once, whether it is trained or a condition of others
+    let mut fitted: HashMap<Attribute, Boundary> = HashMap::new();
+    let mut fit = |a: Attribute| -> anyhow::Result<Boundary> {
+        if let Some(b) = fitted.get(&a) {
+            return Ok(b.clone());
+        }
         let values = data.values(a);
-        if entries > 1 {
+        let b = if entries > 1 {
             interfacegan::fit_boundary_per_layer(data, entries, &values, s.ratio, s.seed)
         } else {
             interfacegan::fit_boundary(data, &values, s.ratio, s.seed)
         }
-        .with_context(|| a.name().to_string())
+        .with_context(|| a.name().to_string())?;
+        fitted.insert(a, b.clone());
+        Ok(b)
     };
     let truncation = match s.faces {
         FaceSource::Samples { truncation, .. } => truncation,
@@ -380,18 +388,6 @@ fn train_attributes(
                 interfacegan::cosine(&normal, n),
             ));
         }
-        let effect = |d: &[f32]| {
-            interfacegan::edit_effect(
-                g,
-                nets,
-                d,
-                layers.clone(),
-                reach,
-                PROBE_FACES,
-                s.seed + 1_000_000,
-                truncation,
-            )
-        };
         let shown: Vec<Attribute> = std::iter::once(a)
             .chain(conditions.iter().copied())
             .collect();
@@ -405,19 +401,6 @@ fn train_attributes(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let after = effect(&normal);
-        if conditions.is_empty() {
-            report.push(format!(
-                "  change from −{reach} to +{reach} ({PROBE_FACES} new faces): {}",
-                describe(&after)
-            ));
-        } else {
-            report.push(format!(
-                "  change from −{reach} to +{reach} ({PROBE_FACES} new faces): before conditioning {}; after {}",
-                describe(&effect(&b.normal)),
-                describe(&after)
-            ));
-        }
         let orthogonal = if conditions.is_empty() {
             String::new()
         } else {
@@ -430,7 +413,7 @@ fn train_attributes(
                     .join(", ")
             )
         };
-        directions.push(Direction {
+        let direction = Direction {
             info: DirectionInfo {
                 name: a.name().to_string(),
                 layers: layers.clone(),
@@ -441,7 +424,37 @@ fn train_attributes(
                 ),
             },
             vector: normal,
-        });
+        };
+        // what moving along `vector` (on the direction's entries) does to every attribute
+        let effect = |vector: &[f32]| {
+            let probe = Direction {
+                vector: vector.to_vec(),
+                ..direction.clone()
+            };
+            interfacegan::edit_effect(
+                g,
+                nets,
+                &probe,
+                reach,
+                PROBE_FACES,
+                s.seed + 1_000_000,
+                truncation,
+            )
+        };
+        let after = effect(&direction.vector)?;
+        if conditions.is_empty() {
+            report.push(format!(
+                "  change from −{reach} to +{reach} ({PROBE_FACES} new faces): {}",
+                describe(&after)
+            ));
+        } else {
+            report.push(format!(
+                "  change from −{reach} to +{reach} ({PROBE_FACES} new faces): before conditioning {}; after {}",
+                describe(&effect(&b.normal)?),
+                describe(&after)
+            ));
+        }
+        directions.push(direction);
         accuracies.push(b.held_out_accuracy as f64);
     }
     let names: Vec<&str> = s.attributes.iter().map(|a| a.name()).collect();

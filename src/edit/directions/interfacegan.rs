@@ -5,13 +5,12 @@
 //! them fit an L2-regularised logistic regression (Newton's method) and 30 % measure its
 //! accuracy. Conditional manipulation removes the components along other boundaries.
 
-use std::ops::Range;
-
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
+use super::set::{Direction, DirectionError, DirectionSet};
 use crate::face::{Attribute, AttributeNets, AttributeScores};
-use crate::model::loader::{tensor_from_vec, tensor_to_vec};
+use crate::model::loader::tensor_to_vec;
 use crate::model::{Generator, NoiseMode};
 
 /// Latents (one `dim`-vector per face, row-major) and what the attribute networks say of them.
@@ -80,8 +79,6 @@ pub struct Boundary {
     pub held_out_accuracy: f32,
     pub train: usize,
     pub held_out: usize,
-    /// Standard deviation of all faces' latents along the normal (the natural spread).
-    pub sigma: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +132,6 @@ pub fn fit_boundary(
     let held_out = chosen.len() - train;
     let normal = unit(&beta.iter().map(|&b| b as f32).collect::<Vec<_>>());
     Ok(Boundary {
-        sigma: spread_along(data, &normal),
         held_out_accuracy: correct as f32 / held_out as f32,
         normal,
         train,
@@ -174,7 +170,6 @@ pub fn fit_boundary_per_layer(
     }
     let last = last.ok_or(BoundaryError::TooFew(0))?;
     Ok(Boundary {
-        sigma: spread_along(data, &normal),
         held_out_accuracy: accuracy,
         normal,
         train: last.train,
@@ -386,32 +381,20 @@ pub fn correlation(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// How much each attribute changes, on average over `faces` fresh faces (seeds from `seed`,
-/// truncation `psi`), between moving −`alpha` and +`alpha` along `direction` (a W direction,
-/// or one per w+ entry) on w+ entries `layers`: one value per attribute of [`Attribute::ALL`].
-#[allow(clippy::too_many_arguments)]
+/// truncation `psi`), between moving −`alpha` and +`alpha` along `direction` (on the w+ entries
+/// it names): one value per attribute of [`Attribute::ALL`].
 pub fn edit_effect(
     g: &Generator,
     nets: &AttributeNets,
-    direction: &[f32],
-    layers: Range<usize>,
+    direction: &Direction,
     alpha: f32,
     faces: usize,
     seed: u64,
     psi: f32,
-) -> Vec<f32> {
-    let device = g.device();
-    let n_latent = g.config.n_latent();
-    let dim = g.config.style_dim;
-    let mut mask = vec![0f32; n_latent * dim];
-    for l in layers {
-        let own = if direction.len() == dim {
-            direction
-        } else {
-            &direction[l * dim..(l + 1) * dim]
-        };
-        mask[l * dim..(l + 1) * dim].copy_from_slice(own);
-    }
-    let offset = tensor_from_vec(mask, [1, n_latent, dim], &device);
+) -> Result<Vec<f32>, DirectionError> {
+    let mut set = DirectionSet::for_generator(g);
+    set.push(direction.clone())?;
+    let offset = set.offset(&[(0, 1.0)], &g.device());
     let w = g.seeded_wplus(seed, faces, psi);
     let score = |sign: f32| {
         let moved = w.clone() + offset.clone().mul_scalar(sign * alpha);
@@ -422,7 +405,7 @@ pub fn edit_effect(
         nets.score_aligned(image)
     };
     let (minus, plus) = (score(-1.0), score(1.0));
-    Attribute::ALL
+    Ok(Attribute::ALL
         .iter()
         .map(|a| {
             plus.iter()
@@ -431,7 +414,7 @@ pub fn edit_effect(
                 .sum::<f32>()
                 / faces as f32
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

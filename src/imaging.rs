@@ -172,29 +172,3 @@ fn nchw_tensor(
     }
     crate::model::loader::tensor_from_vec(values, [images.len(), 3, h, w], device)
 }
-
-/// An animated GIF that loops forever: `frames` forward then back (a sweep that returns to
-/// its start), `frame_ms` each.
-pub fn encode_gif_loop(frames: &[image::RgbImage], frame_ms: u32) -> image::ImageResult<Vec<u8>> {
-    use image::codecs::gif::{GifEncoder, Repeat};
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
-        encoder.set_repeat(Repeat::Infinite)?;
-        let back = frames
-            .iter()
-            .rev()
-            .skip(1)
-            .take(frames.len().saturating_sub(2));
-        for f in frames.iter().chain(back) {
-            let rgba = image::DynamicImage::ImageRgb8(f.clone()).to_rgba8();
-            encoder.encode_frame(image::Frame::from_parts(
-                rgba,
-                0,
-                0,
-                image::Delay::from_numer_denom_ms(frame_ms, 1),
-            ))?;
-        }
-    }
-    Ok(bytes)
-}

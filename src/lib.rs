@@ -19,5 +19,6 @@ pub mod model;
 pub mod model_source;
 pub mod pti;
 pub mod safe_write;
+pub mod video;
 pub mod weights;
 pub mod workspace;

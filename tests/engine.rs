@@ -544,3 +544,51 @@ fn every_face_of_a_group_photo_becomes_an_entry_of_its_own() {
     assert_ne!(second.input.rgba, first.input.rgba, "the other face");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_video_is_edited_with_the_photos_sliders_as_a_job() {
+    let engine = ready_engine();
+    let photo = invert_sample(&engine);
+    engine
+        .requests
+        .send(Request::Edit {
+            photo,
+            sliders: vec![2.0],
+            id: 1,
+            preview: false,
+        })
+        .unwrap();
+    while !matches!(next_event(&engine), Event::Edited { .. }) {}
+    let dir = std::env::temp_dir().join(format!("facestyle-engine-video-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let face = facestyle::imaging::load_photo(&sample("00020.jpg")).unwrap();
+    let clip = facestyle::video::synthetic::moving_face(&face, 6, (160, 128), 10.0, 3);
+    let (input, output) = (dir.join("in.gif"), dir.join("out.gif"));
+    facestyle::video::write_clip(&input, &clip).unwrap();
+    engine
+        .requests
+        .send(Request::ApplyToVideo {
+            photo,
+            input,
+            output: output.clone(),
+            cancel: facestyle::pti::CancelToken::default(),
+        })
+        .unwrap();
+    let mut progress = 0;
+    loop {
+        match next_event(&engine) {
+            Event::Progress { done: false, .. } => progress += 1,
+            Event::VideoSaved(p) => break assert_eq!(p, output),
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    assert!(progress > 0, "the job reports progress");
+    let edited = facestyle::video::read_clip(&output, None).unwrap();
+    assert_eq!((edited.frames.len(), edited.size()), (6, (160, 128)));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out.report.json")).unwrap()).unwrap();
+    assert_eq!(report["sliders"][0][1], 2.0, "the photo's slider value");
+    assert_eq!(report["faces_found"], 6);
+}

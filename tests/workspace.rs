@@ -46,6 +46,15 @@ fn pixels_differ(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
         / (a.width() * a.height() * 3) as f64
 }
 
+fn max_level_difference(a: &image::RgbImage, b: &image::RgbImage) -> u8 {
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(p, q)| p.abs_diff(*q))
+        .max()
+        .unwrap_or(0)
+}
+
 fn short_tuning() -> PersonalizeSettings {
     PersonalizeSettings {
         pivot: PivotSource::Encoder,
@@ -446,15 +455,20 @@ fn faces_from_a_seed_or_a_mix_are_edited_and_kept_in_sessions_like_photos() {
         "G(w, G^K(w)) = G(w)"
     );
     let mixed = ws.open_mix_pane(a, b, MixPane::LatentBFeatureA).unwrap();
-    assert_eq!(
-        ws.reconstruction(mixed).unwrap().image,
-        ws.mix(a, b).unwrap().latent_b_feature_a,
-        "the pane as it was shown"
+    // the pane as it was shown (drawn there in a batch of four: the same sums in another
+    // order, so a pixel may round the other way)
+    assert!(
+        max_level_difference(
+            &ws.reconstruction(mixed).unwrap().image,
+            &ws.mix(a, b).unwrap().latent_b_feature_a,
+        ) <= 1
     );
     let styled = ws.open_mix_pane(a, b, MixPane::StyleMix(0..4)).unwrap();
-    assert_eq!(
-        ws.reconstruction(styled).unwrap().image,
-        ws.style_mix(a, b, 0..4).unwrap()
+    assert!(
+        max_level_difference(
+            &ws.reconstruction(styled).unwrap().image,
+            &ws.style_mix(a, b, 0..4).unwrap()
+        ) <= 1
     );
     ws.set_slider(mixed, 0, 1.5).unwrap();
     let edited = ws.edited(mixed).unwrap();
@@ -576,14 +590,65 @@ fn a_sweep_clip_moves_one_slider_and_loops_as_a_gif() {
     assert!(ws.sweep(id, 99, (-1.0, 1.0), 5).is_err());
     assert_eq!(ws.photo(id).unwrap().sliders, at_zero);
 
-    // forward and back: 5 + 3 frames, each the face's size, looping
-    let gif = facestyle::imaging::encode_gif_loop(&frames, 80).unwrap();
-    let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif)).unwrap();
-    let decoded: Vec<image::Frame> = image::AnimationDecoder::into_frames(decoder)
-        .collect_frames()
-        .unwrap();
-    assert_eq!(decoded.len(), 8);
-    for f in &decoded {
-        assert_eq!(f.buffer().dimensions(), frames[0].dimensions());
+    let slider = |index| facestyle::workspace::Sweep::Slider {
+        index,
+        range: (-2.0, 2.0),
+    };
+    // forward and back: 5 + 3 frames, each the face's size, as a GIF and as an MP4
+    let dir = temp_dir("sweep");
+    for name in ["sweep.gif", "sweep.mp4"] {
+        let path = dir.join(name);
+        assert_eq!(
+            ws.export_sweep(id, slider(0), (5, 80), false, &path)
+                .unwrap(),
+            8
+        );
+        let clip = facestyle::video::read_clip(&path, None).unwrap();
+        assert_eq!(clip.frames.len(), 8, "{name}");
+        assert_eq!(clip.size(), frames[0].dimensions(), "{name}");
+        assert!(
+            (clip.fps - 12.5).abs() < 0.5,
+            "{name}: {} frames/s",
+            clip.fps
+        );
     }
+    // the whole photo in every frame
+    let path = dir.join("whole");
+    ws.export_sweep(id, slider(0), (3, 80), true, &path)
+        .unwrap();
+    let clip = facestyle::video::read_clip(&path, None).unwrap();
+    let original = facestyle::imaging::load_photo(&photo("00020.jpg")).unwrap();
+    assert_eq!(clip.frames.len(), 4);
+    assert_eq!(clip.size(), original.dimensions());
+}
+
+#[test]
+fn a_mix_sweep_goes_from_one_face_to_the_other() {
+    let mut ws = workspace();
+    let a = ws
+        .open_photo(&photo("00020.jpg"), Framing::Auto, 0)
+        .unwrap();
+    let b = ws
+        .open_photo(&photo("unaligned_joker.jpg"), Framing::Auto, 0)
+        .unwrap();
+    let (ra, rb) = (
+        ws.reconstruction(a).unwrap().image,
+        ws.reconstruction(b).unwrap().image,
+    );
+    let whole = ws.mix_sweep(a, b, None, 5).unwrap();
+    assert_eq!(whole[0], ra, "starts at A's reconstruction");
+    assert_eq!(whole[4], rb, "ends at B's");
+    // each step moves further from A
+    let from_a: Vec<f64> = whole.iter().map(|f| pixels_differ(f, &ra)).collect();
+    assert!(from_a.windows(2).all(|w| w[1] > w[0]), "{from_a:?}");
+    // a layer-range mix: A at the start (up to Eq. 1's rounding), B's fine styles at the end
+    let n = ws.generator().unwrap().config.n_latent();
+    let fine = ws.mix_sweep(a, b, Some(n / 2..n), 3).unwrap();
+    assert!(pixels_differ(&fine[0], &ra) < 1.0);
+    let styled = ws.style_mix(a, b, n / 2..n).unwrap();
+    assert!(
+        pixels_differ(&fine[2], &styled) < 1.0,
+        "t = 1 is the style mix"
+    );
+    assert!(ws.mix_sweep(a, b, Some(n..n + 1), 3).is_err());
 }

@@ -84,3 +84,40 @@ pub fn save_directions() -> Option<PathBuf> {
 pub fn pick_folder() -> Option<PathBuf> {
     dialog().pick_folder()
 }
+
+const CLIPS: [&str; 4] = ["mp4", "m4v", "gif", "webp"];
+
+pub fn pick_video() -> Option<PathBuf> {
+    dialog().add_filter("Videos", &CLIPS).pick_file()
+}
+
+/// Where an edited video goes (MP4 unless another clip extension is typed).
+pub fn save_video(input: &std::path::Path) -> Option<PathBuf> {
+    let stem = input
+        .file_stem()
+        .map_or("video".into(), |s| s.to_string_lossy().into_owned());
+    let ext = input
+        .extension()
+        .map_or("mp4".into(), |e| e.to_string_lossy().into_owned());
+    dialog()
+        .add_filter("Videos", &CLIPS)
+        .set_file_name(format!("{stem}_edited.{ext}"))
+        .save_file()
+}
+
+/// Shows `folder` in the system's file manager (best effort: nothing happens without one).
+pub fn reveal(folder: &std::path::Path) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(target_os = "windows") {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    let _ = std::process::Command::new(opener)
+        .arg(folder)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}

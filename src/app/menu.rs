@@ -128,6 +128,12 @@ impl MenuBar {
                 {
                     actions.push(Action::ExportAll(dir));
                 }
+                if item(ui, "Apply to video…", None, photo && state.task.is_none())
+                    && let Some(input) = dialogs::pick_video()
+                    && let Some(output) = dialogs::save_video(&input)
+                {
+                    actions.push(Action::ApplyToVideo { input, output });
+                }
                 ui.menu_button("Open recent", |ui| {
                     for p in &state.recent.sessions {
                         if ui.button(format!("session: {}", p.display())).clicked() {

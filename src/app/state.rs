@@ -166,6 +166,11 @@ pub enum Action {
     ComputeDirections(DirectionMethod),
     /// Every open photo's edits into this folder (a job).
     ExportAll(PathBuf),
+    /// The selected photo's slider values on every frame of a video (a job).
+    ApplyToVideo {
+        input: PathBuf,
+        output: PathBuf,
+    },
     CancelTask,
     SaveDirections(PathBuf),
     DismissErrors,
@@ -570,6 +575,20 @@ impl EditorState {
                     return send(Request::ExportAll { dir, cancel });
                 }
             }
+            Action::ApplyToVideo { input, output } => {
+                if self.task.is_none()
+                    && let Some(photo) = self.selected
+                {
+                    let cancel = CancelToken::default();
+                    self.task = Some(("editing a video".into(), 0.0, cancel.clone()));
+                    return send(Request::ApplyToVideo {
+                        photo,
+                        input,
+                        output,
+                        cancel,
+                    });
+                }
+            }
             Action::CancelTask => {
                 if let Some((_, _, cancel)) = &self.task {
                     cancel.cancel();
@@ -854,6 +873,7 @@ impl EditorState {
                 };
             }
             Event::Notice(text) => self.notice = Some(text),
+            Event::VideoSaved(_) => {}
             Event::Directions { infos, label, set } => self.directions_arrived(infos, label, set),
             Event::PhotoFailed(e) => {
                 self.opening = self.opening.saturating_sub(1);

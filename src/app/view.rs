@@ -77,6 +77,11 @@ impl EditorApp {
                     if let Event::PhotoClosed(id) = &ev {
                         self.textures.forget(&format!("photo{}-", id.0));
                     }
+                    if let Event::VideoSaved(path) = &ev
+                        && let Some(folder) = path.parent()
+                    {
+                        super::dialogs::reveal(folder);
+                    }
                     self.state.apply(ev)
                 }
                 Err(crossbeam_channel::TryRecvError::Empty) => break,

@@ -31,6 +31,9 @@ pub enum BenchTarget {
     /// Every row in one table (generator b1/b8, encoder, inversion, slider, mix, PTI step,
     /// projection step, LPIPS, detect+align of a 12-MP photo): median and p90 over --runs.
     All,
+    /// `facestyle video` on a 48-frame 320×240 MP4 made from a sample photo (moving, turning,
+    /// noisy), one slider on every frame: ms per frame by stage, for each --batch.
+    Video,
     /// What a session stores per personalized photo: --iters steps of pivotal tuning (MSE,
     /// toward another seed's face), then the exact delta against the base generator.
     Delta,
@@ -244,6 +247,7 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         BenchTarget::Delta => bench_delta(&g, &label, iters)?,
         BenchTarget::All => bench_all(&a, &g, &label, &dev)?,
         BenchTarget::Slider => bench_slider(&a, choice, iters)?,
+        BenchTarget::Video => bench_video(&a, choice)?,
     }
     Ok(())
 }
@@ -336,6 +340,77 @@ fn bench_delta(g: &Generator, label: &str, steps: usize) -> anyhow::Result<()> {
         100.0 * delta.stored_bytes() as f64 / changed.max(1) as f64,
         tuned.seconds
     );
+    Ok(())
+}
+
+fn bench_video(a: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
+    use crate::video::{read_clip, synthetic::moving_face, write_clip};
+    let mut ws = super::common::open_workspace(
+        choice,
+        a.weights.as_deref(),
+        None,
+        crate::face::Framing::Auto,
+    )?;
+    if let Some(problem) = ws.use_bundled_directions() {
+        anyhow::bail!("no direction set: {problem}");
+    }
+    let photo = a.photo.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
+    });
+    let clip = moving_face(
+        &crate::imaging::load_photo(&photo)?,
+        48,
+        (320, 240),
+        25.0,
+        1,
+    );
+    let dir = std::env::temp_dir().join(format!("facestyle-bench-video-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (input, output) = (dir.join("in.mp4"), dir.join("out.mp4"));
+    write_clip(&input, &clip)?;
+    let name = ws
+        .directions()
+        .and_then(|d| d.set.directions.first())
+        .map(|d| d.info.name.clone())
+        .context("the direction set is empty")?;
+    println!(
+        "48 frames 320×240 MP4, {name} = 2 on every frame; ms per frame (measuring for the report excluded)"
+    );
+    println!(
+        "| batch | decode | detect | align | invert | edit | paste | encode | total | frames/s |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for &batch in &a.batch {
+        let settings = crate::workspace::VideoSettings {
+            sliders: vec![(name.clone(), 2.0)],
+            batch,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let clip = read_clip(&input, None)?;
+        let decode = t.elapsed().as_secs_f64() / clip.frames.len() as f64;
+        let (out, report) = ws.edit_video(&clip, &settings, &CancelToken::default(), |_| {})?;
+        let t = Instant::now();
+        let _ = std::fs::remove_file(&output);
+        write_clip(&output, &out)?;
+        let encode = t.elapsed().as_secs_f64() / clip.frames.len() as f64;
+        let s = &report.seconds_per_frame;
+        let total = s.total + decode + encode;
+        let ms = |v: f64| format!("{:.1}", v * 1e3);
+        println!(
+            "| {batch} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+            ms(decode),
+            ms(s.detect),
+            ms(s.align),
+            ms(s.invert),
+            ms(s.edit),
+            ms(s.paste),
+            ms(encode),
+            ms(total),
+            1.0 / total
+        );
+    }
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
 

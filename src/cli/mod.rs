@@ -15,6 +15,7 @@ mod mix;
 mod personalize;
 mod render;
 mod session;
+mod video;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Session files: every open photo with its codes, sliders and personalization.
     Session(session::SessionArgs),
+    /// Edit a video frame by frame: steady face crops, encoder inversion, the same edit on
+    /// every frame, pasted back (MP4, GIF, WebP or a folder of frames).
+    Video(video::VideoArgs),
     /// Print timing figures.
     Bench(bench::BenchArgs),
 }
@@ -87,5 +91,6 @@ pub fn run(command: Command, device: DeviceChoice) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a, device),
         Command::Bench(a) => bench::run(a, device),
         Command::Session(a) => session::run(a, device),
+        Command::Video(a) => video::run(a, device),
     }
 }

@@ -65,6 +65,19 @@ pub fn mix(
     })
 }
 
+/// w+ of face A with entries `layers` moved a fraction `t` of the way to face B's (t = 1 is
+/// [`style_mixed_wplus`]); a mix sweep moves `t` from 0 to 1.
+pub fn blended_wplus(
+    generator: &Generator,
+    a: &Tensor<3>,
+    b: &Tensor<3>,
+    layers: std::ops::Range<usize>,
+    t: f32,
+) -> Result<Tensor<3>, ModelError> {
+    let toward = style_mixed_wplus(generator, a, b, layers)?;
+    Ok(a.clone() + (toward - a.clone()) * t)
+}
+
 /// w+ of face A with entries `layers` taken from face B (classic latent style mixing; coarse ≈
 /// 0..4, middle ≈ 4..8, fine ≈ 8..).
 pub fn style_mixed_wplus(

@@ -111,6 +111,14 @@ pub enum Request {
         kind: ExportKind,
         path: PathBuf,
     },
+    /// The photo's slider values applied to every frame of a video (a job: progress events,
+    /// `cancel`); the result goes to `output`, its report beside it.
+    ApplyToVideo {
+        photo: PhotoId,
+        input: PathBuf,
+        output: PathBuf,
+        cancel: CancelToken,
+    },
     /// Every open photo's edited face (and whole photo) into this folder (a job).
     ExportAll {
         dir: PathBuf,
@@ -156,6 +164,7 @@ impl Request {
             Request::UseDirections(_) => "changing the direction set",
             Request::Export { .. } => "exporting",
             Request::ExportAll { .. } => "exporting all edits",
+            Request::ApplyToVideo { .. } => "editing a video",
             Request::SaveSession(_) => "saving the session",
             Request::OpenSession(_) => "opening the session",
             Request::JobFinished(_) => "finishing the personalization",
@@ -275,6 +284,8 @@ pub enum Event {
     },
     /// Something done that the status bar should tell (a file saved, a model loaded).
     Notice(String),
+    /// An edited video was written here (the editor shows its folder).
+    VideoSaved(PathBuf),
     /// The sliders available for the loaded generator: the active set, where it came from,
     /// and its id (a set replaced later can be used again by [`Request::UseDirections`]).
     Directions {

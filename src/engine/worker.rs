@@ -364,8 +364,16 @@ impl Worker {
                     .workspace
                     .slider_range(slider)
                     .and_then(|range| {
-                        self.workspace
-                            .export_sweep(photo, slider, range, (SWEEP_FRAMES, 80), &path)
+                        self.workspace.export_sweep(
+                            photo,
+                            crate::workspace::Sweep::Slider {
+                                index: slider,
+                                range,
+                            },
+                            (SWEEP_FRAMES, 80),
+                            false,
+                            &path,
+                        )
                     })
                     .map(|_| ()),
             }
@@ -383,6 +391,12 @@ impl Worker {
             }),
             Request::OpenSession(path) => self.open_session(&path),
             Request::ExportAll { dir, cancel } => self.export_all(dir, cancel),
+            Request::ApplyToVideo {
+                photo,
+                input,
+                output,
+                cancel,
+            } => self.apply_to_video(photo, input, output, cancel),
             Request::ComputeDirections { method, cancel } => {
                 self.compute_directions(method, cancel)
             }
@@ -664,6 +678,102 @@ impl Worker {
                     Err(e) if cancel.is_cancelled() => Event::Notice(format!("{e:#}")),
                     Err(e) => Event::Error(line(e)),
                 });
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Edits a video with the photo's slider values on a thread of its own: read, edit every
+    /// frame, write (atomically), report beside it.
+    fn apply_to_video(
+        &mut self,
+        photo: PhotoId,
+        input: std::path::PathBuf,
+        output: std::path::PathBuf,
+        cancel: CancelToken,
+    ) -> anyhow::Result<()> {
+        crate::video::ClipFormat::of(&input)?;
+        crate::video::ClipFormat::of(&output)?;
+        let names: Vec<String> = self
+            .workspace
+            .directions()
+            .map(|d| {
+                d.set
+                    .directions
+                    .iter()
+                    .map(|d| d.info.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sliders = self
+            .workspace
+            .photo(photo)?
+            .slider_pairs()
+            .into_iter()
+            .filter_map(|(i, v)| Some((names.get(i)?.clone(), v)))
+            .collect();
+        let settings = crate::workspace::VideoSettings {
+            sliders,
+            ..Default::default()
+        };
+        if !self.workspace.has_detector() {
+            self.workspace.load_detector()?;
+        }
+        let job = self.workspace.prepare_video(&settings)?;
+        let (events, progress) = (self.events.clone(), self.events.clone());
+        let token = cancel.clone();
+        let written = output.clone();
+        spawn_job(
+            "facestyle-video",
+            "editing a video",
+            move || {
+                progress.send(Event::Progress {
+                    task: "video: reading".into(),
+                    fraction: 0.0,
+                    done: false,
+                });
+                let clip = crate::video::read_clip(&input, None)?;
+                let (edited, report) = job.run(&clip, &token, |p| {
+                    progress.send(Event::Progress {
+                        task: format!("video: {} {}/{}", p.stage.label(), p.done, p.total),
+                        fraction: p.done as f32 / p.total.max(1) as f32,
+                        done: false,
+                    })
+                })?;
+                if token.is_cancelled() {
+                    anyhow::bail!("cancelled: nothing was written");
+                }
+                crate::video::write_clip(&written, &edited)?;
+                let stem = written
+                    .file_stem()
+                    .map_or("video".into(), |s| s.to_string_lossy().into_owned());
+                let json = written.with_file_name(format!("{stem}.report.json"));
+                crate::safe_write::write_atomically(
+                    &json,
+                    serde_json::to_string_pretty(&report)?.as_bytes(),
+                )?;
+                Ok(report)
+            },
+            move |result| {
+                events.send(Event::Progress {
+                    task: "editing a video".into(),
+                    fraction: 1.0,
+                    done: true,
+                });
+                events.send(match result {
+                    Ok(r) => Event::Notice(format!(
+                        "video saved: {} ({} frames, face in {}, {} passed through)",
+                        output.display(),
+                        r.frames,
+                        r.frames - r.frames_passed_through,
+                        r.frames_passed_through
+                    )),
+                    Err(e) if cancel.is_cancelled() => Event::Notice(format!("video {e:#}")),
+                    Err(e) => Event::Error(line(e)),
+                });
+                if output.exists() {
+                    events.send(Event::VideoSaved(output));
+                }
             },
         )?;
         Ok(())

@@ -35,6 +35,11 @@ const PYRAMID_FACTOR: f32 = 0.709;
 /// Detection runs on a copy whose long side is at most this (portraits, not crowds).
 const DETECT_SIDE: u32 = 1024;
 
+fn sort_largest_first(faces: &mut [Face]) {
+    let area = |f: &Face| (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]);
+    faces.sort_by(|a, b| area(b).total_cmp(&area(a)));
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Overlap {
     Union,
@@ -115,6 +120,7 @@ fn crop(img: &RgbImage, b: &[f32; 4], side: u32) -> RgbImage {
     image::imageops::resize(&region, side, side, FilterType::Triangle)
 }
 
+#[derive(Clone)]
 pub struct FaceDetector {
     pnet: PNet,
     rnet: RNet,
@@ -149,7 +155,9 @@ impl FaceDetector {
         } else {
             photo
         };
-        let mut faces = self.detect_at(img);
+        // Faces smaller than a tenth of the short side are not what a portrait editor wants.
+        let min_face = (img.width().min(img.height()) as f32 / 10.0).max(20.0);
+        let mut faces = self.detect_at(img, min_face);
         for f in &mut faces {
             f.bbox.iter_mut().for_each(|v| *v *= scale_back);
             f.landmarks
@@ -157,15 +165,45 @@ impl FaceDetector {
                 .flatten()
                 .for_each(|v| *v *= scale_back);
         }
-        let area = |f: &Face| (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]);
-        faces.sort_by(|a, b| area(b).total_cmp(&area(a)));
+        sort_largest_first(&mut faces);
         faces
     }
 
-    fn detect_at(&self, img: &RgbImage) -> Vec<Face> {
+    /// The face of the previous video frame found again in `photo`: O-Net alone on its box
+    /// (landmarks, score and the box moved to where the face is now), as trackers built on
+    /// MTCNN do. `None` when the box holds no face any more (then run [`FaceDetector::detect`]).
+    pub fn follow(&self, photo: &RgbImage, previous: &Face) -> Option<Face> {
+        let mut c = Candidate {
+            b: previous.bbox,
+            score: previous.score,
+            reg: [0.0; 4],
+        };
+        square(&mut c);
+        let (prob, reg, marks) = self
+            .onet
+            .forward(to_input(&[crop(photo, &c.b, 48)], &self.device));
+        let (prob, reg, marks) = (
+            tensor_to_vec(prob),
+            tensor_to_vec(reg),
+            tensor_to_vec(marks),
+        );
+        if prob[0] < THRESHOLDS[2] {
+            return None;
+        }
+        let (bw, bh) = (c.b[2] - c.b[0] + 1.0, c.b[3] - c.b[1] + 1.0);
+        let landmarks =
+            std::array::from_fn(|k| [c.b[0] + bw * marks[k], c.b[1] + bh * marks[k + 5]]);
+        c.reg = [reg[0], reg[1], reg[2], reg[3]];
+        regress(&mut c);
+        Some(Face {
+            bbox: c.b,
+            score: prob[0],
+            landmarks,
+        })
+    }
+
+    fn detect_at(&self, img: &RgbImage, min_face: f32) -> Vec<Face> {
         let (w, h) = (img.width() as f32, img.height() as f32);
-        // Faces smaller than a tenth of the short side are not what a portrait editor wants.
-        let min_face = (w.min(h) / 10.0).max(20.0);
         let mut scale = 12.0 / min_face;
         let mut candidates = Vec::new();
         while w.min(h) * scale >= 12.0 {

@@ -12,6 +12,7 @@ pub mod personalize;
 pub mod photo;
 mod seed_face;
 pub mod session;
+pub mod video_job;
 
 use std::path::Path;
 
@@ -36,6 +37,7 @@ pub use models::{ActiveDirections, LoadedEncoder, LoadedGenerator};
 pub use personalize::{PersonalizeSettings, PivotSource, TuningJob, TuningOutcome};
 pub use photo::{FaceChoice, OpenPhoto, Personalization, PhotoId};
 pub use seed_face::{SeedFace, SeedMix};
+pub use video_job::{VideoJob, VideoMix, VideoProgress, VideoReport, VideoSettings, VideoStage};
 
 /// The photo, its reconstruction and how close they are.
 pub struct Reconstruction {
@@ -53,6 +55,18 @@ pub enum MixPane {
     LatentAFeatureB,
     /// A with B's w+ entries `layers`.
     StyleMix(std::ops::Range<usize>),
+}
+
+/// What a sweep clip moves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sweep {
+    /// Slider `index` from `range.0` to `range.1`.
+    Slider { index: usize, range: (f32, f32) },
+    /// From this face to face `with`: the whole codes, or the w+ entries `layers`.
+    Mix {
+        with: PhotoId,
+        layers: Option<std::ops::Range<usize>>,
+    },
 }
 
 /// The four panes of FSE Fig. 7 for photos A and B.
@@ -318,10 +332,12 @@ impl Workspace {
     /// Inverts framed crops (at the photo side) in one batch: (targets at the generator's
     /// side, codes).
     fn invert_crops(&self, crops: &[image::RgbImage]) -> anyhow::Result<(Tensor<4>, Codes)> {
-        let (g, e) = (self.generator()?, self.encoder()?);
-        let (input, target) =
-            inversion::split_framed(g, e, rgb_images_to_tensor(crops, self.burn_device()));
-        Ok((target, inversion::encode(g, e, input)?))
+        invert_crops(
+            self.generator()?,
+            self.encoder()?,
+            crops,
+            self.burn_device(),
+        )
     }
 
     fn add_photo(&mut self, mut photo: OpenPhoto) -> PhotoId {
@@ -643,25 +659,95 @@ impl Workspace {
         save_png(&full, path)
     }
 
-    /// Writes a sweep clip of slider `index` (see [`Workspace::sweep`]) as a looping GIF,
-    /// forward and back, `frame_ms` a frame; returns how many frames it holds.
+    /// The frames of a mix moving from this photo's face to `other`'s on the base generator:
+    /// `layers` None blends the whole codes (w+ and F), Some blends those w+ entries only (F
+    /// follows by Eq. 1, as in a layer-range mix).
+    pub fn mix_sweep(
+        &self,
+        id: PhotoId,
+        other: PhotoId,
+        layers: Option<std::ops::Range<usize>>,
+        frames: usize,
+    ) -> anyhow::Result<Vec<image::RgbImage>> {
+        if frames < 2 {
+            bail!("a sweep needs at least 2 frames");
+        }
+        let g = self.generator()?;
+        let (a, b) = (&self.photo(id)?.codes, &self.photo(other)?.codes);
+        if a.k != b.k {
+            bail!("the two faces' codes are injected at different layers");
+        }
+        let residual = match &layers {
+            Some(_) => Some(feature_edit::feature_residual(g, a, &self.noise)?),
+            None => None,
+        };
+        let mut out = Vec::with_capacity(frames);
+        for i in 0..frames {
+            let t = i as f32 / (frames - 1) as f32;
+            let img = match (&layers, &residual) {
+                (Some(layers), Some(r)) => {
+                    let w = mixing::blended_wplus(g, &a.wplus, &b.wplus, layers.clone(), t)?;
+                    feature_edit::edited_image_with_residual(
+                        g,
+                        w,
+                        r.clone(),
+                        a.k,
+                        &self.noise,
+                        None,
+                    )?
+                }
+                _ => {
+                    let blend = Codes {
+                        wplus: a.wplus.clone() * (1.0 - t) + b.wplus.clone() * t,
+                        feature: a.feature.clone() * (1.0 - t) + b.feature.clone() * t,
+                        k: a.k,
+                    };
+                    inversion::reconstruct(g, &blend, &self.noise)?
+                }
+            };
+            out.push(tensor_to_rgb_images(img).remove(0));
+        }
+        Ok(out)
+    }
+
+    /// Writes a sweep clip of the photo — a slider moving or a mix toward another face —
+    /// forward and back so it loops, `frame_ms` a frame, in the format the path names (GIF,
+    /// MP4, WebP, a folder of frames); with `whole_photo`, each frame is the photo with the
+    /// face pasted back. Returns how many frames it holds.
     pub fn export_sweep(
         &mut self,
         id: PhotoId,
-        index: usize,
-        range: (f32, f32),
+        sweep: Sweep,
         (frames, frame_ms): (usize, u32),
+        whole_photo: bool,
         path: &Path,
     ) -> anyhow::Result<usize> {
-        crate::safe_write::check_target(path).with_context(|| format!("{}", path.display()))?;
-        let frames = self.sweep(id, index, range, frames)?;
-        let gif = crate::imaging::encode_gif_loop(&frames, frame_ms)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::video::ClipFormat::of(path)?;
+        let faces = match sweep {
+            Sweep::Slider { index, range } => self.sweep(id, index, range, frames)?,
+            Sweep::Mix { with, layers } => self.mix_sweep(id, with, layers, frames)?,
+        };
+        let back = faces
+            .iter()
+            .rev()
+            .skip(1)
+            .take(faces.len().saturating_sub(2));
+        let mut looped: Vec<image::RgbImage> = faces.iter().chain(back).cloned().collect();
+        if whole_photo {
+            looped = looped
+                .iter()
+                .map(|f| self.paste_into_photo(id, f))
+                .collect::<anyhow::Result<_>>()?;
         }
-        crate::safe_write::write_atomically(path, &gif)
-            .with_context(|| format!("writing {}", path.display()))?;
-        Ok(2 * frames.len() - 2)
+        let n = looped.len();
+        crate::video::write_clip(
+            path,
+            &crate::video::Clip {
+                frames: looped,
+                fps: 1000.0 / frame_ms.max(1) as f32,
+            },
+        )?;
+        Ok(n)
     }
 
     /// The slider range of direction `index` of the active set.
@@ -686,6 +772,18 @@ impl Workspace {
             .save_with(path, &self.generator()?.identity, &meta)?;
         Ok(())
     }
+}
+
+/// Inverts framed crops (at the photo side) in one batch: (targets at the generator's side,
+/// codes).
+fn invert_crops(
+    g: &Generator,
+    e: &FeatureStyleEncoder,
+    crops: &[image::RgbImage],
+    device: &burn::tensor::Device,
+) -> anyhow::Result<(Tensor<4>, Codes)> {
+    let (input, target) = inversion::split_framed(g, e, rgb_images_to_tensor(crops, device));
+    Ok((target, inversion::encode(g, e, input)?))
 }
 
 /// Encodes `img` as its extension says and writes it atomically, naming the file on failure.

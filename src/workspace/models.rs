@@ -42,6 +42,10 @@ const FALLBACK_SEFA: usize = 8;
 
 impl Workspace {
     /// Loads the face detector from the weights folder (photos are centre-cropped without it).
+    pub fn has_detector(&self) -> bool {
+        self.detector.is_some()
+    }
+
     pub fn load_detector(&mut self) -> anyhow::Result<()> {
         self.detector = Some(load_face_detector(self.burn_device())?);
         Ok(())

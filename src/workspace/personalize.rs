@@ -110,7 +110,6 @@ impl Workspace {
         if photos.is_empty() {
             bail!("choose at least one photo to personalize");
         }
-        let g = self.generator()?;
         let mut targets = Vec::new();
         let mut wplus = Vec::new();
         let mut k = None;
@@ -120,24 +119,14 @@ impl Workspace {
             wplus.push(p.codes.wplus.clone());
             k = Some(p.codes.k);
         }
-        let perceptual = match &settings.lpips_files {
-            None => load_perceptual(settings.perceptual, self.burn_device())?,
-            Some((trunk, heads)) => Perceptual::Lpips(Box::new(load_lpips(
-                trunk,
-                heads.as_deref(),
-                TrunkKind::Alex,
-                self.burn_device(),
-            )?)),
-        };
-        Ok(TuningJob {
-            photos: photos.to_vec(),
-            generator: g.clone(),
-            target: Tensor::cat(targets, 0),
-            encoder_wplus: Tensor::cat(wplus, 0),
-            k: k.expect("at least one photo"),
-            settings: settings.clone(),
-            perceptual,
-        })
+        TuningJob::new(
+            photos.to_vec(),
+            self.generator()?.clone(),
+            Tensor::cat(targets, 0),
+            Tensor::cat(wplus, 0),
+            k.expect("at least one photo"),
+            settings,
+        )
     }
 
     /// The tuned generator goes to the photos of the job that are still open; each photo's
@@ -232,6 +221,38 @@ impl TuningReport {
 }
 
 impl TuningJob {
+    /// A job tuning a copy of `generator` to `target` (`[N,3,R,R]` at the generator's side),
+    /// with the encoder's `wplus` of each image; `photos` receive the result (none: a video's
+    /// key frames).
+    pub fn new(
+        photos: Vec<PhotoId>,
+        generator: Generator,
+        target: Tensor<4>,
+        encoder_wplus: Tensor<3>,
+        k: usize,
+        settings: &PersonalizeSettings,
+    ) -> anyhow::Result<TuningJob> {
+        let device = target.device();
+        let perceptual = match &settings.lpips_files {
+            None => load_perceptual(settings.perceptual, &device)?,
+            Some((trunk, heads)) => Perceptual::Lpips(Box::new(load_lpips(
+                trunk,
+                heads.as_deref(),
+                TrunkKind::Alex,
+                &device,
+            )?)),
+        };
+        Ok(TuningJob {
+            photos,
+            generator,
+            target,
+            encoder_wplus,
+            k,
+            settings: settings.clone(),
+            perceptual,
+        })
+    }
+
     pub fn photos(&self) -> &[PhotoId] {
         &self.photos
     }
@@ -248,7 +269,7 @@ impl TuningJob {
         mut on_progress: impl FnMut(&JobProgress),
     ) -> anyhow::Result<TuningOutcome> {
         let g = &self.generator;
-        let n = self.photos.len();
+        let n = self.target.dims()[0];
         let start = std::time::Instant::now();
         let pivots = match self.settings.pivot {
             PivotSource::Encoder => self.encoder_wplus.clone(),

@@ -212,3 +212,39 @@ fn animated_webp_and_frame_folders_round_trip() {
         "an existing folder is not overwritten"
     );
 }
+
+#[test]
+fn personalize_and_mix_run_on_every_frame() {
+    let mut clip = test_clip();
+    clip.frames.truncate(6);
+    let (input, out, codes) = (fresh("short.gif"), fresh("short_out.gif"), fresh("codes"));
+    write_clip(&input, &clip).unwrap();
+    cli([
+        "invert".as_ref(),
+        fixture("photos/unaligned_joker.jpg").as_os_str(),
+        "--out".as_ref(),
+        codes.as_os_str(),
+    ]);
+    let other = codes.join("unaligned_joker.codes.safetensors");
+    cli([
+        "video".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--personalize".as_ref(),
+        "--key-frames".as_ref(),
+        "2".as_ref(),
+        "--steps-tune".as_ref(),
+        "3".as_ref(),
+        "--mix-with".as_ref(),
+        other.as_os_str(),
+    ]);
+    let r = report(&out);
+    assert_eq!(f(&r, "personalization.steps_tuning"), 3.0);
+    assert!(
+        r["mix"].as_str().unwrap().contains("unaligned_joker"),
+        "{}",
+        r["mix"]
+    );
+    assert_eq!(read_clip(&out, None).unwrap().frames.len(), 6);
+}

@@ -30,6 +30,7 @@ case "${1:-status}" in
       --d-warmup-kimg "${D_WARMUP_KIMG:-8}" --precision "${PRECISION:-auto}" \
       --minutes "${MINUTES:-100000}" --ckpt-minutes "${CKPT_MINUTES:-5}" \
       ${G_LR:+--g-lr "$G_LR"} ${TOP_ONLY_KIMG:+--train-top-only-kimg "$TOP_ONLY_KIMG"} \
+      ${TOP_ONLY_UNTIL_KIMG:+--top-only-until-kimg "$TOP_ONLY_UNTIL_KIMG"} \
       ${REGROW_D:+--regrow-d} >>"$RUN/trainer.out" 2>&1 &
     echo $! >"$PIDFILE"
     echo "started (pid $!), log: $RUN/trainer.out"

@@ -65,6 +65,8 @@ def parse_args():
     p.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
     p.add_argument("--train-top-only-kimg", type=float, default=0.0,
                    help="for this long (from where the run starts; kept across resumes) train only the generator's top block")
+    p.add_argument("--top-only-until-kimg", type=float, default=None,
+                   help="train only the top block until this kimg (absolute; replaces the state's end)")
     p.add_argument("--regrow-d", action="store_true",
                    help="with --resume-state: replace its discriminator by a fresh grown one")
     p.add_argument("--d-warmup-kimg", type=float, default=20.0,
@@ -192,6 +194,8 @@ def main():
     top = (f"convs.{len(g.convs) - 2}.", f"convs.{len(g.convs) - 1}.", f"to_rgbs.{len(g.to_rgbs) - 1}.")
     if a.train_top_only_kimg > 0 and "top_only_until" not in state:  # kept across resumes
         state["top_only_until"] = state["nimg"] + a.train_top_only_kimg * 1000
+    if a.top_only_until_kimg is not None:
+        state["top_only_until"] = a.top_only_until_kimg * 1000
     top_only_until = state.get("top_only_until")
     if top_only_until is not None and state["nimg"] >= top_only_until:
         top_only_until = None
@@ -258,6 +262,9 @@ def main():
         if top_only_until is not None and state["nimg"] >= top_only_until:
             g.requires_grad_(True)
             top_only_until = None
+            # the old layers' first Adam steps are about lr each, all at once: ramp the lr up
+            # again from 1 % (without it D's margin vanished at once, LOG 2026-12-03)
+            state["fresh_optimizers_at"] = state["nimg"]
         # EMA
         ema_nimg = min(ema_kimg * 1000, state["nimg"] * 0.05)
         beta = 0.5 ** (a.batch / max(ema_nimg, 1e-8))

@@ -185,16 +185,21 @@ pub fn run(a: VideoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         clip.fps
     );
 
+    // Ctrl+C stops the job at its next frame or step; nothing has been written by then
+    let cancel = CancelToken::default();
+    let on_interrupt = cancel.clone();
+    ctrlc::set_handler(move || on_interrupt.cancel()).ok();
     let started = Instant::now();
+    let mut stage_started = Instant::now();
     let mut last_stage = None;
-    let (out, mut report) = ws.edit_video(&clip, &settings, &CancelToken::default(), |p| {
+    let (out, mut report) = ws.edit_video(&clip, &settings, &cancel, |p| {
         if last_stage != Some(p.stage) {
             if last_stage.is_some() {
                 eprintln!();
             }
             last_stage = Some(p.stage);
+            stage_started = Instant::now();
         }
-        let secs = started.elapsed().as_secs_f64();
         let fraction = p.done as f64 / p.total.max(1) as f64;
         eprint!(
             "\r{:<22} {:>5}/{:<5} {:>3.0} %  {:.0} s",
@@ -202,14 +207,20 @@ pub fn run(a: VideoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             p.done,
             p.total,
             100.0 * fraction,
-            secs
+            started.elapsed().as_secs_f64()
         );
-        if p.stage == crate::workspace::VideoStage::Editing && fraction > 0.0 {
-            eprint!(", ETA {:.0} s   ", secs / fraction - secs);
+        let in_stage = stage_started.elapsed().as_secs_f64();
+        if fraction > 0.0 && fraction < 1.0 {
+            eprint!(", ETA {:.0} s   ", in_stage / fraction - in_stage);
+        } else {
+            eprint!("            ");
         }
         std::io::stderr().flush().ok();
     })?;
     eprintln!();
+    if cancel.is_cancelled() {
+        bail!("cancelled: nothing was written");
+    }
 
     let t = Instant::now();
     write_clip(&a.out, &out)?;

@@ -362,7 +362,12 @@ impl VideoJob {
         for (b, chunk) in crops.chunks(batch).enumerate() {
             check(cancel)?;
             let t = Instant::now();
-            let (target, codes) = self.invert(chunk)?;
+            let (target, mut codes) = self.invert(chunk)?;
+            if let Some(tuned) = &tuned {
+                // as for a personalized photo: the tuned generator draws each frame's w+ with
+                // its own activation at K (the encoder's F belongs to the base generator)
+                codes.feature = tuned.feature_at(codes.wplus.clone(), &self.noise, codes.k)?;
+            }
             secs.invert += t.elapsed().as_secs_f64();
             // the reconstruction is the output when nothing is edited, else it is drawn for
             // the report only (measuring time)

@@ -1,4 +1,4 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -192,7 +192,16 @@ pub fn run(a: VideoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut stage_started = Instant::now();
     let mut last_stage = None;
+    // a progress line on a terminal; one line per stage in a log
+    let terminal = std::io::stderr().is_terminal();
     let (out, mut report) = ws.edit_video(&clip, &settings, &cancel, |p| {
+        if !terminal {
+            if last_stage != Some(p.stage) {
+                eprintln!("{} ({} s)", p.stage.label(), started.elapsed().as_secs());
+                last_stage = Some(p.stage);
+            }
+            return;
+        }
         if last_stage != Some(p.stage) {
             if last_stage.is_some() {
                 eprintln!();
@@ -217,7 +226,9 @@ pub fn run(a: VideoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         }
         std::io::stderr().flush().ok();
     })?;
-    eprintln!();
+    if terminal {
+        eprintln!();
+    }
     if cancel.is_cancelled() {
         bail!("cancelled: nothing was written");
     }

@@ -217,7 +217,7 @@ mod tests {
     fn pose(i: usize, noise: f32) -> CropPose {
         let t = i as f32;
         // a smooth pan, zoom and turn, plus alternating noise
-        let wob = if i % 2 == 0 { noise } else { -noise };
+        let wob = if i.is_multiple_of(2) { noise } else { -noise };
         CropPose {
             centre: [100.0 + 2.0 * t + wob, 80.0 + t],
             side: 120.0 * (1.0 + 0.01 * t),
@@ -292,7 +292,7 @@ mod tests {
         // a 10-frame gap: 5 held after the face was lost, 5 before it is found again, none left
         assert!(s[15..25].iter().all(Option::is_some));
         let long: Vec<_> = (0..40)
-            .map(|i| (i < 10 || i >= 30).then(|| pose(i, 0.0)))
+            .map(|i| (!(10..30).contains(&i)).then(|| pose(i, 0.0)))
             .collect();
         let s = steady_track(
             &long,

@@ -348,10 +348,7 @@ impl VideoJob {
         let gen_used = tuned.as_ref().unwrap_or(g);
 
         // 3. invert, edit, in batches
-        let mix_w = match &settings.mix {
-            Some(m) => Some(m.codes.wplus.clone()),
-            None => None,
-        };
+        let mix_w = settings.mix.as_ref().map(|m| m.codes.wplus.clone());
         let mut faces = FaceFrames {
             source: Vec::new(),
             recon: Vec::new(),

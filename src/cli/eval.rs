@@ -52,6 +52,10 @@ pub struct EvalArgs {
     pub lpips_trunk: Option<PathBuf>,
     #[arg(long)]
     pub lpips_lin: Option<PathBuf>,
+    /// Clips (MP4, GIF, WebP or frame folders) reconstructed frame by frame for the video
+    /// table: identity consistency (FSE Appendix C), PSNR, SSIM (repeatable).
+    #[arg(long = "video", value_name = "CLIP")]
+    pub videos: Vec<PathBuf>,
     /// The Markdown report; the CSV goes next to it (same name, .csv).
     #[arg(long)]
     pub out: PathBuf,
@@ -106,7 +110,26 @@ pub fn run(a: EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         lpips: lpips.as_ref(),
         attributes: attributes.as_ref(),
     };
-    let report = evaluate(&mut ws, &measures, &config, |line| eprintln!("{line}"))?;
+    let mut report = evaluate(&mut ws, &measures, &config, |line| eprintln!("{line}"))?;
+    if !a.videos.is_empty() && !ws.has_detector() {
+        ws.load_detector()?;
+    }
+    for clip in &a.videos {
+        let frames = crate::video::read_clip(clip, None)?;
+        let settings = crate::workspace::VideoSettings::default();
+        let (_, r) = ws.edit_video(
+            &frames,
+            &settings,
+            &crate::pti::CancelToken::default(),
+            |_| {},
+        )?;
+        let row = crate::eval::VideoRow::of(&clip.display().to_string(), &r);
+        eprintln!(
+            "{}: {} frames, PSNR {:.2}, consistency {:?}",
+            row.clip, row.frames, row.psnr, row.consistency
+        );
+        report.videos.push(row);
+    }
     let header = format!(
         "# Inversion and editing report\n\n\
          - images: `{}` ({} evaluated, framing {:?})\n\

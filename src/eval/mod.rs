@@ -75,6 +75,43 @@ pub struct InversionRow {
     pub seconds: f64,
 }
 
+/// One clip reconstructed frame by frame (`facestyle video` without an edit): FSE Appendix
+/// C's identity consistency of source and reconstruction, and the reconstructions' quality.
+#[derive(Debug, Clone)]
+pub struct VideoRow {
+    pub clip: String,
+    pub frames: usize,
+    pub psnr: f64,
+    pub ssim: f64,
+    pub id: Option<f32>,
+    /// Mean identity similarity of each frame to the first: (source, reconstruction).
+    pub consistency: Option<(f32, f32)>,
+    /// The crop's jitter (centre, % of side): as detected, as used.
+    pub jitter: (f32, f32),
+    pub seconds_per_frame: f64,
+}
+
+impl VideoRow {
+    pub fn of(clip: &str, r: &crate::workspace::VideoReport) -> Self {
+        Self {
+            clip: clip.to_string(),
+            frames: r.frames,
+            psnr: r.reconstruction.psnr,
+            ssim: r.reconstruction.ssim,
+            id: r.reconstruction.identity,
+            consistency: r
+                .identity_consistency
+                .as_ref()
+                .map(|c| (c.source, c.reconstruction)),
+            jitter: (
+                r.jitter_detected.centre_percent,
+                r.jitter_steadied.centre_percent,
+            ),
+            seconds_per_frame: r.seconds_per_frame.total,
+        }
+    }
+}
+
 /// One direction at one amount.
 #[derive(Debug, Clone)]
 pub struct EditRow {

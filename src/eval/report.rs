@@ -12,6 +12,8 @@ pub struct Report {
     pub edits: Vec<EditRow>,
     /// Attribute sliders: does the attribute follow the slider.
     pub attributes: Vec<AttributeRow>,
+    /// Clips reconstructed frame by frame.
+    pub videos: Vec<super::VideoRow>,
     /// Images that could not be opened, with the reason.
     pub skipped: Vec<String>,
 }
@@ -130,6 +132,33 @@ impl Report {
                 );
             }
         }
+        if !self.videos.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n## Video (FSE Appendix C)\n\nEvery frame inverted by the encoder (steadied crops, no edit); identity consistency = mean identity similarity of each frame's face to the first frame's, of the source and of the reconstruction.\n"
+            );
+            let _ = writeln!(
+                s,
+                "| clip | frames | SSIM ↑ | PSNR ↑ | ID ↑ | consistency source | consistency reconstruction | crop jitter detected → steadied (% of side) | ms/frame |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            );
+            let opt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+            for v in &self.videos {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.4} | {:.2} | {} | {} | {} | {:.2} → {:.2} | {:.1} |",
+                    v.clip,
+                    v.frames,
+                    v.ssim,
+                    v.psnr,
+                    opt(v.id),
+                    opt(v.consistency.map(|c| c.0)),
+                    opt(v.consistency.map(|c| c.1)),
+                    v.jitter.0,
+                    v.jitter.1,
+                    v.seconds_per_frame * 1e3
+                );
+            }
+        }
         let _ = writeln!(s, "\n## Per image\n");
         let _ = writeln!(s, "| image | method {head}\n| --- | --- {rule}");
         for r in &self.inversions {
@@ -209,6 +238,7 @@ mod tests {
             ],
             edits: Vec::new(),
             attributes: Vec::new(),
+            videos: Vec::new(),
             skipped: vec!["c.jpg: no face".into()],
         };
         let fse = r.mean(Method::Fse).unwrap();

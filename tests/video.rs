@@ -172,7 +172,21 @@ fn bad_clips_are_one_line_errors_and_leave_no_output() {
     std::fs::write(&gif, b"GIF89a\x10\x00").unwrap();
     let odd = fresh("clip.avi");
     std::fs::write(&odd, b"RIFF").unwrap();
-    for input in [&truncated, &junk, &gif, &odd] {
+    // a header that claims 65535×65535 frames: refused before anything is decoded
+    let mut huge = bytes.clone();
+    let stsd = huge.windows(4).position(|w| w == b"stsd").expect("stsd");
+    let at = stsd
+        + huge[stsd..]
+            .windows(4)
+            .position(|w| w == b"avc1")
+            .expect("an avc1 sample entry");
+    // sample entry: 6 reserved + 2 data reference + 16 pre-defined/reserved, then width, height
+    for k in 0..4 {
+        huge[at + 4 + 24 + k] = 0xff;
+    }
+    let giant = fresh("giant.mp4");
+    std::fs::write(&giant, &huge).unwrap();
+    for input in [&truncated, &junk, &gif, &odd, &giant] {
         let out = fresh("never.mp4");
         let run = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
             .args(["--device", "cpu", "video"])
@@ -189,6 +203,9 @@ fn bad_clips_are_one_line_errors_and_leave_no_output() {
             "{stderr}"
         );
         assert!(!out.exists(), "no output for {}", input.display());
+        if input == &giant {
+            assert!(stderr.contains("65535×65535"), "{stderr}");
+        }
     }
 }
 

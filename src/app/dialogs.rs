@@ -49,10 +49,13 @@ pub fn save_png(name: &str) -> Option<PathBuf> {
         .save_file()
 }
 
-pub fn save_gif(name: &str) -> Option<PathBuf> {
+/// Where a sweep clip goes: GIF by default, MP4 or WebP when that extension is typed.
+pub fn save_clip(name: &str) -> Option<PathBuf> {
     dialog()
         .set_file_name(name)
         .add_filter("Animated GIF", &["gif"])
+        .add_filter("MP4 video", &["mp4"])
+        .add_filter("Animated WebP", &["webp"])
         .save_file()
 }
 

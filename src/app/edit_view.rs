@@ -65,7 +65,8 @@ impl EditView {
                 let sweep_menu = |ui: &mut egui::Ui, actions: &mut Vec<Action>| {
                     if ui.button("Export sweep…").clicked() {
                         let safe = crate::workspace::photo::file_safe(&info.name);
-                        if let Some(path) = dialogs::save_gif(&format!("{}_{safe}.gif", p.stem())) {
+                        if let Some(path) = dialogs::save_clip(&format!("{}_{safe}.gif", p.stem()))
+                        {
                             actions.push(Action::Export {
                                 kind: ExportKind::Sweep { slider: i },
                                 path,

@@ -388,12 +388,13 @@ fn bench_video(a: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         };
         let t = Instant::now();
         let clip = read_clip(&input, None)?;
-        let decode = t.elapsed().as_secs_f64() / clip.frames.len() as f64;
-        let (out, report) = ws.edit_video(&clip, &settings, &CancelToken::default(), |_| {})?;
+        let n = clip.frames.len() as f64;
+        let decode = t.elapsed().as_secs_f64() / n;
+        let (out, report) = ws.edit_video(clip, &settings, &CancelToken::default(), |_| {})?;
         let t = Instant::now();
         let _ = std::fs::remove_file(&output);
         write_clip(&output, &out)?;
-        let encode = t.elapsed().as_secs_f64() / clip.frames.len() as f64;
+        let encode = t.elapsed().as_secs_f64() / n;
         let s = &report.seconds_per_frame;
         let total = s.total + decode + encode;
         let ms = |v: f64| format!("{:.1}", v * 1e3);

@@ -118,7 +118,7 @@ pub fn run(a: EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         let frames = crate::video::read_clip(clip, None)?;
         let settings = crate::workspace::VideoSettings::default();
         let (_, r) = ws.edit_video(
-            &frames,
+            frames,
             &settings,
             &crate::pti::CancelToken::default(),
             |_| {},

@@ -137,8 +137,8 @@ fn settings(a: &VideoArgs, ws: &mut Workspace) -> anyhow::Result<VideoSettings> 
             },
         )
     });
-    if !(a.smooth.is_finite() && a.smooth >= 0.0) {
-        bail!("--smooth must be a number ≥ 0");
+    if !(a.smooth.is_finite() && (0.0..=100.0).contains(&a.smooth)) {
+        bail!("--smooth must be a number from 0 to 100 (frames)");
     }
     Ok(VideoSettings {
         sliders: a.sliders.clone(),
@@ -194,7 +194,8 @@ pub fn run(a: VideoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let mut last_stage = None;
     // a progress line on a terminal; one line per stage in a log
     let terminal = std::io::stderr().is_terminal();
-    let (out, mut report) = ws.edit_video(&clip, &settings, &cancel, |p| {
+    let n = clip.frames.len() as f64;
+    let (out, mut report) = ws.edit_video(clip, &settings, &cancel, |p| {
         if !terminal {
             if last_stage != Some(p.stage) {
                 eprintln!("{} ({} s)", p.stage.label(), started.elapsed().as_secs());
@@ -235,7 +236,6 @@ pub fn run(a: VideoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
 
     let t = Instant::now();
     write_clip(&a.out, &out)?;
-    let n = clip.frames.len() as f64;
     {
         let s = &mut report.seconds_per_frame;
         s.decode = decode / n;

@@ -733,7 +733,7 @@ impl Worker {
                     done: false,
                 });
                 let clip = crate::video::read_clip(&input, None)?;
-                let (edited, report) = job.run(&clip, &token, |p| {
+                let (edited, report) = job.run(clip, &token, |p| {
                     progress.send(Event::Progress {
                         task: format!("video: {} {}/{}", p.stage.label(), p.done, p.total),
                         fraction: p.done as f32 / p.total.max(1) as f32,
@@ -760,19 +760,21 @@ impl Worker {
                     fraction: 1.0,
                     done: true,
                 });
-                events.send(match result {
-                    Ok(r) => Event::Notice(format!(
-                        "video saved: {} ({} frames, face in {}, {} passed through)",
-                        output.display(),
-                        r.frames,
-                        r.frames - r.frames_passed_through,
-                        r.frames_passed_through
-                    )),
-                    Err(e) if cancel.is_cancelled() => Event::Notice(format!("video {e:#}")),
-                    Err(e) => Event::Error(line(e)),
-                });
-                if output.exists() {
-                    events.send(Event::VideoSaved(output));
+                match result {
+                    Ok(r) => {
+                        events.send(Event::Notice(format!(
+                            "video saved: {} ({} frames, face in {}, {} passed through)",
+                            output.display(),
+                            r.frames,
+                            r.frames - r.frames_passed_through,
+                            r.frames_passed_through
+                        )));
+                        events.send(Event::VideoSaved(output));
+                    }
+                    Err(e) if cancel.is_cancelled() => {
+                        events.send(Event::Notice(format!("video {e:#}")))
+                    }
+                    Err(e) => events.send(Event::Error(line(e))),
                 }
             },
         )?;

@@ -179,6 +179,11 @@ impl FaceDetector {
             reg: [0.0; 4],
         };
         square(&mut c);
+        let reach = 2.0 * photo.width().max(photo.height()) as f32;
+        let side = c.b[2] - c.b[0];
+        if !c.b.iter().all(|v| v.is_finite()) || side > reach || side < 12.0 {
+            return None;
+        }
         let (prob, reg, marks) = self
             .onet
             .forward(to_input(&[crop(photo, &c.b, 48)], &self.device));

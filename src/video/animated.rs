@@ -5,7 +5,7 @@
 use std::io::Cursor;
 
 use anyhow::{Context, bail};
-use image::{AnimationDecoder, Delay, DynamicImage, Frame, RgbImage};
+use image::{AnimationDecoder, Delay, DynamicImage, Frame, ImageDecoder, RgbImage};
 
 use super::{Clip, check_decoded_size};
 
@@ -31,15 +31,26 @@ fn collect<'a>(frames: image::Frames<'a>, limit: usize) -> anyhow::Result<Clip> 
     })
 }
 
+/// The decoders allocate a canvas of the size the header claims: it is checked first, and
+/// `image`'s default allocation limits apply.
+fn guard(d: &mut impl ImageDecoder) -> anyhow::Result<()> {
+    let (w, h) = d.dimensions();
+    check_decoded_size(1, w, h)?;
+    d.set_limits(image::Limits::default())?;
+    Ok(())
+}
+
 pub fn decode_gif(bytes: &[u8], limit: usize) -> anyhow::Result<Clip> {
-    let d =
+    let mut d =
         image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).context("not a readable GIF")?;
+    guard(&mut d)?;
     collect(d.into_frames(), limit)
 }
 
 pub fn decode_webp(bytes: &[u8], limit: usize) -> anyhow::Result<Clip> {
-    let d =
+    let mut d =
         image::codecs::webp::WebPDecoder::new(Cursor::new(bytes)).context("not a readable WebP")?;
+    guard(&mut d)?;
     if !d.has_animation() {
         let img = DynamicImage::from_decoder(d).context("not a readable WebP")?;
         return Ok(Clip {
@@ -135,8 +146,12 @@ pub fn encode_webp(clip: &Clip) -> anyhow::Result<Vec<u8>> {
         anmf.extend(lossless_chunk(f)?);
         put_chunk(&mut body, b"ANMF", &anmf);
     }
+    let size = u32::try_from(body.len())
+        .ok()
+        .filter(|s| *s < u32::MAX - 1)
+        .context("the clip is too long for one WebP file (4 GiB): write MP4 or fewer frames")?;
     let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
     out.extend(body);
     Ok(out)
 }

@@ -187,6 +187,10 @@ fn write_frames(dir: &Path, clip: &Clip) -> anyhow::Result<()> {
         .map_or("frames".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.with_file_name(format!(".{name}.partial-{}", std::process::id()));
     let result = (|| {
+        // a folder left by a run that was killed is not reused
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
         std::fs::create_dir_all(&tmp)?;
         for (i, f) in clip.frames.iter().enumerate() {
             f.save(tmp.join(format!("frame_{i:05}.png")))

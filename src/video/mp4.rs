@@ -40,9 +40,15 @@ pub fn decode(bytes: &[u8], limit: usize) -> anyhow::Result<Clip> {
         )?;
     let id = track.track_id();
     let samples = track.sample_count();
-    let seconds = track.duration().as_secs_f64();
-    let fps = if seconds > 0.0 {
-        (samples as f64 / seconds) as f32
+    // samples per second from the media header directly (the crate's own duration divides
+    // by a timescale a damaged file may give as 0)
+    let (ticks, timescale) = (
+        track.trak.mdia.mdhd.duration as f64,
+        track.trak.mdia.mdhd.timescale as f64,
+    );
+    let fps = (samples as f64 * timescale / ticks) as f32;
+    let fps = if fps.is_finite() && fps > 0.0 {
+        fps
     } else {
         super::DEFAULT_FPS
     };
@@ -105,7 +111,18 @@ pub fn decode(bytes: &[u8], limit: usize) -> anyhow::Result<Clip> {
             rest = &rest[n..];
         }
         match decoder.decode(&packet) {
-            Ok(Some(yuv)) => frames.push(rgb_of(&yuv)),
+            Ok(Some(yuv)) => {
+                let frame = rgb_of(&yuv);
+                if frames.is_empty() {
+                    // the stream's own size, not the container's claim
+                    check_decoded_size(
+                        (samples as usize).min(limit),
+                        frame.width(),
+                        frame.height(),
+                    )?;
+                }
+                frames.push(frame);
+            }
             Ok(None) => {}
             Err(e) => {
                 first_error.get_or_insert(format!("sample {i}: {e}"));
@@ -159,12 +176,12 @@ fn nal_units(stream: &[u8]) -> Vec<&[u8]> {
 pub fn encode(clip: &Clip) -> anyhow::Result<Vec<u8>> {
     let (w, h) = clip.size();
     let (w, h) = (w & !1, h & !1);
-    if w < 16 || h < 16 {
-        bail!("MP4 frames must be at least 16×16 pixels ({w}×{h} given)");
+    if w < 16 || h < 16 || w > 8192 || h > 8192 {
+        bail!("MP4 frames must be 16 to 8192 pixels wide and high ({w}×{h} given)");
     }
-    let fps = clip.fps.clamp(1.0, 240.0);
+    let fps = clip.fps.clamp(0.01, 240.0);
     // about 0.3 bit per pixel: faces stay sharp at the model's sizes
-    let bitrate = ((w * h) as f32 * fps * 0.3).clamp(200_000.0, 50_000_000.0) as u32;
+    let bitrate = ((w * h) as f32 * fps.max(1.0) * 0.3).clamp(200_000.0, 50_000_000.0) as u32;
     let config = EncoderConfig::new()
         .skip_frames(false)
         .rate_control_mode(RateControlMode::Off)
@@ -225,7 +242,7 @@ pub fn encode(clip: &Clip) -> anyhow::Result<Vec<u8>> {
     let mut writer =
         ::mp4::Mp4Writer::write_start(Cursor::new(Vec::new()), &config).map_err(mp4_error)?;
     // a timescale of 1000 ticks per frame keeps fractional rates (29.97) exact
-    let timescale = (fps * 1000.0).round() as u32;
+    let timescale = ((fps * 1000.0).round() as u32).max(1);
     writer
         .add_track(&::mp4::TrackConfig {
             track_type: ::mp4::TrackType::Video,

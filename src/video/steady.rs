@@ -75,6 +75,14 @@ impl Default for Steadying {
     }
 }
 
+/// Whether crops `frames_apart` frames apart can be one face moving: the centre moved less than
+/// half a side (times √frames_apart). Otherwise the track is cut between them — another face
+/// took over — and nothing is bridged or smoothed across the cut.
+fn same_face(a: &CropPose, b: &CropPose, frames_apart: usize) -> bool {
+    let moved = (a.centre[0] - b.centre[0]).hypot(a.centre[1] - b.centre[1]);
+    moved < 0.5 * a.side.max(b.side) * (frames_apart.max(1) as f32).sqrt()
+}
+
 /// Angles made continuous along a run (no jumps of 2π).
 fn unwrap_angles(poses: &mut [CropPose]) {
     for i in 1..poses.len() {
@@ -99,7 +107,12 @@ pub fn steady_track(found: &[Option<CropPose>], s: Steadying) -> Vec<Option<Crop
     let known: Vec<usize> = (0..track.len()).filter(|&i| track[i].is_some()).collect();
     for pair in known.windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        if b - a - 1 <= s.max_gap {
+        let same = same_face(
+            track[a].as_ref().unwrap(),
+            track[b].as_ref().unwrap(),
+            b - a,
+        );
+        if b - a - 1 <= s.max_gap && same {
             let (pa, mut pb) = (track[a].unwrap(), track[b].unwrap());
             let mut two = [pa, pb];
             unwrap_angles(&mut two);
@@ -108,11 +121,13 @@ pub fn steady_track(found: &[Option<CropPose>], s: Steadying) -> Vec<Option<Crop
                 *slot = Some(pa.lerp(&pb, (i - a) as f32 / (b - a) as f32));
             }
         } else {
-            // a long gap: each side's crop is kept for `max_gap` frames into it
-            for i in a + 1..=a + s.max_gap {
+            // a long gap, or another face: each side's crop is kept for up to `max_gap` frames
+            // into it (half the gap each when it is shorter)
+            let hold = s.max_gap.min((b - a - 1) / 2);
+            for i in a + 1..=a + hold {
                 track[i] = track[a];
             }
-            for i in b - s.max_gap..b {
+            for i in b - hold..b {
                 track[i] = track[b];
             }
         }
@@ -121,7 +136,12 @@ pub fn steady_track(found: &[Option<CropPose>], s: Steadying) -> Vec<Option<Crop
         for i in first.saturating_sub(s.max_gap)..first {
             track[i] = track[first];
         }
-        for i in last + 1..(last + 1 + s.max_gap).min(track.len()) {
+        for i in last + 1
+            ..last
+                .saturating_add(1)
+                .saturating_add(s.max_gap)
+                .min(track.len())
+        {
             track[i] = track[last];
         }
     }
@@ -129,7 +149,7 @@ pub fn steady_track(found: &[Option<CropPose>], s: Steadying) -> Vec<Option<Crop
         return track;
     }
     // smooth each run of consecutive crops on its own
-    let radius = (3.0 * s.sigma).ceil() as usize;
+    let radius = ((3.0 * s.sigma).ceil() as usize).min(track.len());
     let weights: Vec<f32> = (0..=radius)
         .map(|d| (-0.5 * (d as f32 / s.sigma).powi(2)).exp())
         .collect();
@@ -141,13 +161,19 @@ pub fn steady_track(found: &[Option<CropPose>], s: Steadying) -> Vec<Option<Crop
             continue;
         }
         let start = i;
-        while i < track.len() && track[i].is_some() {
+        i += 1;
+        while i < track.len()
+            && matches!((&track[i - 1], &track[i]), (Some(p), Some(q)) if same_face(p, q, 1))
+        {
             i += 1;
         }
         let mut run: Vec<CropPose> = track[start..i].iter().map(|p| p.unwrap()).collect();
         unwrap_angles(&mut run);
         for (j, slot) in out[start..i].iter_mut().enumerate() {
-            let (lo, hi) = (j.saturating_sub(radius), (j + radius).min(run.len() - 1));
+            // a symmetric window, narrower near the run's ends: a one-sided one would pull
+            // the crop of a moving face behind it there
+            let r = radius.min(j).min(run.len() - 1 - j);
+            let (lo, hi) = (j - r, j + r);
             let (mut sum, mut acc) = (0.0, [0.0f32; 4]);
             for (k, p) in run.iter().enumerate().take(hi + 1).skip(lo) {
                 let wt = weights[k.abs_diff(j)];
@@ -268,6 +294,41 @@ mod tests {
         let smoothed = steady_track(&noisy, Steadying::default());
         let mid = smoothed[20].unwrap();
         assert!((mid.centre[0] - pose(20, 0.0).centre[0]).abs() < 0.5);
+    }
+
+    #[test]
+    fn another_face_cuts_the_track() {
+        // face A on frames 0..10, face B (far away) on 10..20, no gap between them
+        let t: Vec<_> = (0..20)
+            .map(|i| {
+                let mut p = pose(i, 0.0);
+                if i >= 10 {
+                    p.centre[0] += 400.0;
+                }
+                Some(p)
+            })
+            .collect();
+        let s = steady_track(&t, Steadying::default());
+        for (i, p) in s.iter().enumerate() {
+            let truth = t[i].unwrap().centre[0];
+            assert!(
+                (p.unwrap().centre[0] - truth).abs() < 1.0,
+                "frame {i} left its face"
+            );
+        }
+        // and across a short gap: no crop halfway between the two
+        let mut gap = t.clone();
+        gap[9] = None;
+        gap[10] = None;
+        let s = steady_track(
+            &gap,
+            Steadying {
+                sigma: 0.0,
+                max_gap: 5,
+            },
+        );
+        assert_eq!(s[9].unwrap().centre, t[8].unwrap().centre);
+        assert_eq!(s[10].unwrap().centre, t[11].unwrap().centre);
     }
 
     #[test]

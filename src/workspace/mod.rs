@@ -722,7 +722,9 @@ impl Workspace {
         whole_photo: bool,
         path: &Path,
     ) -> anyhow::Result<usize> {
-        crate::video::ClipFormat::of(path)?;
+        if crate::video::ClipFormat::of(path)? != crate::video::ClipFormat::Frames {
+            crate::safe_write::check_target(path).with_context(|| format!("{}", path.display()))?;
+        }
         let faces = match sweep {
             Sweep::Slider { index, range } => self.sweep(id, index, range, frames)?,
             Sweep::Mix { with, layers } => self.mix_sweep(id, with, layers, frames)?,

@@ -102,7 +102,8 @@ pub struct StageSeconds {
     pub edit: f64,
     pub paste: f64,
     pub encode: f64,
-    /// Everything above.
+    /// Every stage above but `measure` (decode and encode are zero unless the front end
+    /// timed and added them, as `facestyle video` does).
     pub total: f64,
     /// Measuring for the report, the reconstructions drawn for it included (not part of
     /// `total`).
@@ -183,13 +184,6 @@ fn mean_consistency(embeddings: &[Vec<f32>]) -> f32 {
     sum / (embeddings.len() - 1) as f32
 }
 
-/// Per frame with a face: source crop, reconstruction, edit.
-struct FaceFrames {
-    source: Vec<RgbImage>,
-    recon: Vec<RgbImage>,
-    edited: Vec<RgbImage>,
-}
-
 /// Everything a video edit needs, copied from the workspace: it runs on any thread while the
 /// workspace goes on.
 pub struct VideoJob {
@@ -237,7 +231,7 @@ impl Workspace {
     /// prepare → run on this thread.
     pub fn edit_video(
         &self,
-        clip: &Clip,
+        clip: Clip,
         settings: &VideoSettings,
         cancel: &CancelToken,
         on_progress: impl FnMut(VideoProgress),
@@ -255,11 +249,12 @@ impl VideoJob {
     /// the report. `cancel` stops it between frames and batches.
     pub fn run(
         &self,
-        clip: &Clip,
+        clip: Clip,
         cancel: &CancelToken,
         mut on_progress: impl FnMut(VideoProgress),
     ) -> anyhow::Result<(Clip, VideoReport)> {
         let n = clip.frames.len();
+        let (fps, (width, height)) = (clip.fps, clip.size());
         let (g, settings, sliders, side) =
             (&self.generator, &self.settings, &self.sliders, self.side);
         let detector = &self.detector;
@@ -305,13 +300,8 @@ impl VideoJob {
         if with_face.is_empty() {
             bail!("no face was found in any frame");
         }
-        let t = Instant::now();
         let quads: Vec<Option<Quad>> = track.iter().map(|p| p.map(|p| p.quad())).collect();
-        let crops: Vec<RgbImage> = with_face
-            .iter()
-            .map(|&i| align(&clip.frames[i], quads[i].unwrap(), side).image)
-            .collect();
-        secs.align = t.elapsed().as_secs_f64();
+        let crop = |frames: &[RgbImage], i: usize| align(&frames[i], quads[i].unwrap(), side).image;
 
         // 2. optionally, the generator tuned to key frames together
         let mut personalization = None;
@@ -325,9 +315,10 @@ impl VideoJob {
                     done: 0,
                     total: 1,
                 });
-                let keys = (*keys).clamp(1, crops.len());
+                let m = with_face.len();
+                let keys = (*keys).clamp(1, m);
                 let picks: Vec<RgbImage> = (0..keys)
-                    .map(|k| crops[(k * crops.len()) / keys + crops.len() / (2 * keys)].clone())
+                    .map(|k| crop(&clip.frames, with_face[(k * m) / keys + m / (2 * keys)]))
                     .collect();
                 let (target, codes) = self.invert(&picks)?;
                 let job = TuningJob::new(Vec::new(), g.clone(), target, codes.wplus, codes.k, ps)?;
@@ -347,19 +338,20 @@ impl VideoJob {
         };
         let gen_used = tuned.as_ref().unwrap_or(g);
 
-        // 3. invert, edit, in batches
+        // 3. batch by batch: align, invert, edit, paste back, measure (nothing of a batch is
+        // kept but the pasted frames and the measures)
         let mix_w = settings.mix.as_ref().map(|m| m.codes.wplus.clone());
-        let mut faces = FaceFrames {
-            source: Vec::new(),
-            recon: Vec::new(),
-            edited: Vec::new(),
-        };
+        let mut measures = Measures::new(&self.device);
         let batch = settings.batch.max(1);
         let edits = !sliders.is_empty() || mix_w.is_some();
-        for (b, chunk) in crops.chunks(batch).enumerate() {
+        let mut frames = clip.frames;
+        for (b, chunk) in with_face.chunks(batch).enumerate() {
             check(cancel)?;
             let t = Instant::now();
-            let (target, mut codes) = self.invert(chunk)?;
+            let crops: Vec<RgbImage> = chunk.iter().map(|&i| crop(&frames, i)).collect();
+            secs.align += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let (target, mut codes) = self.invert(&crops)?;
             if let Some(tuned) = &tuned {
                 // as for a personalized photo: the tuned generator draws each frame's w+ with
                 // its own activation at K (the encoder's F belongs to the base generator)
@@ -400,33 +392,21 @@ impl VideoJob {
                 recon.clone()
             };
             secs.edit += t.elapsed().as_secs_f64();
-            faces.source.extend(tensor_to_rgb_images(target));
-            faces.recon.extend(recon);
-            faces.edited.extend(edited);
+            let t = Instant::now();
+            for (face, &i) in edited.iter().zip(chunk) {
+                frames[i] = paste_back(&frames[i], face, &quads[i].unwrap());
+            }
+            secs.paste += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            measures.add(&tensor_to_rgb_images(target), &recon, &edited);
+            secs.measure += t.elapsed().as_secs_f64();
             on_progress(VideoProgress {
                 stage: VideoStage::Editing,
-                done: ((b + 1) * batch).min(crops.len()),
-                total: crops.len(),
+                done: ((b + 1) * batch).min(with_face.len()),
+                total: with_face.len(),
             });
         }
-
-        // 4. paste back
-        let t = Instant::now();
-        let mut out = clip.frames.clone();
-        for (j, &i) in with_face.iter().enumerate() {
-            out[i] = paste_back(&clip.frames[i], &faces.edited[j], &quads[i].unwrap());
-        }
-        secs.paste = t.elapsed().as_secs_f64();
-
-        // 5. measures
-        on_progress(VideoProgress {
-            stage: VideoStage::Measuring,
-            done: 0,
-            total: 1,
-        });
-        let t = Instant::now();
-        let (reconstruction, identity_consistency) = measure(&faces, &self.device);
-        secs.measure += t.elapsed().as_secs_f64();
+        let (reconstruction, identity_consistency) = measures.finish();
 
         let per_frame = 1.0 / n as f64;
         for s in [
@@ -442,10 +422,9 @@ impl VideoJob {
         }
         secs.total =
             secs.detect + secs.align + secs.personalize + secs.invert + secs.edit + secs.paste;
-        let (width, height) = clip.size();
         let report = VideoReport {
             frames: n,
-            fps: clip.fps,
+            fps,
             width,
             height,
             faces_found: found.iter().filter(|f| f.is_some()).count(),
@@ -469,62 +448,74 @@ impl VideoJob {
             seconds_per_frame: secs,
             audio: "not read: the output is silent",
         };
-        Ok((
-            Clip {
-                frames: out,
-                fps: clip.fps,
-            },
-            report,
-        ))
+        Ok((Clip { frames, fps }, report))
     }
 }
 
-/// Reconstruction quality and identity consistency of the face frames.
-fn measure(
-    faces: &FaceFrames,
-    device: &Device,
-) -> (ReconstructionFigures, Option<IdentityConsistency>) {
-    let n = faces.source.len().max(1) as f64;
-    let (mut psnr, mut ssim) = (0.0, 0.0);
-    for (r, s) in faces.recon.iter().zip(&faces.source) {
-        let q = quality(r, s);
-        psnr += q.psnr;
-        ssim += q.ssim;
-    }
-    let id_net: Option<IdentityNet> = crate::model_source::load_identity_net(device).ok();
-    let embed = |net: &IdentityNet, imgs: &[RgbImage]| -> Vec<Vec<f32>> {
-        imgs.chunks(16).flat_map(|c| net.embed(c)).collect()
-    };
-    let (identity, consistency) = match &id_net {
-        None => (None, None),
-        Some(net) => {
-            let (es, er, ee) = (
-                embed(net, &faces.source),
-                embed(net, &faces.recon),
-                embed(net, &faces.edited),
-            );
-            let id = es
-                .iter()
-                .zip(&er)
-                .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
-                .sum::<f32>()
-                / es.len().max(1) as f32;
-            (
-                Some(id),
-                Some(IdentityConsistency {
-                    source: mean_consistency(&es),
-                    reconstruction: mean_consistency(&er),
-                    edit: mean_consistency(&ee),
-                }),
-            )
+/// Reconstruction quality and identity embeddings, gathered batch by batch.
+struct Measures {
+    id_net: Option<IdentityNet>,
+    psnr: f64,
+    ssim: f64,
+    frames: usize,
+    /// Per face frame: source, reconstruction, edit (128 values each).
+    embeddings: [Vec<Vec<f32>>; 3],
+}
+
+impl Measures {
+    fn new(device: &Device) -> Self {
+        Self {
+            id_net: crate::model_source::load_identity_net(device).ok(),
+            psnr: 0.0,
+            ssim: 0.0,
+            frames: 0,
+            embeddings: Default::default(),
         }
-    };
-    (
-        ReconstructionFigures {
-            psnr: psnr / n,
-            ssim: ssim / n,
-            identity,
-        },
-        consistency,
-    )
+    }
+
+    fn add(&mut self, source: &[RgbImage], recon: &[RgbImage], edited: &[RgbImage]) {
+        for (r, s) in recon.iter().zip(source) {
+            let q = quality(r, s);
+            self.psnr += q.psnr;
+            self.ssim += q.ssim;
+            self.frames += 1;
+        }
+        if let Some(net) = &self.id_net {
+            for (all, images) in self.embeddings.iter_mut().zip([source, recon, edited]) {
+                all.extend(net.embed(images));
+            }
+        }
+    }
+
+    fn finish(self) -> (ReconstructionFigures, Option<IdentityConsistency>) {
+        let n = self.frames.max(1) as f64;
+        let [es, er, ee] = &self.embeddings;
+        let (identity, consistency) = match &self.id_net {
+            None => (None, None),
+            Some(_) => {
+                let id = es
+                    .iter()
+                    .zip(er)
+                    .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+                    .sum::<f32>()
+                    / es.len().max(1) as f32;
+                (
+                    Some(id),
+                    Some(IdentityConsistency {
+                        source: mean_consistency(es),
+                        reconstruction: mean_consistency(er),
+                        edit: mean_consistency(ee),
+                    }),
+                )
+            }
+        };
+        (
+            ReconstructionFigures {
+                psnr: self.psnr / n,
+                ssim: self.ssim / n,
+                identity,
+            },
+            consistency,
+        )
+    }
 }

@@ -71,6 +71,15 @@ pub struct BenchArgs {
     pub tsv: Option<PathBuf>,
 }
 
+impl BenchArgs {
+    /// `--photo`, else the repository's sample photo.
+    fn sample_photo(&self) -> PathBuf {
+        self.photo.clone().unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
+        })
+    }
+}
+
 /// Milliseconds per image of `run(seed)` on `batch` images, after one warm-up call.
 fn time_per_image(batch: usize, iters: usize, run: impl Fn(u64) -> burn::tensor::Tensor<4>) -> f64 {
     use super::bench_all::finish;
@@ -275,9 +284,7 @@ fn bench_all(a: &BenchArgs, g: &Generator, label: &str, dev: &ComputeDevice) -> 
         None => None,
     };
     let detector = crate::model_source::load_face_detector(device).ok();
-    let photo = a.photo.clone().unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
-    });
+    let photo = a.sample_photo();
     let model = format!(
         "{label}, {0}×{0}, encoder {1}² input",
         g.config.size, e.config.input_resolution
@@ -354,9 +361,7 @@ fn bench_video(a: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     if let Some(problem) = ws.use_bundled_directions() {
         anyhow::bail!("no direction set: {problem}");
     }
-    let photo = a.photo.clone().unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
-    });
+    let photo = a.sample_photo();
     let clip = moving_face(
         &crate::imaging::load_photo(&photo)?,
         48,
@@ -437,9 +442,7 @@ fn bench_slider(a: &BenchArgs, choice: DeviceChoice, iters: usize) -> anyhow::Re
             ws?
         }
     };
-    let photo = a.photo.clone().unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/00020.jpg")
-    });
+    let photo = a.sample_photo();
     let id = ws.open_photo(&photo, framing, 0)?;
     let n = ws.directions().map_or(0, |d| d.set.directions.len());
     anyhow::ensure!(n > 0, "no directions to move");

@@ -1,5 +1,5 @@
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -87,14 +87,6 @@ pub(super) fn parse_layers(s: &str, n: usize) -> anyhow::Result<std::ops::Range<
         bail!("layers {s}: the generator has w+ entries 0..{n}");
     }
     Ok(r)
-}
-
-/// `clip.mp4` → `clip.report.json` beside it.
-fn report_path(out: &Path) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map_or("video".into(), |s| s.to_string_lossy().into_owned());
-    out.with_file_name(format!("{stem}.report.json"))
 }
 
 fn settings(a: &VideoArgs, ws: &mut Workspace) -> anyhow::Result<VideoSettings> {
@@ -281,7 +273,10 @@ pub fn run(a: VideoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         1e3 * s.paste,
         1e3 * s.encode
     );
-    let path = a.report.clone().unwrap_or_else(|| report_path(&a.out));
+    let path = a
+        .report
+        .clone()
+        .unwrap_or_else(|| crate::video::report_path(&a.out));
     crate::safe_write::write_atomically(&path, serde_json::to_string_pretty(&report)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     println!("report → {}", path.display());

@@ -744,12 +744,8 @@ impl Worker {
                     anyhow::bail!("cancelled: nothing was written");
                 }
                 crate::video::write_clip(&written, &edited)?;
-                let stem = written
-                    .file_stem()
-                    .map_or("video".into(), |s| s.to_string_lossy().into_owned());
-                let json = written.with_file_name(format!("{stem}.report.json"));
                 crate::safe_write::write_atomically(
-                    &json,
+                    &crate::video::report_path(&written),
                     serde_json::to_string_pretty(&report)?.as_bytes(),
                 )?;
                 Ok(report)

@@ -178,33 +178,14 @@ impl FaceDetector {
             score: previous.score,
             reg: [0.0; 4],
         };
+        // on the square box, as the cascade gives O-Net its boxes
         square(&mut c);
         let reach = 2.0 * photo.width().max(photo.height()) as f32;
         let side = c.b[2] - c.b[0];
         if !c.b.iter().all(|v| v.is_finite()) || side > reach || side < 12.0 {
             return None;
         }
-        let (prob, reg, marks) = self
-            .onet
-            .forward(to_input(&[crop(photo, &c.b, 48)], &self.device));
-        let (prob, reg, marks) = (
-            tensor_to_vec(prob),
-            tensor_to_vec(reg),
-            tensor_to_vec(marks),
-        );
-        if prob[0] < THRESHOLDS[2] {
-            return None;
-        }
-        let (bw, bh) = (c.b[2] - c.b[0] + 1.0, c.b[3] - c.b[1] + 1.0);
-        let landmarks =
-            std::array::from_fn(|k| [c.b[0] + bw * marks[k], c.b[1] + bh * marks[k + 5]]);
-        c.reg = [reg[0], reg[1], reg[2], reg[3]];
-        regress(&mut c);
-        Some(Face {
-            bbox: c.b,
-            score: prob[0],
-            landmarks,
-        })
+        self.output_faces(photo, &[c]).pop().map(|(_, face)| face)
     }
 
     fn detect_at(&self, img: &RgbImage, min_face: f32) -> Vec<Face> {
@@ -251,6 +232,16 @@ impl FaceDetector {
         if boxes.is_empty() {
             return Vec::new();
         }
+        let (kept, mut faces): (Vec<Candidate>, Vec<Face>) =
+            self.output_faces(img, &boxes).into_iter().unzip();
+        let survivors = nms(kept, 0.7, Overlap::Min);
+        faces.retain(|f| survivors.iter().any(|s| s.b == f.bbox));
+        faces
+    }
+
+    /// O-Net on the 48² crops of `boxes`: for each box it accepts, the box moved by its
+    /// regression and the face (score, landmarks read in the box as given).
+    fn output_faces(&self, img: &RgbImage, boxes: &[Candidate]) -> Vec<(Candidate, Face)> {
         let crops: Vec<RgbImage> = boxes.iter().map(|c| crop(img, &c.b, 48)).collect();
         let (prob, reg, marks) = self.onet.forward(to_input(&crops, &self.device));
         let (prob, reg, marks) = (
@@ -258,8 +249,7 @@ impl FaceDetector {
             tensor_to_vec(reg),
             tensor_to_vec(marks),
         );
-        let mut faces = Vec::new();
-        let mut kept = Vec::new();
+        let mut out = Vec::new();
         for (i, c) in boxes.iter().enumerate() {
             if prob[i] < THRESHOLDS[2] {
                 continue;
@@ -273,16 +263,16 @@ impl FaceDetector {
                 reg: [reg[i * 4], reg[i * 4 + 1], reg[i * 4 + 2], reg[i * 4 + 3]],
             };
             regress(&mut cand);
-            kept.push(cand);
-            faces.push(Face {
-                bbox: cand.b,
-                score: cand.score,
-                landmarks,
-            });
+            out.push((
+                cand,
+                Face {
+                    bbox: cand.b,
+                    score: cand.score,
+                    landmarks,
+                },
+            ));
         }
-        let survivors = nms(kept, 0.7, Overlap::Min);
-        faces.retain(|f| survivors.iter().any(|s| s.b == f.bbox));
-        faces
+        out
     }
 
     fn refine(&self, img: &RgbImage, boxes: Vec<Candidate>) -> Vec<Candidate> {

@@ -66,6 +66,14 @@ impl ClipFormat {
     }
 }
 
+/// Where the report of an edited clip goes: `clip.mp4` → `clip.report.json` beside it.
+pub fn report_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or("video".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}.report.json"))
+}
+
 /// Reads a clip (at most `max_frames` frames). A bad or truncated file is one error naming it.
 pub fn read_clip(path: &Path, max_frames: Option<usize>) -> anyhow::Result<Clip> {
     let format = ClipFormat::of(path)?;

@@ -41,11 +41,12 @@ pub struct ActiveDirections {
 const FALLBACK_SEFA: usize = 8;
 
 impl Workspace {
-    /// Loads the face detector from the weights folder (photos are centre-cropped without it).
+    /// Whether the face detector is loaded.
     pub fn has_detector(&self) -> bool {
         self.detector.is_some()
     }
 
+    /// Loads the face detector from the weights folder (photos are centre-cropped without it).
     pub fn load_detector(&mut self) -> anyhow::Result<()> {
         self.detector = Some(load_face_detector(self.burn_device())?);
         Ok(())

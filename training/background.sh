@@ -29,7 +29,7 @@ case "${1:-status}" in
       --grow-trunk weights/perceptual.safetensors --top-channels 16 \
       --d-warmup-kimg "${D_WARMUP_KIMG:-8}" --precision "${PRECISION:-auto}" \
       --minutes "${MINUTES:-100000}" --ckpt-minutes "${CKPT_MINUTES:-5}" \
-      ${G_LR:+--g-lr "$G_LR"} ${TOP_ONLY_KIMG:+--train-top-only-kimg "$TOP_ONLY_KIMG"} \
+      ${G_LR:+--g-lr "$G_LR"} ${LR_WARMUP_KIMG:+--lr-warmup-kimg "$LR_WARMUP_KIMG"} ${TOP_ONLY_KIMG:+--train-top-only-kimg "$TOP_ONLY_KIMG"} \
       ${TOP_ONLY_UNTIL_KIMG:+--top-only-until-kimg "$TOP_ONLY_UNTIL_KIMG"} \
       ${REGROW_D:+--regrow-d} >>"$RUN/trainer.out" 2>&1 &
     echo $! >"$PIDFILE"

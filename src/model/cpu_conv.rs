@@ -5,12 +5,13 @@
 //! the same arithmetic (every product summed in f32) in a cheaper layout. Other backends, and
 //! grouped or dilated convolutions, go to burn's own `conv2d`.
 
+use burn::tensor::Tensor;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor};
 use rayon::prelude::*;
 
-use super::loader::{tensor_from_vec, tensor_to_vec};
+use super::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, matmul, with_values};
+use super::loader::tensor_from_vec;
 
 /// `conv2d(x, weight, bias, options)` as burn computes it, faster on the CPU backend.
 pub fn conv2d(
@@ -21,8 +22,7 @@ pub fn conv2d(
 ) -> Tensor<4> {
     let device = x.device();
     let [(py, py_end), (px, px_end)] = options.padding;
-    if device != Device::flex()
-        || device.is_autodiff()
+    if !is_cpu_inference(&device)
         || options.groups != 1
         || options.dilation != [1, 1]
         || py != py_end
@@ -47,53 +47,35 @@ pub fn conv2d(
         hout,
         wout,
     };
-    let input = tensor_to_vec(x);
-    let filters = tensor_to_vec(weight);
-    let bias = bias.map(tensor_to_vec);
     let k = cin * kh * kw;
     let n = hout * wout;
     let mut out = vec![0f32; b * cout * n];
     let mut cols = vec![0f32; k * n];
-    for (image, dst) in input
-        .chunks_exact(cin * h * w)
-        .zip(out.chunks_exact_mut(cout * n))
-    {
-        geometry.im2col(image, &mut cols);
-        // dst[cout, n] = filters[cout, k] · cols[k, n]
-        unsafe {
-            gemm::gemm(
-                cout,
-                n,
-                k,
-                dst.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                filters.as_ptr(),
-                1,
-                k as isize,
-                cols.as_ptr(),
-                1,
-                n as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
-        if let Some(bias) = &bias {
-            dst.par_chunks_exact_mut(n)
-                .zip(bias.par_iter())
-                .for_each(|(row, &v)| row.iter_mut().for_each(|o| *o += v));
-        }
+    with_values(&x, |input| {
+        with_values(&weight, |filters| {
+            for (image, dst) in input
+                .chunks_exact(cin * h * w)
+                .zip(out.chunks_exact_mut(cout * n))
+            {
+                geometry.im2col(image, &mut cols);
+                // dst[cout, n] = filters[cout, k] · cols[k, n]
+                matmul(dst, [cout, n, k], (filters, k, 1), (&cols, n, 1));
+            }
+        })
+    });
+    if let Some(bias) = bias {
+        with_values(&bias, |bias| {
+            out.par_chunks_exact_mut(n)
+                .enumerate()
+                .with_min_len((MIN_PARALLEL / n).max(1))
+                .for_each(|(row, values)| values.iter_mut().for_each(|o| *o += bias[row % cout]));
+        });
     }
     tensor_from_vec(out, [b, cout, hout, wout], &device)
 }
 
 /// Shapes of one convolution.
-struct Geometry {
+pub(super) struct Geometry {
     h: usize,
     w: usize,
     kh: usize,
@@ -107,12 +89,29 @@ struct Geometry {
 }
 
 impl Geometry {
+    /// A stride-1 convolution with a `k`×`k` kernel that keeps the size (`k` odd).
+    pub(super) fn same(h: usize, w: usize, k: usize) -> Self {
+        Self {
+            h,
+            w,
+            kh: k,
+            kw: k,
+            sy: 1,
+            sx: 1,
+            py: k / 2,
+            px: k / 2,
+            hout: h,
+            wout: w,
+        }
+    }
+
     /// `cols[(c·kh + ky)·kw + kx, oy·wout + ox] = image[c, oy·sy + ky − py, ox·sx + kx − px]`
     /// (0 outside the image).
-    fn im2col(&self, image: &[f32], cols: &mut [f32]) {
+    pub(super) fn im2col(&self, image: &[f32], cols: &mut [f32]) {
         let n = self.hout * self.wout;
         cols.par_chunks_exact_mut(n)
             .enumerate()
+            .with_min_len((MIN_PARALLEL / n.max(1)).max(1))
             .for_each(|(row, dst)| {
                 let (c, ky, kx) = (
                     row / (self.kh * self.kw),
@@ -150,7 +149,10 @@ impl Geometry {
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::Device;
+
     use super::*;
+    use crate::model::loader::tensor_to_vec;
 
     /// burn's own convolution on the same inputs (and on odd sizes, strides and padding).
     #[test]

@@ -1,6 +1,9 @@
 //! Model maths in burn: no I/O, every call batched, any backend (the device decides).
 
 pub mod cpu_conv;
+pub mod cpu_fir;
+pub mod cpu_modulated_conv;
+pub mod cpu_tensor;
 pub mod discriminator_trunk;
 pub mod encoder;
 pub mod equal_linear;

@@ -10,9 +10,12 @@ use burn::tensor::Tensor;
 use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
+use super::cpu_fir::{Fir, separable_taps};
+use super::cpu_modulated_conv::{self, ConvWeights, Epilogue};
+use super::cpu_tensor::with_values;
 use super::equal_linear::{EqualLinear, LinearActivation};
-use super::loader::Loader;
-use super::upfirdn::{blur, kernel_tensor};
+use super::loader::{Loader, tensor_from_vec};
+use super::upfirdn::{FIR_GAIN, FIR_TAPS, blur, kernel_tensor};
 use crate::weights::WeightsError;
 
 /// How the convolution samples its input.
@@ -55,7 +58,7 @@ impl ModulatedConv2d {
     ) -> Result<Self, WeightsError> {
         let blur_kernel = match sampling {
             Sampling::Same => None,
-            Sampling::Upsample2x => Some(kernel_tensor(&[1.0, 3.0, 3.0, 1.0], 4.0, l.device())),
+            Sampling::Upsample2x => Some(kernel_tensor(&FIR_TAPS, FIR_GAIN, l.device())),
         };
         Ok(Self {
             weight: l.param("weight", [1, out_ch, in_ch, kernel, kernel])?,
@@ -72,11 +75,49 @@ impl ModulatedConv2d {
         })
     }
 
+    /// The style of each sample, `[B, in]`, with the weight's equalized-lr scale folded in.
+    fn style(&self, w: Tensor<2>) -> Tensor<2> {
+        let [_, _, in_ch, k, _] = self.weight.dims();
+        let scale = 1.0 / ((in_ch * k * k) as f64).sqrt();
+        self.modulation.forward(w).mul_scalar(scale)
+    }
+
+    /// The convolution followed by `epilogue`, on the CPU backend (`cpu_modulated_conv`):
+    /// what `forward` and the caller's noise/bias/activation compute, in one pass.
+    pub fn forward_cpu(&self, x: Tensor<4>, w: Tensor<2>, epilogue: &Epilogue) -> Tensor<4> {
+        let [_, out_ch, in_ch, k, _] = self.weight.dims();
+        let [b, _, h, width] = x.dims();
+        let device = x.device();
+        let style = self.style(w);
+        let taps = separable_taps(&FIR_TAPS, FIR_GAIN);
+        let blur = (self.sampling == Sampling::Upsample2x).then(|| Fir {
+            taps: &taps,
+            up: 1,
+            pad: blur_padding(k),
+        });
+        let (out, oh, ow) = with_values(&self.weight.val(), |weight| {
+            with_values(&x, |x| {
+                with_values(&style, |style| {
+                    let conv = ConvWeights {
+                        weight,
+                        cin: in_ch,
+                        cout: out_ch,
+                        k,
+                        sampling: self.sampling,
+                        demodulation: self.demodulation,
+                        blur,
+                    };
+                    cpu_modulated_conv::forward(&conv, x, [b, h, width], style, epilogue)
+                })
+            })
+        });
+        tensor_from_vec(out, [b, out_ch, oh, ow], &device)
+    }
+
     pub fn forward(&self, x: Tensor<4>, w: Tensor<2>) -> Tensor<4> {
         let [_, out_ch, in_ch, k, _] = self.weight.dims();
         let [b, _, _, _] = x.dims();
-        let scale = 1.0 / ((in_ch * k * k) as f64).sqrt();
-        let style = self.modulation.forward(w).mul_scalar(scale); // [B, in]
+        let style = self.style(w); // [B, in]
         let weight = self.weight.val().reshape([out_ch, in_ch, k, k]);
         let x = x * style.clone().reshape([b, in_ch, 1, 1]);
         let out = match self.sampling {
@@ -97,11 +138,7 @@ impl ModulatedConv2d {
                     .blur_kernel
                     .as_ref()
                     .expect("upsampling conv has a blur kernel");
-                // p = (4 − 2) − (k − 1); pads ((p+1)/2 + 1, p/2 + 1).
-                let p = 2 - (k as isize - 1);
-                let pad0 = ((p + 1).div_euclid(2) + 1) as usize;
-                let pad1 = (p.div_euclid(2) + 1) as usize;
-                blur(up, kernel, (pad0, pad1))
+                blur(up, kernel, blur_padding(k))
             }
         };
         match self.demodulation {
@@ -119,4 +156,14 @@ impl ModulatedConv2d {
             }
         }
     }
+}
+
+/// The blur's padding after the stride-2 transposed convolution with a `k`-tap kernel:
+/// p = (4 − 2) − (k − 1), pads ((p+1)/2 + 1, p/2 + 1).
+fn blur_padding(k: usize) -> (usize, usize) {
+    let p = 2 - (k as isize - 1);
+    (
+        ((p + 1).div_euclid(2) + 1) as usize,
+        (p.div_euclid(2) + 1) as usize,
+    )
 }

@@ -36,7 +36,7 @@ pub fn random_generator_store(config: &GeneratorConfig, seed: u64) -> TensorStor
         vec![1, c4, 4, 4],
         &normal(&mut rng, c4 * 16, 1.0),
     );
-    let blur = super::upfirdn::make_kernel(&[1.0, 3.0, 3.0, 1.0], 4.0);
+    let blur = super::upfirdn::make_kernel(&super::upfirdn::FIR_TAPS, super::upfirdn::FIR_GAIN);
     let mut g = Init {
         st: &mut st,
         rng: &mut rng,

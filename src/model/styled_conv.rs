@@ -4,6 +4,8 @@ use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::activation::leaky_relu;
 
+use super::cpu_modulated_conv::{Activation, Epilogue};
+use super::cpu_tensor::{is_cpu_inference, with_values};
 use super::loader::Loader;
 use super::modulated_conv::{Demodulation, ModulatedConv2d, Sampling};
 use crate::weights::WeightsError;
@@ -60,6 +62,21 @@ impl StyledConv {
     }
 
     pub fn forward(&self, x: Tensor<4>, w: Tensor<2>, noise: Tensor<4>) -> Tensor<4> {
+        if is_cpu_inference(&x.device()) {
+            return with_values(&noise, |maps| {
+                with_values(&self.noise.weight.val(), |strength| {
+                    with_values(&self.activate_bias.val(), |bias| {
+                        let epilogue = Epilogue {
+                            noise: Some((maps, strength[0])),
+                            bias,
+                            activation: Activation::LeakyReluGain,
+                            clamp: self.clamp.map(|c| c as f32),
+                        };
+                        self.conv.forward_cpu(x, w, &epilogue)
+                    })
+                })
+            });
+        }
         let out = self.noise.forward(self.conv.forward(x, w), noise);
         let c = self.activate_bias.dims()[0];
         let out = leaky_relu(out + self.activate_bias.val().reshape([1, c, 1, 1]), 0.2)

@@ -4,9 +4,12 @@
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 
-use super::loader::Loader;
+use super::cpu_fir::{Fir, separable_taps};
+use super::cpu_modulated_conv::{Activation, Epilogue};
+use super::cpu_tensor::{is_cpu_inference, with_values};
+use super::loader::{Loader, tensor_from_vec};
 use super::modulated_conv::{Demodulation, ModulatedConv2d, Sampling};
-use super::upfirdn::{kernel_tensor, upsample2x};
+use super::upfirdn::{FIR_GAIN, FIR_TAPS, kernel_tensor, upsample2x};
 use crate::weights::WeightsError;
 
 #[derive(Module, Debug)]
@@ -40,13 +43,27 @@ impl ToRgb {
                 Demodulation::Off,
             )?,
             bias: l.param("bias", [1, 3, 1, 1])?,
-            upsample_kernel: takes_skip
-                .then(|| kernel_tensor(&[1.0, 3.0, 3.0, 1.0], 4.0, l.device())),
+            upsample_kernel: takes_skip.then(|| kernel_tensor(&FIR_TAPS, FIR_GAIN, l.device())),
             clamp,
         })
     }
 
     pub fn forward(&self, x: Tensor<4>, w: Tensor<2>, skip: Option<Tensor<4>>) -> Tensor<4> {
+        if is_cpu_inference(&x.device()) {
+            let rgb = with_values(&self.bias.val(), |bias| {
+                let epilogue = Epilogue {
+                    noise: None,
+                    bias,
+                    activation: Activation::Linear,
+                    clamp: self.clamp.map(|c| c as f32),
+                };
+                self.conv.forward_cpu(x, w, &epilogue)
+            });
+            return match (skip, &self.upsample_kernel) {
+                (Some(skip), Some(_)) => rgb + upsample2x_cpu(&skip),
+                _ => rgb,
+            };
+        }
         let rgb = self.conv.forward(x, w) + self.bias.val();
         let rgb = match self.clamp {
             Some(c) => rgb.clamp(-c, c),
@@ -57,4 +74,17 @@ impl ToRgb {
             _ => rgb,
         }
     }
+}
+
+/// `upsample2x` of the skip image with the separable filter, on the CPU backend.
+fn upsample2x_cpu(skip: &Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = skip.dims();
+    let taps = separable_taps(&FIR_TAPS, FIR_GAIN);
+    let fir = Fir {
+        taps: &taps,
+        up: 2,
+        pad: (2, 1),
+    };
+    let (up, oh, ow) = with_values(skip, |values| fir.apply(values, h, w));
+    tensor_from_vec(up, [b, c, oh, ow], &skip.device())
 }

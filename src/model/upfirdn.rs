@@ -8,6 +8,10 @@ use burn::tensor::{Device, Tensor};
 
 use super::loader::tensor_from_vec;
 
+/// StyleGAN2's resampling filter (per axis) and its 2-D gain when upsampling by 2.
+pub const FIR_TAPS: [f32; 4] = [1.0, 3.0, 3.0, 1.0];
+pub const FIR_GAIN: f32 = 4.0;
+
 /// The 2-D kernel `outer(k, k) / sum · gain`, as `[4, 4]` row-major values.
 pub fn make_kernel(k1: &[f32], gain: f32) -> Vec<f32> {
     let sum: f32 = k1.iter().sum::<f32>().powi(2);

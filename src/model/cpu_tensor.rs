@@ -1,0 +1,79 @@
+//! Plain-slice access to tensors of burn's `flex` CPU backend, for the CPU kernels of this
+//! folder (`cpu_conv`, `cpu_modulated_conv`, `cpu_fir`): a tensor's values are read in place
+//! (weights are shared with the module, so reading them through `into_data` would copy
+//! them on every call), and results are wrapped without another copy.
+
+use burn::backend::Flex;
+use burn::tensor::{Device, Tensor};
+
+use super::loader::tensor_to_vec;
+
+/// Elementwise work below this many values stays on one thread (waking the pool costs more).
+pub const MIN_PARALLEL: usize = 1 << 14;
+
+/// Whether `device` runs the CPU kernels: the `flex` backend without autodiff (the
+/// training paths keep burn's differentiable ops).
+pub fn is_cpu_inference(device: &Device) -> bool {
+    *device == Device::flex() && !device.is_autodiff()
+}
+
+/// Calls `f` with the tensor's values in row-major order: borrowed from the backend's
+/// storage when the tensor is a contiguous `flex` tensor, else read back (a copy).
+pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R) -> R {
+    if let Ok(primitive) = t.clone().try_into_primitive::<Flex>()
+        && let Some(values) = primitive.as_slice::<f32>()
+    {
+        return f(values);
+    }
+    f(&tensor_to_vec(t.clone()))
+}
+
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]` (f32 products summed in f32), every operand given as
+/// (values, row stride, column stride); the destination is row-major and overwritten.
+pub fn matmul(
+    dst: &mut [f32],
+    [m, n, k]: [usize; 3],
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+) {
+    assert!(dst.len() >= m * n, "matmul destination too small");
+    let last = |(v, rs, cs): (&[f32], usize, usize), rows: usize, cols: usize| {
+        assert!(
+            rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < v.len(),
+            "matmul operand too small"
+        );
+    };
+    last(lhs, m, k);
+    last(rhs, k, n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst[..m * n].fill(0.0);
+        return;
+    }
+    // SAFETY: every index the product reads or writes was bounds-checked above.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.0.as_ptr(),
+            lhs.2 as isize,
+            lhs.1 as isize,
+            rhs.0.as_ptr(),
+            rhs.2 as isize,
+            rhs.1 as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}

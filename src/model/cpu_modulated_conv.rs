@@ -162,14 +162,7 @@ fn same_size(conv: &ConvWeights, scaled: &[f32], h: usize, w: usize) -> Vec<f32>
             (scaled, n, 1),
         );
     } else {
-        let mut cols = vec![0f32; cin * kk * n];
-        Geometry::same(h, w, conv.k).im2col(scaled, &mut cols);
-        matmul(
-            &mut out,
-            [cout, n, cin * kk],
-            (conv.weight, cin * kk, 1),
-            (&cols, n, 1),
-        );
+        Geometry::same(h, w, conv.k).convolve(scaled, conv.weight, cout, &mut out);
     }
     out
 }

@@ -32,9 +32,29 @@ pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R
 /// (values, row stride, column stride); the destination is row-major and overwritten.
 pub fn matmul(
     dst: &mut [f32],
+    shape: [usize; 3],
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+) {
+    product(dst, shape, lhs, rhs, gemm::Parallelism::Rayon(0));
+}
+
+/// `matmul` on the calling thread alone (for products that already run one per thread).
+pub fn matmul_single_thread(
+    dst: &mut [f32],
+    shape: [usize; 3],
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+) {
+    product(dst, shape, lhs, rhs, gemm::Parallelism::None);
+}
+
+fn product(
+    dst: &mut [f32],
     [m, n, k]: [usize; 3],
     lhs: (&[f32], usize, usize),
     rhs: (&[f32], usize, usize),
+    parallelism: gemm::Parallelism,
 ) {
     assert!(dst.len() >= m * n, "matmul destination too small");
     let last = |(v, rs, cs): (&[f32], usize, usize), rows: usize, cols: usize| {
@@ -73,7 +93,7 @@ pub fn matmul(
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
     }
 }

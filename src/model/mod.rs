@@ -3,6 +3,7 @@
 pub mod cpu_conv;
 pub mod cpu_fir;
 pub mod cpu_modulated_conv;
+pub mod cpu_pool;
 pub mod cpu_tensor;
 pub mod discriminator_trunk;
 pub mod encoder;

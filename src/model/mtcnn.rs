@@ -5,11 +5,11 @@
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::ops::ConvOptions;
 
+use super::cpu_pool::PoolEdge;
 use super::encoder::norm_act::PRelu;
-use super::loader::{Loader, tensor_from_vec, tensor_to_vec};
+use super::loader::Loader;
 use crate::weights::{TensorStore, WeightsError};
 
 /// A valid (unpadded) convolution with bias.
@@ -61,40 +61,9 @@ fn prelu2(p: &PRelu, x: Tensor<2>) -> Tensor<2> {
     p.forward(x.reshape([b, c, 1, 1])).reshape([b, c])
 }
 
-/// Max pooling with ceil mode (windows past the edge see only what is inside). On the CPU
-/// backend it is a plain loop: burn's pooling also tracks indices and costs more than the
-/// convolutions of these small networks.
+/// Max pooling with ceil mode (windows past the edge see only what is inside).
 fn pool(x: Tensor<4>, k: usize, s: usize) -> Tensor<4> {
-    let device = x.device();
-    if !super::cpu_tensor::is_cpu_inference(&device) {
-        return max_pool2d(
-            x,
-            MaxPoolOptions::new([k, k])
-                .with_stride([s, s])
-                .with_ceil_mode(true),
-        );
-    }
-    let [b, c, h, w] = x.dims();
-    let out_side = |n: usize| (n.saturating_sub(k)).div_ceil(s) + 1;
-    let (ho, wo) = (out_side(h), out_side(w));
-    let v = tensor_to_vec(x);
-    let mut out = vec![f32::NEG_INFINITY; b * c * ho * wo];
-    for (plane, dst) in v.chunks_exact(h * w).zip(out.chunks_exact_mut(ho * wo)) {
-        for oy in 0..ho {
-            let ys = oy * s..(oy * s + k).min(h);
-            for ox in 0..wo {
-                let xs = ox * s..(ox * s + k).min(w);
-                let mut m = f32::NEG_INFINITY;
-                for y in ys.clone() {
-                    for &p in &plane[y * w + xs.start..y * w + xs.end] {
-                        m = m.max(p);
-                    }
-                }
-                dst[oy * wo + ox] = m;
-            }
-        }
-    }
-    tensor_from_vec(out, [b, c, ho, wo], &device)
+    super::cpu_pool::max_pool2d(x, k, s, PoolEdge::Ceil)
 }
 
 /// Flattens `[B, C, H, W]` in the (W, H, C) order the published dense layers expect.

@@ -1,11 +1,12 @@
 //! The ImageNet trunks LPIPS taps (torchvision topology): AlexNet `features` and VGG16
 //! `features`, as five stages each ending at one ReLU tap. Channel counts come from the weights.
 
+use crate::model::cpu_conv::conv2d;
+use crate::model::cpu_pool::{PoolEdge, max_pool2d};
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
-use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::ops::ConvOptions;
 
 use crate::model::loader::Loader;
 use crate::weights::WeightsError;
@@ -122,7 +123,7 @@ impl Trunk {
         let mut x = x;
         for stage in &self.stages {
             if let Some((k, s)) = stage.pool {
-                x = max_pool2d(x, MaxPoolOptions::new([k, k]).with_stride([s, s]));
+                x = max_pool2d(x, k, s, PoolEdge::Floor);
             }
             for c in &stage.convs {
                 let (s, p) = (c.stride, c.padding);

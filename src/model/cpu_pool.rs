@@ -1,0 +1,81 @@
+//! Max pooling (no padding), as a plain loop on the CPU backend: burn's pooling also tracks
+//! the maxima's indices and costs more than the convolutions of the small networks that use
+//! it (MTCNN, the LPIPS trunks). Other backends use burn's.
+
+use burn::tensor::Tensor;
+use burn::tensor::module::max_pool2d as burn_max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+
+use super::cpu_tensor::{is_cpu_inference, with_values};
+use super::loader::tensor_from_vec;
+
+/// What happens to a last window that does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolEdge {
+    /// Dropped (PyTorch's default).
+    Floor,
+    /// Kept, seeing only what is inside (`ceil_mode=True`, as MTCNN's Caffe nets).
+    Ceil,
+}
+
+/// `k`×`k` max pooling with stride `s`.
+pub fn max_pool2d(x: Tensor<4>, k: usize, s: usize, edge: PoolEdge) -> Tensor<4> {
+    let device = x.device();
+    if !is_cpu_inference(&device) {
+        let options = MaxPoolOptions::new([k, k]).with_stride([s, s]);
+        return burn_max_pool2d(x, options.with_ceil_mode(edge == PoolEdge::Ceil));
+    }
+    let [b, c, h, w] = x.dims();
+    let out_side = |n: usize| match edge {
+        PoolEdge::Floor => n.saturating_sub(k) / s + 1,
+        PoolEdge::Ceil => n.saturating_sub(k).div_ceil(s) + 1,
+    };
+    let (ho, wo) = (out_side(h), out_side(w));
+    let mut out = vec![f32::NEG_INFINITY; b * c * ho * wo];
+    with_values(&x, |v| {
+        for (plane, dst) in v.chunks_exact(h * w).zip(out.chunks_exact_mut(ho * wo)) {
+            for oy in 0..ho {
+                let ys = oy * s..(oy * s + k).min(h);
+                for ox in 0..wo {
+                    let xs = ox * s..(ox * s + k).min(w);
+                    let mut m = f32::NEG_INFINITY;
+                    for y in ys.clone() {
+                        for &p in &plane[y * w + xs.start..y * w + xs.end] {
+                            m = m.max(p);
+                        }
+                    }
+                    dst[oy * wo + ox] = m;
+                }
+            }
+        }
+    });
+    tensor_from_vec(out, [b, c, ho, wo], &device)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::model::loader::tensor_to_vec;
+
+    /// The loop against burn's pooling, both edge modes, sizes that do and do not fit.
+    #[test]
+    fn equals_burns_pooling() {
+        let device = Device::flex();
+        for (h, w, k, s) in [(9, 7, 3, 2), (8, 8, 2, 2), (13, 11, 3, 2), (5, 6, 3, 1)] {
+            let values: Vec<f32> = (0..2 * 3 * h * w)
+                .map(|i| ((i * 7919) % 1013) as f32 / 506.5 - 1.0)
+                .collect();
+            let x = tensor_from_vec(values, [2, 3, h, w], &device);
+            for edge in [PoolEdge::Floor, PoolEdge::Ceil] {
+                let ours = max_pool2d(x.clone(), k, s, edge);
+                let options = MaxPoolOptions::new([k, k]).with_stride([s, s]);
+                let burns =
+                    burn_max_pool2d(x.clone(), options.with_ceil_mode(edge == PoolEdge::Ceil));
+                assert_eq!(ours.dims(), burns.dims(), "{h}×{w} k{k} s{s} {edge:?}");
+                assert_eq!(tensor_to_vec(ours), tensor_to_vec(burns));
+            }
+        }
+    }
+}

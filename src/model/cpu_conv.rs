@@ -26,12 +26,7 @@ pub fn conv2d(
 ) -> Tensor<4> {
     let device = x.device();
     let [(py, py_end), (px, px_end)] = options.padding;
-    if !is_cpu_inference(&device)
-        || options.groups != 1
-        || options.dilation != [1, 1]
-        || py != py_end
-        || px != px_end
-    {
+    if options.groups != 1 || options.dilation != [1, 1] || py != py_end || px != px_end {
         return burn_conv2d(x, weight, bias, options);
     }
     let [b, cin, h, w] = x.dims();
@@ -51,6 +46,16 @@ pub fn conv2d(
         hout,
         wout,
     };
+    if !is_cpu_inference(&device) {
+        // training on the CPU: the differentiable version of the same product
+        let Some(out) = super::cpu_conv_autodiff::conv2d(&x, &weight, geometry) else {
+            return burn_conv2d(x, weight, bias, options);
+        };
+        return match bias {
+            Some(bias) => out + bias.reshape([1, cout, 1, 1]),
+            None => out,
+        };
+    }
     let n = hout * wout;
     let mut out = vec![0f32; b * cout * n];
     with_values(&x, |input| {
@@ -81,17 +86,18 @@ const BAND_VALUES: usize = 1 << 16;
 const MIN_BAND_COLUMNS: usize = 256;
 
 /// Shapes of one convolution.
+#[derive(Debug, Clone)]
 pub(super) struct Geometry {
-    h: usize,
-    w: usize,
-    kh: usize,
-    kw: usize,
-    sy: usize,
-    sx: usize,
-    py: usize,
-    px: usize,
-    hout: usize,
-    wout: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) sy: usize,
+    pub(super) sx: usize,
+    pub(super) py: usize,
+    pub(super) px: usize,
+    pub(super) hout: usize,
+    pub(super) wout: usize,
 }
 
 impl Geometry {
@@ -191,6 +197,37 @@ impl Geometry {
                     } else {
                         for (o, ox) in out_row[lo..hi].iter_mut().zip(0..) {
                             *o = src[ix0 + ox * self.sx];
+                        }
+                    }
+                }
+            });
+    }
+
+    /// The adjoint of `im2col` over all output rows: every im2col entry, read from input
+    /// pixel `(c, iy, ix)`, is added back there (the input gradient of a convolution from
+    /// the gradient of its im2col); `image` is overwritten. Channels in parallel.
+    pub(super) fn col2im(&self, cols: &[f32], image: &mut [f32]) {
+        let (n, taps) = (self.hout * self.wout, self.kh * self.kw);
+        image
+            .par_chunks_exact_mut(self.h * self.w)
+            .zip(cols.par_chunks_exact(taps * n))
+            .with_min_len((MIN_PARALLEL / (taps * n).max(1)).max(1))
+            .for_each(|(plane, rows)| {
+                plane.fill(0.0);
+                for (tap, src) in rows.chunks_exact(n).enumerate() {
+                    let (ky, kx) = (tap / self.kw, tap % self.kw);
+                    for oy in 0..self.hout {
+                        let iy = (oy * self.sy + ky) as isize - self.py as isize;
+                        if iy < 0 || iy >= self.h as isize {
+                            continue;
+                        }
+                        let dst = &mut plane[iy as usize * self.w..(iy as usize + 1) * self.w];
+                        for (ox, &g) in src[oy * self.wout..(oy + 1) * self.wout].iter().enumerate()
+                        {
+                            let ix = (ox * self.sx + kx) as isize - self.px as isize;
+                            if ix >= 0 && (ix as usize) < self.w {
+                                dst[ix as usize] += g;
+                            }
                         }
                     }
                 }

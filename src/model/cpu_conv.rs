@@ -85,6 +85,12 @@ const BAND_VALUES: usize = 1 << 16;
 /// speed).
 const MIN_BAND_COLUMNS: usize = 256;
 
+/// StyleGAN2's upsampling transposed convolution (stride 2, no padding, `weight` `[out, in,
+/// k, k]`) on the CPU autodiff backend; `None` elsewhere (the caller uses burn's).
+pub fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Option<Tensor<4>> {
+    super::cpu_conv_autodiff::conv_transpose_stride2(x, weight)
+}
+
 /// Shapes of one convolution.
 #[derive(Debug, Clone)]
 pub(super) struct Geometry {

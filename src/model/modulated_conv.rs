@@ -128,12 +128,15 @@ impl ModulatedConv2d {
                 ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1),
             ),
             Sampling::Upsample2x => {
-                let up = conv_transpose2d(
-                    x,
-                    weight.clone().swap_dims(0, 1),
-                    None,
-                    ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
-                );
+                let up =
+                    super::cpu_conv::conv_transpose_stride2(&x, &weight).unwrap_or_else(|| {
+                        conv_transpose2d(
+                            x,
+                            weight.clone().swap_dims(0, 1),
+                            None,
+                            ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
+                        )
+                    });
                 let kernel = self
                     .blur_kernel
                     .as_ref()

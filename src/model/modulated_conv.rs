@@ -148,7 +148,13 @@ impl ModulatedConv2d {
             Demodulation::Off => out,
             Demodulation::On => {
                 // Σ_{i,ky,kx} (W[o,i]·s[i])² = Σ_i s[i]² · Σ_k W[o,i,k]².
-                let w_sq = weight.square().sum_dims_squeeze::<2, _>(&[2, 3]); // [out, in]
+                // [out, in]: one contiguous reduction over the taps (over axes 2 and 3 of the
+                // 4-D weight burn walks a strided index)
+                let w_sq = weight
+                    .reshape([out_ch, in_ch, k * k])
+                    .square()
+                    .sum_dim(2)
+                    .reshape([out_ch, in_ch]);
                 let demod = style
                     .square()
                     .matmul(w_sq.transpose())

@@ -1,9 +1,11 @@
 //! The CPU convolution (`cpu_conv`) as a differentiable op of burn's autodiff on the `flex`
 //! backend: pivotal tuning and projection differentiate the generator and LPIPS through
 //! their convolutions, and burn's CPU backward of a convolution (a direct loop for the input
-//! gradient, another for the weight gradient) is where their steps spend most time
+//! gradient, another for the weight gradient) is where their steps spent most time
 //! (`docs/performance.md`). Here both gradients are matrix products around the forward's
-//! im2col: `∂x = col2im(Wᵀ · ∂y)`, `∂W = Σ_images ∂y · im2col(x)ᵀ`.
+//! im2col: `∂x = col2im(Wᵀ · ∂y)`, `∂W = Σ_images ∂y · im2col(x)ᵀ`. StyleGAN2's stride-2
+//! transposed convolution is the adjoint of a stride-2 convolution, so its passes are the
+//! same pieces swapped.
 
 use std::borrow::Cow;
 
@@ -24,6 +26,16 @@ use super::cpu_tensor::matmul;
 /// the `flex` device: no gradient checkpointing).
 type CpuAutodiff = Autodiff<Flex, NoCheckpointing>;
 
+/// Which convolution an op is.
+#[derive(Debug, Clone, Copy)]
+enum ConvKind {
+    /// `conv2d(x, W)`: `geometry` maps `[cin, h, w]` to `[cout, hout, wout]`.
+    Plain,
+    /// `conv_transpose2d(x, Wᵀ)` at stride 2: the adjoint of the stride-2 convolution
+    /// `geometry` from `[cout, h, w]` (the output) to `[cin, hout, wout]` (the input).
+    TransposedStride2,
+}
+
 /// What the backward pass needs besides the saved input and weight.
 #[derive(Debug, Clone)]
 struct ConvShape {
@@ -33,8 +45,18 @@ struct ConvShape {
     cout: usize,
 }
 
+impl ConvShape {
+    fn input_dims(&self, kind: ConvKind) -> [usize; 4] {
+        let g = &self.geometry;
+        match kind {
+            ConvKind::Plain => [self.batch, self.cin, g.h, g.w],
+            ConvKind::TransposedStride2 => [self.batch, self.cin, g.hout, g.wout],
+        }
+    }
+}
+
 #[derive(Debug)]
-struct ConvBackward;
+struct ConvBackward(ConvKind);
 
 impl Backward<Flex, 2> for ConvBackward {
     type State = (NodeId, NodeId, ConvShape);
@@ -51,43 +73,43 @@ impl Backward<Flex, 2> for ConvBackward {
         let x: FlexTensor = checkpointer.retrieve_node_output(x_id);
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight_id);
         let (x, weight, grad) = (values(&x), values(&weight), values(&grad));
-        if let Some(node) = node_x {
-            let dx = input_gradient(&shape, &weight, &grad);
-            grads.register::<Flex>(
-                node.id,
-                flex(
-                    dx,
-                    [shape.batch, shape.cin, shape.geometry.h, shape.geometry.w],
-                ),
-            );
+        let (want_dx, want_dw) = (node_x.is_some(), node_weight.is_some());
+        let (dx, dw) = match self.0 {
+            ConvKind::Plain => (
+                want_dx.then(|| input_gradient(&shape, &weight, &grad)),
+                want_dw.then(|| weight_gradient(&shape, &x, &grad)),
+            ),
+            ConvKind::TransposedStride2 => {
+                transposed_gradients(&shape, &x, &weight, &grad, want_dx, want_dw)
+            }
+        };
+        let g = &shape.geometry;
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            grads.register::<Flex>(node.id, flex(dx, shape.input_dims(self.0)));
         }
-        if let Some(node) = node_weight {
-            let g = &shape.geometry;
-            let dw = weight_gradient(&shape, &x, &grad);
+        if let (Some(node), Some(dw)) = (node_weight, dw) {
             grads.register::<Flex>(node.id, flex(dw, [shape.cout, shape.cin, g.kh, g.kw]));
         }
     }
 }
 
-/// `conv2d(x, weight)` (no bias, no groups or dilation, symmetric padding: `geometry`) when
-/// both tensors live on the CPU autodiff backend; `None` elsewhere.
-pub(super) fn conv2d(x: &Tensor<4>, weight: &Tensor<4>, geometry: Geometry) -> Option<Tensor<4>> {
-    let [batch, cin, ..] = x.dims();
-    let [cout, ..] = weight.dims();
+/// Runs `forward` on the values of `x` and `weight` when both live on the CPU autodiff
+/// backend (`None` elsewhere) and records the op for the backward pass.
+fn record(
+    kind: ConvKind,
+    x: &Tensor<4>,
+    weight: &Tensor<4>,
+    shape: ConvShape,
+    out_dims: [usize; 4],
+    forward: impl FnOnce(&ConvShape, &[f32], &[f32]) -> Vec<f32>,
+) -> Option<Tensor<4>> {
     let x = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
     let weight = weight.clone().try_into_primitive::<CpuAutodiff>().ok()?;
-    let (hout, wout) = (geometry.hout, geometry.wout);
-    let shape = ConvShape {
-        geometry,
-        batch,
-        cin,
-        cout,
-    };
-    let out = {
-        let (xv, wv) = (values(x.primitive()), values(weight.primitive()));
-        flex(forward(&shape, &xv, &wv), [batch, cout, hout, wout])
-    };
-    let out = match ConvBackward
+    let out = flex(
+        forward(&shape, &values(x.primitive()), &values(weight.primitive())),
+        out_dims,
+    );
+    let out = match ConvBackward(kind)
         .prepare::<NoCheckpointing>([x.node(), weight.node()])
         .compute_bound()
         .stateful()
@@ -102,11 +124,26 @@ pub(super) fn conv2d(x: &Tensor<4>, weight: &Tensor<4>, geometry: Geometry) -> O
     Some(Tensor::from_primitive::<CpuAutodiff>(out))
 }
 
+/// `conv2d(x, weight)` (no bias, no groups or dilation, symmetric padding: `geometry`) when
+/// both tensors live on the CPU autodiff backend; `None` elsewhere.
+pub(super) fn conv2d(x: &Tensor<4>, weight: &Tensor<4>, geometry: Geometry) -> Option<Tensor<4>> {
+    let [batch, cin, ..] = x.dims();
+    let [cout, ..] = weight.dims();
+    let out_dims = [batch, cout, geometry.hout, geometry.wout];
+    let shape = ConvShape {
+        geometry,
+        batch,
+        cin,
+        cout,
+    };
+    record(ConvKind::Plain, x, weight, shape, out_dims, forward)
+}
+
 /// The stride-2 transposed convolution of StyleGAN2's upsampling layers (no padding,
 /// `weight` `[out, in, k, k]` as the generator stores it: `conv_transpose2d(x, weightᵀ)`), as
-/// a differentiable op. It is the adjoint of the stride-2 convolution `geometry` from the
-/// `[out, 2(h−1)+k, 2(w−1)+k]` output back to `[in, h, w]`, so its forward pass is that
-/// convolution's input gradient and its backward pass that convolution's forward.
+/// a differentiable op: its forward pass is the input gradient of the stride-2 convolution
+/// from the `[out, 2(h−1)+k, 2(w−1)+k]` output back to `[in, h, w]`, its backward pass that
+/// convolution's forward and weight gradient.
 pub(super) fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Option<Tensor<4>> {
     let [batch, cin, h, w] = x.dims();
     let [cout, _, k, _] = weight.dims();
@@ -123,125 +160,20 @@ pub(super) fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Optio
         hout: h,
         wout: w,
     };
-    let x = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
-    let weight = weight.clone().try_into_primitive::<CpuAutodiff>().ok()?;
-    // the adjoint convolution maps cout channels to cin
     let shape = ConvShape {
         geometry,
         batch,
-        cin: cout,
-        cout: cin,
+        cin,
+        cout,
     };
-    let out = {
-        let (xv, wv) = (values(x.primitive()), values(weight.primitive()));
-        let wt = taps_by_input(&wv, cout, cin, k * k);
-        // the adjoint conv's "weight" [cin, cout·k²] is wt read as its transpose
-        flex(input_gradient_t(&shape, &wt, &xv), [batch, cout, fh, fw])
-    };
-    let out = match TransposedBackward
-        .prepare::<NoCheckpointing>([x.node(), weight.node()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(mut prep) => {
-            let x_id = prep.checkpoint(&x);
-            let weight_id = prep.checkpoint(&weight);
-            prep.finish((x_id, weight_id, shape), out)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(out),
-    };
-    Some(Tensor::from_primitive::<CpuAutodiff>(out))
-}
-
-#[derive(Debug)]
-struct TransposedBackward;
-
-impl Backward<Flex, 2> for TransposedBackward {
-    type State = (NodeId, NodeId, ConvShape);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 2>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let [node_x, node_weight] = ops.parents;
-        let grad: FlexTensor = grads.consume::<Flex>(&ops.node);
-        let (x_id, weight_id, shape) = ops.state;
-        let x: FlexTensor = checkpointer.retrieve_node_output(x_id);
-        let weight: FlexTensor = checkpointer.retrieve_node_output(weight_id);
-        let (x, weight, grad) = (values(&x), values(&weight), values(&grad));
-        let g = &shape.geometry;
-        // in the generator's terms: cout output channels, cin input channels
-        let (cout, cin, kk) = (shape.cin, shape.cout, g.kh * g.kw);
-        let n = g.hout * g.wout;
-        let mut dx = vec![0f32; shape.batch * cin * n];
-        let mut dwt = vec![0f32; cout * kk * cin];
-        let mut one = vec![0f32; cout * kk * cin];
-        let mut cols = vec![0f32; cout * kk * n];
-        let wt = taps_by_input(&weight, cout, cin, kk);
-        for ((dy, image), dst) in grad
-            .chunks_exact(cout * g.h * g.w)
-            .zip(x.chunks_exact(cin * n))
-            .zip(dx.chunks_exact_mut(cin * n))
-        {
-            g.im2col(dy, 0..g.hout, &mut cols);
-            if node_x.is_some() {
-                // ∂x[c, n] = Σ_(o,t) wt[(o,t), c] · cols[(o,t), n]
-                matmul(dst, [cin, n, cout * kk], (&wt, 1, cin), (&cols, n, 1));
-            }
-            if node_weight.is_some() {
-                // ∂wt[(o,t), c] += cols[(o,t), n] · x[c, n]ᵀ
-                matmul(&mut one, [cout * kk, cin, n], (&cols, n, 1), (image, 1, n));
-                dwt.iter_mut().zip(&one).for_each(|(d, v)| *d += v);
-            }
-        }
-        if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, flex(dx, [shape.batch, cin, g.hout, g.wout]));
-        }
-        if let Some(node) = node_weight {
-            let mut dw = vec![0f32; cout * cin * kk];
-            for o in 0..cout {
-                for t in 0..kk {
-                    for c in 0..cin {
-                        dw[(o * cin + c) * kk + t] = dwt[(o * kk + t) * cin + c];
-                    }
-                }
-            }
-            grads.register::<Flex>(node.id, flex(dw, [cout, cin, g.kh, g.kw]));
-        }
-    }
-}
-
-/// `W[o, c, t]` (as stored) rearranged as `wt[(o·kk + t), c]`.
-fn taps_by_input(weight: &[f32], cout: usize, cin: usize, kk: usize) -> Vec<f32> {
-    let mut wt = vec![0f32; cout * kk * cin];
-    for o in 0..cout {
-        for c in 0..cin {
-            for t in 0..kk {
-                wt[(o * kk + t) * cin + c] = weight[(o * cin + c) * kk + t];
-            }
-        }
-    }
-    wt
-}
-
-/// The transposed convolution's forward pass: per image `col2im(wt · x)` with the adjoint
-/// convolution's geometry (`shape.cin` = the generator's output channels).
-fn input_gradient_t(shape: &ConvShape, wt: &[f32], x: &[f32]) -> Vec<f32> {
-    let g = &shape.geometry;
-    let (cout, cin, kk) = (shape.cin, shape.cout, g.kh * g.kw);
-    let n = g.hout * g.wout;
-    let mut out = vec![0f32; shape.batch * cout * g.h * g.w];
-    let mut cols = vec![0f32; cout * kk * n];
-    for (image, dst) in x
-        .chunks_exact(cin * n)
-        .zip(out.chunks_exact_mut(cout * g.h * g.w))
-    {
-        matmul(&mut cols, [cout * kk, n, cin], (wt, cin, 1), (image, n, 1));
-        g.col2im(&cols, dst);
-    }
-    out
+    record(
+        ConvKind::TransposedStride2,
+        x,
+        weight,
+        shape,
+        [batch, cout, fh, fw],
+        transposed_forward,
+    )
 }
 
 fn forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
@@ -310,127 +242,191 @@ fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
+/// The transposed convolution's forward pass: per image `col2im(wt · x)`, `wt` the weights as
+/// `[(out, tap), in]`.
+fn transposed_forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    let g = &shape.geometry;
+    let (cin, cout, kk) = (shape.cin, shape.cout, g.kh * g.kw);
+    let n = g.hout * g.wout;
+    let wt = taps_by_input(weight, cout, cin, kk);
+    let mut out = vec![0f32; shape.batch * cout * g.h * g.w];
+    let mut cols = vec![0f32; cout * kk * n];
+    for (image, dst) in x
+        .chunks_exact(cin * n)
+        .zip(out.chunks_exact_mut(cout * g.h * g.w))
+    {
+        matmul(&mut cols, [cout * kk, n, cin], (&wt, cin, 1), (image, n, 1));
+        g.col2im(&cols, dst);
+    }
+    out
+}
+
+/// The transposed convolution's gradients: with `cols = im2col(∂y)`, `∂x = wtᵀ · cols` and
+/// `∂wt = Σ_images cols · xᵀ` (then back to the stored `[out, in, tap]` order).
+fn transposed_gradients(
+    shape: &ConvShape,
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    want_dx: bool,
+    want_dw: bool,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let g = &shape.geometry;
+    let (cin, cout, kk) = (shape.cin, shape.cout, g.kh * g.kw);
+    let n = g.hout * g.wout;
+    let wt = taps_by_input(weight, cout, cin, kk);
+    let mut dx = vec![0f32; shape.batch * cin * n];
+    let mut dwt = vec![0f32; cout * kk * cin];
+    let mut one = vec![0f32; cout * kk * cin];
+    let mut cols = vec![0f32; cout * kk * n];
+    for ((dy, image), dst) in grad
+        .chunks_exact(cout * g.h * g.w)
+        .zip(x.chunks_exact(cin * n))
+        .zip(dx.chunks_exact_mut(cin * n))
+    {
+        g.im2col(dy, 0..g.hout, &mut cols);
+        if want_dx {
+            // ∂x[c, n] = Σ_(o,t) wt[(o,t), c] · cols[(o,t), n]
+            matmul(dst, [cin, n, cout * kk], (&wt, 1, cin), (&cols, n, 1));
+        }
+        if want_dw {
+            // ∂wt[(o,t), c] += cols[(o,t), n] · x[c, n]ᵀ
+            matmul(&mut one, [cout * kk, cin, n], (&cols, n, 1), (image, 1, n));
+            dwt.iter_mut().zip(&one).for_each(|(d, v)| *d += v);
+        }
+    }
+    let dw = want_dw.then(|| {
+        let mut dw = vec![0f32; cout * cin * kk];
+        for o in 0..cout {
+            for t in 0..kk {
+                for c in 0..cin {
+                    dw[(o * cin + c) * kk + t] = dwt[(o * kk + t) * cin + c];
+                }
+            }
+        }
+        dw
+    });
+    (want_dx.then_some(dx), dw)
+}
+
+/// `W[o, c, t]` (as stored) rearranged as `wt[(o·kk + t), c]`.
+fn taps_by_input(weight: &[f32], cout: usize, cin: usize, kk: usize) -> Vec<f32> {
+    let mut wt = vec![0f32; cout * kk * cin];
+    for o in 0..cout {
+        for c in 0..cin {
+            for t in 0..kk {
+                wt[(o * kk + t) * cin + c] = weight[(o * cin + c) * kk + t];
+            }
+        }
+    }
+    wt
+}
+
 #[cfg(test)]
 mod tests {
     use burn::tensor::Device;
-    use burn::tensor::module::conv2d as burn_conv2d;
-    use burn::tensor::ops::ConvOptions;
+    use burn::tensor::module::{conv_transpose2d, conv2d as burn_conv2d};
+    use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
     use super::*;
     use crate::model::loader::{tensor_from_vec, tensor_to_vec};
 
-    fn assert_close(ours: Vec<f32>, theirs: Vec<f32>, what: &str) {
-        assert_eq!(ours.len(), theirs.len(), "{what}");
-        for (a, e) in ours.iter().zip(&theirs) {
-            assert!(
-                (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
-                "{what}: {a} vs {e}"
-            );
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
+            .collect()
+    }
+
+    /// `ours` and `theirs` on the same input and weight (fresh leaves each), with the same
+    /// probe on the output: outputs, `∂x` and `∂W` equal within 1e-4.
+    fn assert_same_op(
+        x_dims: [usize; 4],
+        w_dims: [usize; 4],
+        ours: impl Fn(&Tensor<4>, &Tensor<4>) -> Tensor<4>,
+        theirs: impl Fn(&Tensor<4>, &Tensor<4>) -> Tensor<4>,
+    ) {
+        let device = Device::flex().autodiff();
+        let run = |op: &dyn Fn(&Tensor<4>, &Tensor<4>) -> Tensor<4>| {
+            let n = |d: [usize; 4]| d.iter().product();
+            let x = tensor_from_vec(values(n(x_dims), 1), x_dims, &device).require_grad();
+            let weight = tensor_from_vec(values(n(w_dims), 2), w_dims, &device).require_grad();
+            let y = op(&x, &weight);
+            let dims = y.dims();
+            let loss = (y.clone() * tensor_from_vec(values(n(dims), 3), dims, &device)).sum();
+            let grads = loss.backward();
+            [
+                tensor_to_vec(y),
+                tensor_to_vec(x.grad(&grads).expect("∂x")),
+                tensor_to_vec(weight.grad(&grads).expect("∂W")),
+            ]
+        };
+        for (what, (a, b)) in ["y", "∂x", "∂W"]
+            .iter()
+            .zip(run(&ours).into_iter().zip(run(&theirs)))
+        {
+            assert_eq!(a.len(), b.len(), "{what} {x_dims:?}");
+            for (a, e) in a.iter().zip(&b) {
+                assert!(
+                    (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                    "{what} {x_dims:?}: {a} vs {e}"
+                );
+            }
         }
     }
 
-    /// Output and both gradients against burn's differentiable convolution, at stride 1 and
-    /// 2, with and without padding, batch 1 and 2 (the op must run: `Some` on this device).
+    /// The convolution against burn's differentiable one, at stride 1 and 2, with and
+    /// without padding, batch 1 and 2 (the op must run: `Some` on this device).
     #[test]
     fn gradients_equal_burns() {
-        let device = Device::flex().autodiff();
-        let values = |n: usize, seed: usize| -> Vec<f32> {
-            (0..n)
-                .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
-                .collect()
-        };
         for (b, cin, h, w, cout, k, s, p) in [
             (1, 3, 9, 7, 5, 3, 1, 1),
             (2, 4, 8, 9, 6, 3, 2, 1),
             (1, 5, 6, 6, 3, 1, 1, 0),
             (2, 2, 7, 5, 4, 3, 1, 0),
         ] {
-            let x0 = values(b * cin * h * w, 1);
-            let w0 = values(cout * cin * k * k, 2);
-            let probe = |n: usize| values(n, 3);
-            let run = |ours: bool| {
-                let x = tensor_from_vec(x0.clone(), [b, cin, h, w], &device).require_grad();
-                let weight = tensor_from_vec(w0.clone(), [cout, cin, k, k], &device).require_grad();
-                let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
-                let y = if ours {
-                    let hout = (h + 2 * p - k) / s + 1;
-                    let wout = (w + 2 * p - k) / s + 1;
-                    let geometry = Geometry {
-                        h,
-                        w,
-                        kh: k,
-                        kw: k,
-                        sy: s,
-                        sx: s,
-                        py: p,
-                        px: p,
-                        hout,
-                        wout,
-                    };
-                    conv2d(&x, &weight, geometry).expect("the CPU autodiff op runs here")
-                } else {
-                    burn_conv2d(x.clone(), weight.clone(), None, options)
-                };
-                let dims = y.dims();
-                let n = dims.iter().product();
-                let loss = (y.clone() * tensor_from_vec(probe(n), dims, &device)).sum();
-                let grads = loss.backward();
-                (
-                    tensor_to_vec(y),
-                    tensor_to_vec(x.grad(&grads).expect("∂x")),
-                    tensor_to_vec(weight.grad(&grads).expect("∂W")),
-                )
+            let geometry = Geometry {
+                h,
+                w,
+                kh: k,
+                kw: k,
+                sy: s,
+                sx: s,
+                py: p,
+                px: p,
+                hout: (h + 2 * p - k) / s + 1,
+                wout: (w + 2 * p - k) / s + 1,
             };
-            let (ours, theirs) = (run(true), run(false));
-            assert_close(ours.0, theirs.0, "y");
-            assert_close(ours.1, theirs.1, "∂x");
-            assert_close(ours.2, theirs.2, "∂W");
+            assert_same_op(
+                [b, cin, h, w],
+                [cout, cin, k, k],
+                |x, weight| {
+                    conv2d(x, weight, geometry.clone()).expect("the CPU autodiff op runs here")
+                },
+                |x, weight| {
+                    let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+                    burn_conv2d(x.clone(), weight.clone(), None, options)
+                },
+            );
         }
     }
 
-    /// StyleGAN2's upsampling transposed convolution: output and both gradients against
-    /// burn's `conv_transpose2d` with the weight's first two axes swapped.
+    /// StyleGAN2's upsampling transposed convolution against burn's `conv_transpose2d` with
+    /// the weight's first two axes swapped.
     #[test]
     fn transposed_gradients_equal_burns() {
-        use burn::tensor::module::conv_transpose2d;
-        use burn::tensor::ops::ConvTransposeOptions;
-        let device = Device::flex().autodiff();
-        let values = |n: usize, seed: usize| -> Vec<f32> {
-            (0..n)
-                .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
-                .collect()
-        };
         for (b, cin, h, w, cout, k) in [(1, 3, 4, 4, 5, 3), (2, 4, 3, 5, 2, 3), (1, 2, 2, 2, 3, 1)]
         {
-            let x0 = values(b * cin * h * w, 1);
-            let w0 = values(cout * cin * k * k, 2);
-            let run = |ours: bool| {
-                let x = tensor_from_vec(x0.clone(), [b, cin, h, w], &device).require_grad();
-                let weight = tensor_from_vec(w0.clone(), [cout, cin, k, k], &device).require_grad();
-                let y = if ours {
-                    conv_transpose_stride2(&x, &weight).expect("the CPU autodiff op runs here")
-                } else {
-                    conv_transpose2d(
-                        x.clone(),
-                        weight.clone().swap_dims(0, 1),
-                        None,
-                        ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
-                    )
-                };
-                let dims = y.dims();
-                let n = dims.iter().product();
-                let loss = (y.clone() * tensor_from_vec(values(n, 3), dims, &device)).sum();
-                let grads = loss.backward();
-                (
-                    tensor_to_vec(y),
-                    tensor_to_vec(x.grad(&grads).expect("∂x")),
-                    tensor_to_vec(weight.grad(&grads).expect("∂W")),
-                )
-            };
-            let (ours, theirs) = (run(true), run(false));
-            assert_close(ours.0, theirs.0, "y");
-            assert_close(ours.1, theirs.1, "∂x");
-            assert_close(ours.2, theirs.2, "∂W");
+            assert_same_op(
+                [b, cin, h, w],
+                [cout, cin, k, k],
+                |x, weight| {
+                    conv_transpose_stride2(x, weight).expect("the CPU autodiff op runs here")
+                },
+                |x, weight| {
+                    let options = ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1);
+                    conv_transpose2d(x.clone(), weight.clone().swap_dims(0, 1), None, options)
+                },
+            );
         }
     }
 }

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use std::ops::Range;
 
 use super::cpu_tensor::{
-    MIN_PARALLEL, is_cpu_inference, matmul, matmul_single_thread, with_values,
+    MIN_PARALLEL, is_cpu_inference, matmul, matmul_single_thread, with_scratch, with_values,
 };
 use super::loader::tensor_from_vec;
 
@@ -148,15 +148,16 @@ impl Geometry {
             .par_iter()
             .map(|rows| {
                 let n_band = rows.len() * self.wout;
-                let mut cols = vec![0f32; k * n_band];
-                self.im2col(image, rows.clone(), &mut cols);
                 let mut out = vec![0f32; cout * n_band];
-                matmul_single_thread(
-                    &mut out,
-                    [cout, n_band, k],
-                    (filters, k, 1),
-                    (&cols, n_band, 1),
-                );
+                with_scratch(k * n_band, |cols| {
+                    self.im2col(image, rows.clone(), cols);
+                    matmul_single_thread(
+                        &mut out,
+                        [cout, n_band, k],
+                        (filters, k, 1),
+                        (cols, n_band, 1),
+                    );
+                });
                 out
             })
             .collect();

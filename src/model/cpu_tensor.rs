@@ -3,6 +3,8 @@
 //! (weights are shared with the module, so reading them through `into_data` would copy
 //! them on every call), and results are wrapped without another copy.
 
+use std::cell::RefCell;
+
 use burn::backend::Flex;
 use burn::tensor::{Device, Tensor};
 
@@ -10,6 +12,26 @@ use super::loader::tensor_to_vec;
 
 /// Elementwise work below this many values stays on one thread (waking the pool costs more).
 pub const MIN_PARALLEL: usize = 1 << 14;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with `len` values of this thread's scratch buffer (kept between calls, so large
+/// temporaries are neither zeroed nor faulted in again); their contents are unspecified:
+/// `f` writes before it reads. A nested call on the same thread (rayon may run another task
+/// while this one waits) gets a fresh buffer.
+pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+            f(&mut buffer[..len])
+        }
+        Err(_) => f(&mut vec![0f32; len]),
+    })
+}
 
 /// Whether `device` runs the CPU kernels: the `flex` backend without autodiff (the
 /// training paths keep burn's differentiable ops).

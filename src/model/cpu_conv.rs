@@ -48,7 +48,7 @@ pub fn conv2d(
     };
     if !is_cpu_inference(&device) {
         // training on the CPU: the differentiable version of the same product
-        let Some(out) = super::cpu_conv_autodiff::conv2d(&x, &weight, geometry) else {
+        let Some(out) = super::cpu_autodiff::conv2d(&x, &weight, geometry) else {
             return burn_conv2d(x, weight, bias, options);
         };
         return match bias {
@@ -88,7 +88,13 @@ const MIN_BAND_COLUMNS: usize = 256;
 /// StyleGAN2's upsampling transposed convolution (stride 2, no padding, `weight` `[out, in,
 /// k, k]`) on the CPU autodiff backend; `None` elsewhere (the caller uses burn's).
 pub fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Option<Tensor<4>> {
-    super::cpu_conv_autodiff::conv_transpose_stride2(x, weight)
+    super::cpu_autodiff::conv_transpose_stride2(x, weight)
+}
+
+/// StyleGAN2's blur (`upfirdn2d` with `taps ⊗ taps`, symmetric taps) on the CPU autodiff
+/// backend, its backward the same filter; `None` elsewhere (the caller uses burn's).
+pub fn blur_differentiable(x: &Tensor<4>, taps: &[f32], pad: (usize, usize)) -> Option<Tensor<4>> {
+    super::cpu_autodiff::blur(x, taps, pad)
 }
 
 /// Shapes of one convolution.

@@ -1,7 +1,7 @@
 //! Model maths in burn: no I/O, every call batched, any backend (the device decides).
 
+mod cpu_autodiff;
 pub mod cpu_conv;
-mod cpu_conv_autodiff;
 pub mod cpu_fir;
 pub mod cpu_modulated_conv;
 pub mod cpu_pool;

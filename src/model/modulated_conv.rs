@@ -137,11 +137,16 @@ impl ModulatedConv2d {
                             ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
                         )
                     });
-                let kernel = self
-                    .blur_kernel
-                    .as_ref()
-                    .expect("upsampling conv has a blur kernel");
-                blur(up, kernel, blur_padding(k))
+                let taps = separable_taps(&FIR_TAPS, FIR_GAIN);
+                super::cpu_conv::blur_differentiable(&up, &taps, blur_padding(k)).unwrap_or_else(
+                    || {
+                        let kernel = self
+                            .blur_kernel
+                            .as_ref()
+                            .expect("upsampling conv has a blur kernel");
+                        blur(up, kernel, blur_padding(k))
+                    },
+                )
             }
         };
         match self.demodulation {

@@ -1,11 +1,12 @@
-//! The CPU convolution (`cpu_conv`) as a differentiable op of burn's autodiff on the `flex`
-//! backend: pivotal tuning and projection differentiate the generator and LPIPS through
+//! Differentiable CPU ops for burn's autodiff on the `flex` backend: the convolution
+//! (`cpu_conv`), StyleGAN2's stride-2 transposed convolution and its blur (`cpu_fir`).
+//! pivotal tuning and projection differentiate the generator and LPIPS through
 //! their convolutions, and burn's CPU backward of a convolution (a direct loop for the input
 //! gradient, another for the weight gradient) is where their steps spent most time
 //! (`docs/performance.md`). Here both gradients are matrix products around the forward's
 //! im2col: `∂x = col2im(Wᵀ · ∂y)`, `∂W = Σ_images ∂y · im2col(x)ᵀ`. StyleGAN2's stride-2
 //! transposed convolution is the adjoint of a stride-2 convolution, so its passes are the
-//! same pieces swapped.
+//! same pieces swapped; the blur's adjoint is the same filter with the padding that undoes it.
 
 use std::borrow::Cow;
 
@@ -20,6 +21,7 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::FlexTensor;
 
 use super::cpu_conv::Geometry;
+use super::cpu_fir::Fir;
 use super::cpu_tensor::matmul;
 
 /// The autodiff backend the app's training paths run on the CPU (`Device::autodiff()` of
@@ -122,6 +124,68 @@ fn record(
         OpsKind::UnTracked(prep) => prep.finish(out),
     };
     Some(Tensor::from_primitive::<CpuAutodiff>(out))
+}
+
+/// StyleGAN2's blur (`upfirdn2d` with the symmetric separable taps, no resampling, padding
+/// `pad`) as a differentiable op; `None` off the CPU autodiff backend.
+pub(super) fn blur(x: &Tensor<4>, taps: &[f32], pad: (usize, usize)) -> Option<Tensor<4>> {
+    let [b, c, h, w] = x.dims();
+    let x = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
+    let fir = Fir { taps, up: 1, pad };
+    let (out, oh, ow) = fir.apply(&values(x.primitive()), h, w);
+    let out = flex(out, [b, c, oh, ow]);
+    let out = match BlurBackward
+        .prepare::<NoCheckpointing>([x.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let shape = BlurShape {
+                taps: taps.to_vec(),
+                pad,
+                input: [b, c, h, w],
+                output: [oh, ow],
+            };
+            prep.finish(shape, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Some(Tensor::from_primitive::<CpuAutodiff>(out))
+}
+
+#[derive(Debug, Clone)]
+struct BlurShape {
+    taps: Vec<f32>,
+    pad: (usize, usize),
+    input: [usize; 4],
+    output: [usize; 2],
+}
+
+#[derive(Debug)]
+struct BlurBackward;
+
+impl Backward<Flex, 1> for BlurBackward {
+    type State = BlurShape;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad: FlexTensor = grads.consume::<Flex>(&ops.node);
+        let Some(node) = node_x else { return };
+        let shape = ops.state;
+        let [gh, gw] = shape.output;
+        // out[i] = Σ_t k[t]·x[i + t − p0] (k symmetric) ⇒ ∂x[j] = Σ_t k[t]·∂out[j − t + p0]:
+        // the same filter over ∂out padded by (len − 1 − p0, len − 1 − p1)
+        let last = shape.taps.len() - 1;
+        let adjoint = Fir {
+            taps: &shape.taps,
+            up: 1,
+            pad: (last - shape.pad.0, last - shape.pad.1),
+        };
+        let (dx, dh, dw) = adjoint.apply(&values(&grad), gh, gw);
+        let [b, c, h, w] = shape.input;
+        debug_assert_eq!((dh, dw), (h, w));
+        grads.register::<Flex>(node.id, flex(dx, [b, c, h, w]));
+    }
 }
 
 /// `conv2d(x, weight)` (no bias, no groups or dilation, symmetric padding: `geometry`) when
@@ -360,15 +424,22 @@ mod tests {
                 tensor_to_vec(weight.grad(&grads).expect("∂W")),
             ]
         };
-        for (what, (a, b)) in ["y", "∂x", "∂W"]
-            .iter()
-            .zip(run(&ours).into_iter().zip(run(&theirs)))
-        {
-            assert_eq!(a.len(), b.len(), "{what} {x_dims:?}");
+        assert_all_close(&["y", "∂x", "∂W"], run(&ours), run(&theirs), x_dims);
+    }
+
+    /// Each named pair of value lists equal within 1e-4 (relative to 1 + |expected|).
+    fn assert_all_close<const N: usize>(
+        names: &[&str; N],
+        ours: [Vec<f32>; N],
+        theirs: [Vec<f32>; N],
+        dims: [usize; 4],
+    ) {
+        for ((what, a), b) in names.iter().zip(ours).zip(theirs) {
+            assert_eq!(a.len(), b.len(), "{what} {dims:?}");
             for (a, e) in a.iter().zip(&b) {
                 assert!(
                     (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
-                    "{what} {x_dims:?}: {a} vs {e}"
+                    "{what} {dims:?}: {a} vs {e}"
                 );
             }
         }
@@ -427,6 +498,37 @@ mod tests {
                     conv_transpose2d(x.clone(), weight.clone().swap_dims(0, 1), None, options)
                 },
             );
+        }
+    }
+
+    /// The blur against `upfirdn.rs`'s depthwise convolution (burn's ops): output and `∂x`,
+    /// at the paddings the generator uses and others.
+    #[test]
+    fn blur_gradients_equal_burns() {
+        use crate::model::cpu_fir::separable_taps;
+        use crate::model::upfirdn::{FIR_GAIN, FIR_TAPS, blur as burn_blur, kernel_tensor};
+        let device = Device::flex().autodiff();
+        let taps = separable_taps(&FIR_TAPS, FIR_GAIN);
+        let kernel = kernel_tensor(&FIR_TAPS, FIR_GAIN, &device);
+        for (dims, pad) in [
+            ([1, 3, 9, 9], (1, 1)),
+            ([2, 2, 7, 5], (2, 1)),
+            ([1, 1, 4, 6], (0, 2)),
+        ] {
+            let run = |ours: bool| {
+                let n = dims.iter().product();
+                let x = tensor_from_vec(values(n, 1), dims, &device).require_grad();
+                let y = if ours {
+                    blur(&x, &taps, pad).expect("the CPU autodiff op runs here")
+                } else {
+                    burn_blur(x.clone(), &kernel, pad)
+                };
+                let out = y.dims();
+                let probe = tensor_from_vec(values(out.iter().product(), 3), out, &device);
+                let grads = (y.clone() * probe).sum().backward();
+                [tensor_to_vec(y), tensor_to_vec(x.grad(&grads).expect("∂x"))]
+            };
+            assert_all_close(&["y", "∂x"], run(true), run(false), dims);
         }
     }
 }

@@ -25,27 +25,10 @@ pub fn conv2d(
     options: ConvOptions<2>,
 ) -> Tensor<4> {
     let device = x.device();
-    let [(py, py_end), (px, px_end)] = options.padding;
-    if options.groups != 1 || options.dilation != [1, 1] || py != py_end || px != px_end {
+    let Some(geometry) = Geometry::of(&x, &weight, &options) else {
         return burn_conv2d(x, weight, bias, options);
-    }
-    let [b, cin, h, w] = x.dims();
-    let [cout, _, kh, kw] = weight.dims();
-    let [sy, sx] = options.stride;
-    let hout = (h + 2 * py - kh) / sy + 1;
-    let wout = (w + 2 * px - kw) / sx + 1;
-    let geometry = Geometry {
-        h,
-        w,
-        kh,
-        kw,
-        sy,
-        sx,
-        py,
-        px,
-        hout,
-        wout,
     };
+    let [cout, ..] = weight.dims();
     if !is_cpu_inference(&device) {
         // training on the CPU: the differentiable version of the same product
         let Some(out) = super::cpu_autodiff::conv2d(&x, &weight, geometry) else {
@@ -56,27 +39,88 @@ pub fn conv2d(
             None => out,
         };
     }
-    let n = hout * wout;
-    let mut out = vec![0f32; b * cout * n];
-    with_values(&x, |input| {
-        with_values(&weight, |filters| {
-            for (image, dst) in input
-                .chunks_exact(cin * h * w)
-                .zip(out.chunks_exact_mut(cout * n))
-            {
-                geometry.convolve(image, filters, cout, dst);
-            }
-        })
-    });
+    let mut out = geometry.convolve_batch(&x, &weight);
     if let Some(bias) = bias {
         with_values(&bias, |bias| {
-            out.par_chunks_exact_mut(n)
-                .enumerate()
-                .with_min_len((MIN_PARALLEL / n).max(1))
-                .for_each(|(row, values)| values.iter_mut().for_each(|o| *o += bias[row % cout]));
+            let epilogue = ChannelEpilogue {
+                scale: vec![1.0; cout],
+                shift: bias.to_vec(),
+                prelu: None,
+                residual: None,
+            };
+            epilogue.apply(&mut out, cout, geometry.hout * geometry.wout);
         });
     }
-    tensor_from_vec(out, [b, cout, hout, wout], &device)
+    let [b, ..] = x.dims();
+    tensor_from_vec(out, [b, cout, geometry.hout, geometry.wout], &device)
+}
+
+/// Per-output-channel work after a convolution: `y·scale + shift` (e.g. an inference
+/// BatchNorm), then PReLU with per-channel slopes, then `+ residual` (same shape as the
+/// output).
+pub struct ChannelEpilogue<'a> {
+    pub scale: Vec<f32>,
+    pub shift: Vec<f32>,
+    pub prelu: Option<Vec<f32>>,
+    pub residual: Option<&'a Tensor<4>>,
+}
+
+impl ChannelEpilogue<'_> {
+    /// Applies it to `[B, channels, n]` values in place, rows in parallel.
+    fn apply(&self, out: &mut [f32], channels: usize, n: usize) {
+        let mut run = |residual: Option<&[f32]>| {
+            out.par_chunks_exact_mut(n)
+                .enumerate()
+                .with_min_len((MIN_PARALLEL / n.max(1)).max(1))
+                .for_each(|(row, values)| {
+                    let c = row % channels;
+                    let (scale, shift) = (self.scale[c], self.shift[c]);
+                    let slope = self.prelu.as_ref().map(|p| p[c]);
+                    let add = residual.map(|r| &r[row * n..(row + 1) * n]);
+                    for (p, v) in values.iter_mut().enumerate() {
+                        let mut y = *v * scale + shift;
+                        if let Some(a) = slope
+                            && y < 0.0
+                        {
+                            y *= a;
+                        }
+                        if let Some(add) = add {
+                            y += add[p];
+                        }
+                        *v = y;
+                    }
+                });
+        };
+        match self.residual {
+            Some(r) => with_values(r, |r| run(Some(r))),
+            None => run(None),
+        }
+    }
+}
+
+/// `conv2d(x, weight)` (no bias) followed by `epilogue` in one pass over the output, on the
+/// CPU backend; `None` off the CPU inference path or for layouts `conv2d` hands to burn (the
+/// caller composes the same steps from burn's ops).
+pub fn conv2d_then(
+    x: &Tensor<4>,
+    weight: &Tensor<4>,
+    options: &ConvOptions<2>,
+    epilogue: &ChannelEpilogue,
+) -> Option<Tensor<4>> {
+    if !is_cpu_inference(&x.device()) {
+        return None;
+    }
+    let geometry = Geometry::of(x, weight, options)?;
+    let [b, ..] = x.dims();
+    let [cout, ..] = weight.dims();
+    let n = geometry.hout * geometry.wout;
+    let mut out = geometry.convolve_batch(x, weight);
+    epilogue.apply(&mut out, cout, n);
+    Some(tensor_from_vec(
+        out,
+        [b, cout, geometry.hout, geometry.wout],
+        &x.device(),
+    ))
 }
 
 /// Values of one band's im2col (256 KB: a quarter of this CPU's per-core L2).
@@ -113,6 +157,49 @@ pub(super) struct Geometry {
 }
 
 impl Geometry {
+    /// The geometry of `conv2d(x, weight, options)`; `None` for grouped, dilated or
+    /// asymmetrically padded convolutions (left to burn).
+    fn of(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Option<Self> {
+        let [(py, py_end), (px, px_end)] = options.padding;
+        if options.groups != 1 || options.dilation != [1, 1] || py != py_end || px != px_end {
+            return None;
+        }
+        let [_, _, h, w] = x.dims();
+        let [_, _, kh, kw] = weight.dims();
+        let [sy, sx] = options.stride;
+        Some(Self {
+            h,
+            w,
+            kh,
+            kw,
+            sy,
+            sx,
+            py,
+            px,
+            hout: (h + 2 * py - kh) / sy + 1,
+            wout: (w + 2 * px - kw) / sx + 1,
+        })
+    }
+
+    /// Every image of `x` convolved with `weight`: `[B, cout, hout·wout]` values.
+    fn convolve_batch(&self, x: &Tensor<4>, weight: &Tensor<4>) -> Vec<f32> {
+        let [b, cin, ..] = x.dims();
+        let [cout, ..] = weight.dims();
+        let n = self.hout * self.wout;
+        let mut out = vec![0f32; b * cout * n];
+        with_values(x, |input| {
+            with_values(weight, |filters| {
+                for (image, dst) in input
+                    .chunks_exact(cin * self.h * self.w)
+                    .zip(out.chunks_exact_mut(cout * n))
+                {
+                    self.convolve(image, filters, cout, dst);
+                }
+            })
+        });
+        out
+    }
+
     /// A stride-1 convolution with a `k`×`k` kernel that keeps the size (`k` odd).
     pub(super) fn same(h: usize, w: usize, k: usize) -> Self {
         Self {

@@ -2,7 +2,8 @@
 //! `BN → conv3×3 → BN → PReLU → conv3×3 (stride) → BN`, plus the (downsampled) shortcut,
 //! with no activation after the sum.
 
-use crate::model::cpu_conv::conv2d;
+use crate::model::cpu_conv::{ChannelEpilogue, conv2d, conv2d_then};
+use crate::model::cpu_tensor::is_cpu_inference;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
@@ -37,13 +38,18 @@ impl PlainConv {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(x, self.weight.val(), None, self.options())
+    }
+
+    /// The convolution followed by `epilogue` in one pass on the CPU backend; `None`
+    /// elsewhere.
+    pub fn forward_then(&self, x: &Tensor<4>, epilogue: &ChannelEpilogue) -> Option<Tensor<4>> {
+        conv2d_then(x, &self.weight.val(), &self.options(), epilogue)
+    }
+
+    fn options(&self) -> ConvOptions<2> {
         let (s, p) = (self.stride, self.padding);
-        conv2d(
-            x,
-            self.weight.val(),
-            None,
-            ConvOptions::new([s, s], [p, p], [1, 1], 1),
-        )
+        ConvOptions::new([s, s], [p, p], [1, 1], 1)
     }
 }
 
@@ -92,6 +98,11 @@ impl IrBlock {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if is_cpu_inference(&x.device())
+            && let Some(y) = self.forward_cpu(&x)
+        {
+            return y;
+        }
         let shortcut = match &self.downsample {
             Some(d) => d.bn.forward(d.conv.forward(x.clone())),
             None => x.clone(),
@@ -99,5 +110,22 @@ impl IrBlock {
         let y = self.conv1.forward(self.bn1.forward(x));
         let y = self.conv2.forward(self.prelu.forward(self.bn2.forward(y)));
         self.bn3.forward(y) + shortcut
+    }
+}
+
+impl IrBlock {
+    /// `forward` on the CPU backend: each BatchNorm, the PReLU and the shortcut's sum in the
+    /// epilogue of the convolution before them (one pass over each output).
+    fn forward_cpu(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
+        let shortcut = match &self.downsample {
+            Some(d) => d.conv.forward_then(x, &d.bn.then(None, None))?,
+            None => x.clone(),
+        };
+        let y = self.conv1.forward_then(
+            &self.bn1.forward(x.clone()),
+            &self.bn2.then(Some(&self.prelu), None),
+        )?;
+        self.conv2
+            .forward_then(&y, &self.bn3.then(None, Some(&shortcut)))
     }
 }

@@ -16,6 +16,7 @@ use burn::tensor::{Device, Tensor};
 use self::ir_block::{IrBlock, PlainConv};
 use self::norm_act::{BatchNorm, PRelu};
 use super::loader::Loader;
+use crate::model::cpu_tensor::is_cpu_inference;
 use crate::weights::{TensorStore, WeightsError};
 
 /// What the encoder produces for a batch of images.
@@ -48,7 +49,17 @@ pub struct ContentLayer {
 
 impl ContentLayer {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv1.forward(self.bn0.forward(x));
+        let x = self.bn0.forward(x);
+        // on the CPU backend each BatchNorm and the PReLU run in their convolution's epilogue
+        if is_cpu_inference(&x.device())
+            && let Some(y) = self
+                .conv1
+                .forward_then(&x, &self.bn2.then(Some(&self.prelu3), None))
+                .and_then(|y| self.conv4.forward_then(&y, &self.bn5.then(None, None)))
+        {
+            return y;
+        }
+        let y = self.conv1.forward(x);
         let y = self.conv4.forward(self.prelu3.forward(self.bn2.forward(y)));
         self.bn5.forward(y)
     }
@@ -130,9 +141,18 @@ impl FeatureStyleEncoder {
     /// Encodes images `[B, 3, R, R]` in [-1, 1] at the encoder's input resolution.
     pub fn encode(&self, images: Tensor<4>) -> Encoding {
         let [b, _, _, _] = images.dims();
-        let mut x = self
-            .stem_prelu
-            .forward(self.stem_bn.forward(self.stem_conv.forward(images)));
+        let fused = is_cpu_inference(&images.device())
+            .then(|| {
+                let stem = self.stem_bn.then(Some(&self.stem_prelu), None);
+                self.stem_conv.forward_then(&images, &stem)
+            })
+            .flatten();
+        let mut x = match fused {
+            Some(x) => x,
+            None => self
+                .stem_prelu
+                .forward(self.stem_bn.forward(self.stem_conv.forward(images))),
+        };
         let mut pooled = Vec::with_capacity(4);
         let mut feature = None;
         for (s, stage) in self.stages.iter().enumerate() {

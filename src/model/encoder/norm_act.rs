@@ -3,7 +3,8 @@
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 
-use crate::model::loader::Loader;
+use crate::model::cpu_conv::ChannelEpilogue;
+use crate::model::loader::{Loader, tensor_to_vec};
 use crate::weights::WeightsError;
 
 /// `(x − mean) / sqrt(var + eps) · γ + β` per channel, with the stored running statistics.
@@ -30,9 +31,31 @@ impl BatchNorm {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let c = self.running_mean.dims()[0];
+        let (scale, shift) = self.affine();
+        x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
+    }
+
+    /// The per-channel `(scale, shift)` it applies: `x·scale + shift`.
+    fn affine(&self) -> (Tensor<1>, Tensor<1>) {
         let scale = self.weight.val() / self.running_var.clone().add_scalar(self.eps).sqrt();
         let shift = self.bias.val() - self.running_mean.clone() * scale.clone();
-        x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
+        (scale, shift)
+    }
+
+    /// This BatchNorm, then `prelu`, then `+ residual`, as the epilogue of the CPU convolution
+    /// before it.
+    pub fn then<'a>(
+        &self,
+        prelu: Option<&PRelu>,
+        residual: Option<&'a Tensor<4>>,
+    ) -> ChannelEpilogue<'a> {
+        let (scale, shift) = self.affine();
+        ChannelEpilogue {
+            scale: tensor_to_vec(scale),
+            shift: tensor_to_vec(shift),
+            prelu: prelu.map(|p| tensor_to_vec(p.weight.val())),
+            residual,
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use burn_flex::FlexTensor;
 
 use super::cpu_conv::Geometry;
 use super::cpu_fir::Fir;
-use super::cpu_tensor::matmul;
+use super::cpu_tensor::{matmul, with_scratch};
 
 /// The autodiff backend the app's training paths run on the CPU (`Device::autodiff()` of
 /// the `flex` device: no gradient checkpointing).
@@ -211,6 +211,9 @@ pub(super) fn conv2d(x: &Tensor<4>, weight: &Tensor<4>, geometry: Geometry) -> O
 pub(super) fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Option<Tensor<4>> {
     let [batch, cin, h, w] = x.dims();
     let [cout, _, k, _] = weight.dims();
+    if [batch, cin, h, w, cout, k].contains(&0) {
+        return None;
+    }
     let (fh, fw) = (2 * (h - 1) + k, 2 * (w - 1) + k);
     let geometry = Geometry {
         h: fh,
@@ -253,38 +256,59 @@ fn forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
     out
 }
 
-/// `∂x[b] = col2im(Wᵀ · ∂y[b])`.
+/// `∂x[b] = col2im(Wᵀ · ∂y[b])`, band by band of output rows (the whole image's im2col
+/// would be gigabytes at 1024 px).
 fn input_gradient(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let (n, k) = (g.hout * g.wout, shape.cin * g.kh * g.kw);
     let mut dx = vec![0f32; shape.batch * shape.cin * g.h * g.w];
-    let mut cols = vec![0f32; k * n];
+    let bands = g.bands(k);
     for (dy, dst) in grad
         .chunks_exact(shape.cout * n)
         .zip(dx.chunks_exact_mut(shape.cin * g.h * g.w))
     {
-        // cols[k, n] = Wᵀ[k, cout] · ∂y[cout, n]
-        matmul(&mut cols, [k, n, shape.cout], (weight, 1, k), (dy, n, 1));
-        g.col2im(&cols, dst);
+        for rows in &bands {
+            let (start, n_band) = (rows.start * g.wout, rows.len() * g.wout);
+            with_scratch(k * n_band, |cols| {
+                // cols[k, band] = Wᵀ[k, cout] · ∂y[cout, band]
+                matmul(
+                    cols,
+                    [k, n_band, shape.cout],
+                    (weight, 1, k),
+                    (&dy[start..], n, 1),
+                );
+                g.col2im_add(cols, rows.clone(), dst);
+            });
+        }
     }
     dx
 }
 
-/// `∂W = Σ_b ∂y[b] · im2col(x[b])ᵀ`.
+/// `∂W = Σ_b ∂y[b] · im2col(x[b])ᵀ`, band by band of output rows.
 fn weight_gradient(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let (n, k) = (g.hout * g.wout, shape.cin * g.kh * g.kw);
     let mut dw = vec![0f32; shape.cout * k];
     let mut one = vec![0f32; shape.cout * k];
-    let mut cols = vec![0f32; k * n];
+    let bands = g.bands(k);
     for (image, dy) in x
         .chunks_exact(shape.cin * g.h * g.w)
         .zip(grad.chunks_exact(shape.cout * n))
     {
-        g.im2col(image, 0..g.hout, &mut cols);
-        // ∂W[cout, k] += ∂y[cout, n] · colsᵀ[n, k]
-        matmul(&mut one, [shape.cout, k, n], (dy, n, 1), (&cols, 1, n));
-        dw.iter_mut().zip(&one).for_each(|(d, v)| *d += v);
+        for rows in &bands {
+            let (start, n_band) = (rows.start * g.wout, rows.len() * g.wout);
+            with_scratch(k * n_band, |cols| {
+                g.im2col(image, rows.clone(), cols);
+                // ∂W[cout, k] += ∂y[cout, band] · colsᵀ[band, k]
+                matmul(
+                    &mut one,
+                    [shape.cout, k, n_band],
+                    (&dy[start..], n, 1),
+                    (cols, 1, n_band),
+                );
+            });
+            dw.iter_mut().zip(&one).for_each(|(d, v)| *d += v);
+        }
     }
     dw
 }
@@ -307,20 +331,30 @@ fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 }
 
 /// The transposed convolution's forward pass: per image `col2im(wt · x)`, `wt` the weights as
-/// `[(out, tap), in]`.
+/// `[(out, tap), in]`, band by band of input rows.
 fn transposed_forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let (cin, cout, kk) = (shape.cin, shape.cout, g.kh * g.kw);
     let n = g.hout * g.wout;
     let wt = taps_by_input(weight, cout, cin, kk);
     let mut out = vec![0f32; shape.batch * cout * g.h * g.w];
-    let mut cols = vec![0f32; cout * kk * n];
+    let bands = g.bands(cout * kk);
     for (image, dst) in x
         .chunks_exact(cin * n)
         .zip(out.chunks_exact_mut(cout * g.h * g.w))
     {
-        matmul(&mut cols, [cout * kk, n, cin], (&wt, cin, 1), (image, n, 1));
-        g.col2im(&cols, dst);
+        for rows in &bands {
+            let (start, n_band) = (rows.start * g.wout, rows.len() * g.wout);
+            with_scratch(cout * kk * n_band, |cols| {
+                matmul(
+                    cols,
+                    [cout * kk, n_band, cin],
+                    (&wt, cin, 1),
+                    (&image[start..], n, 1),
+                );
+                g.col2im_add(cols, rows.clone(), dst);
+            });
+        }
     }
     out
 }
@@ -342,21 +376,41 @@ fn transposed_gradients(
     let mut dx = vec![0f32; shape.batch * cin * n];
     let mut dwt = vec![0f32; cout * kk * cin];
     let mut one = vec![0f32; cout * kk * cin];
-    let mut cols = vec![0f32; cout * kk * n];
+    let bands = g.bands(cout * kk);
     for ((dy, image), dst) in grad
         .chunks_exact(cout * g.h * g.w)
         .zip(x.chunks_exact(cin * n))
         .zip(dx.chunks_exact_mut(cin * n))
     {
-        g.im2col(dy, 0..g.hout, &mut cols);
-        if want_dx {
-            // ∂x[c, n] = Σ_(o,t) wt[(o,t), c] · cols[(o,t), n]
-            matmul(dst, [cin, n, cout * kk], (&wt, 1, cin), (&cols, n, 1));
-        }
-        if want_dw {
-            // ∂wt[(o,t), c] += cols[(o,t), n] · x[c, n]ᵀ
-            matmul(&mut one, [cout * kk, cin, n], (&cols, n, 1), (image, 1, n));
-            dwt.iter_mut().zip(&one).for_each(|(d, v)| *d += v);
+        for rows in &bands {
+            let (start, n_band) = (rows.start * g.wout, rows.len() * g.wout);
+            with_scratch(cout * kk * n_band, |cols| {
+                g.im2col(dy, rows.clone(), cols);
+                if want_dx {
+                    // ∂x[c, band] = Σ_(o,t) wt[(o,t), c] · cols[(o,t), band]
+                    let mut band = vec![0f32; cin * n_band];
+                    matmul(
+                        &mut band,
+                        [cin, n_band, cout * kk],
+                        (&wt, 1, cin),
+                        (cols, n_band, 1),
+                    );
+                    for (dst_row, src_row) in dst.chunks_exact_mut(n).zip(band.chunks_exact(n_band))
+                    {
+                        dst_row[start..start + n_band].copy_from_slice(src_row);
+                    }
+                }
+                if want_dw {
+                    // ∂wt[(o,t), c] += cols[(o,t), band] · x[c, band]ᵀ
+                    matmul(
+                        &mut one,
+                        [cout * kk, cin, n_band],
+                        (cols, n_band, 1),
+                        (&image[start..], 1, n),
+                    );
+                    dwt.iter_mut().zip(&one).for_each(|(d, v)| *d += v);
+                }
+            });
         }
     }
     let dw = want_dw.then(|| {
@@ -454,6 +508,9 @@ mod tests {
             (2, 4, 8, 9, 6, 3, 2, 1),
             (1, 5, 6, 6, 3, 1, 1, 0),
             (2, 2, 7, 5, 4, 3, 1, 0),
+            // large enough for several bands of output rows (5 and 2)
+            (1, 64, 40, 36, 8, 3, 1, 1),
+            (2, 32, 48, 40, 4, 3, 2, 1),
         ] {
             let geometry = Geometry {
                 h,
@@ -485,8 +542,13 @@ mod tests {
     /// the weight's first two axes swapped.
     #[test]
     fn transposed_gradients_equal_burns() {
-        for (b, cin, h, w, cout, k) in [(1, 3, 4, 4, 5, 3), (2, 4, 3, 5, 2, 3), (1, 2, 2, 2, 3, 1)]
-        {
+        for (b, cin, h, w, cout, k) in [
+            (1, 3, 4, 4, 5, 3),
+            (2, 4, 3, 5, 2, 3),
+            (1, 2, 2, 2, 3, 1),
+            // several bands of input rows (3)
+            (1, 4, 40, 24, 16, 3),
+        ] {
             assert_same_op(
                 [b, cin, h, w],
                 [cout, cin, k, k],

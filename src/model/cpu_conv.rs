@@ -68,6 +68,7 @@ pub struct ChannelEpilogue<'a> {
 impl ChannelEpilogue<'_> {
     /// Applies it to `[B, channels, n]` values in place, rows in parallel.
     fn apply(&self, out: &mut [f32], channels: usize, n: usize) {
+        let total = out.len();
         let mut run = |residual: Option<&[f32]>| {
             out.par_chunks_exact_mut(n)
                 .enumerate()
@@ -92,7 +93,10 @@ impl ChannelEpilogue<'_> {
                 });
         };
         match self.residual {
-            Some(r) => with_values(r, |r| run(Some(r))),
+            Some(r) => with_values(r, |r| {
+                assert_eq!(r.len(), total, "the residual has the output's shape");
+                run(Some(r))
+            }),
             None => run(None),
         }
     }
@@ -164,9 +168,13 @@ impl Geometry {
         if options.groups != 1 || options.dilation != [1, 1] || py != py_end || px != px_end {
             return None;
         }
-        let [_, _, h, w] = x.dims();
-        let [_, _, kh, kw] = weight.dims();
+        let [b, cin, h, w] = x.dims();
+        let [cout, _, kh, kw] = weight.dims();
         let [sy, sx] = options.stride;
+        // empty tensors, zero strides and kernels larger than the padded input go to burn
+        if [b, cin, h, w, cout, kh, kw, sy, sx].contains(&0) {
+            return None;
+        }
         Some(Self {
             h,
             w,
@@ -176,8 +184,8 @@ impl Geometry {
             sx,
             py,
             px,
-            hout: (h + 2 * py - kh) / sy + 1,
-            wout: (w + 2 * px - kw) / sx + 1,
+            hout: (h + 2 * py).checked_sub(kh)? / sy + 1,
+            wout: (w + 2 * px).checked_sub(kw)? / sx + 1,
         })
     }
 
@@ -202,6 +210,7 @@ impl Geometry {
 
     /// A stride-1 convolution with a `k`×`k` kernel that keeps the size (`k` odd).
     pub(super) fn same(h: usize, w: usize, k: usize) -> Self {
+        debug_assert!(k % 2 == 1, "a same-size convolution has an odd kernel");
         Self {
             h,
             w,
@@ -223,14 +232,7 @@ impl Geometry {
     pub(super) fn convolve(&self, image: &[f32], filters: &[f32], cout: usize, dst: &mut [f32]) {
         let k = filters.len() / cout;
         let n = self.hout * self.wout;
-        let band_rows = (BAND_VALUES / (k * self.wout).max(1))
-            .max(MIN_BAND_COLUMNS.div_ceil(self.wout))
-            .min(self.hout)
-            .max(1);
-        let bands: Vec<Range<usize>> = (0..self.hout)
-            .step_by(band_rows)
-            .map(|start| start..(start + band_rows).min(self.hout))
-            .collect();
+        let bands = self.bands(k);
         if bands.len() < 2 {
             let mut cols = vec![0f32; k * n];
             self.im2col(image, 0..self.hout, &mut cols);
@@ -260,6 +262,18 @@ impl Geometry {
                 dst_row[start..start + n_band].copy_from_slice(src_row);
             }
         }
+    }
+
+    /// Bands of output rows whose im2col (`k` values per output position) stays in cache.
+    pub(super) fn bands(&self, k: usize) -> Vec<Range<usize>> {
+        let band_rows = (BAND_VALUES / (k * self.wout).max(1))
+            .max(MIN_BAND_COLUMNS.div_ceil(self.wout.max(1)))
+            .min(self.hout)
+            .max(1);
+        (0..self.hout)
+            .step_by(band_rows)
+            .map(|start| start..(start + band_rows).min(self.hout))
+            .collect()
     }
 
     /// `cols[(c·kh + ky)·kw + kx, (oy − rows.start)·wout + ox] = image[c, oy·sy + ky − py,
@@ -303,27 +317,27 @@ impl Geometry {
             });
     }
 
-    /// The adjoint of `im2col` over all output rows: every im2col entry, read from input
-    /// pixel `(c, iy, ix)`, is added back there (the input gradient of a convolution from
-    /// the gradient of its im2col); `image` is overwritten. Channels in parallel.
-    pub(super) fn col2im(&self, cols: &[f32], image: &mut [f32]) {
-        let (n, taps) = (self.hout * self.wout, self.kh * self.kw);
+    /// The adjoint of `im2col` for the output rows `rows`: every entry of `cols` (laid out as
+    /// `im2col(image, rows)` writes it), read from input pixel `(c, iy, ix)`, is added back
+    /// there — the input gradient of a convolution from the gradient of its im2col. `image`
+    /// accumulates (zero it first). Channels in parallel.
+    pub(super) fn col2im_add(&self, cols: &[f32], rows: Range<usize>, image: &mut [f32]) {
+        let (n, taps) = (rows.len() * self.wout, self.kh * self.kw);
         image
             .par_chunks_exact_mut(self.h * self.w)
             .zip(cols.par_chunks_exact(taps * n))
             .with_min_len((MIN_PARALLEL / (taps * n).max(1)).max(1))
-            .for_each(|(plane, rows)| {
-                plane.fill(0.0);
-                for (tap, src) in rows.chunks_exact(n).enumerate() {
+            .for_each(|(plane, channel)| {
+                for (tap, src) in channel.chunks_exact(n).enumerate() {
                     let (ky, kx) = (tap / self.kw, tap % self.kw);
-                    for oy in 0..self.hout {
+                    for (band_row, oy) in rows.clone().enumerate() {
                         let iy = (oy * self.sy + ky) as isize - self.py as isize;
                         if iy < 0 || iy >= self.h as isize {
                             continue;
                         }
                         let dst = &mut plane[iy as usize * self.w..(iy as usize + 1) * self.w];
-                        for (ox, &g) in src[oy * self.wout..(oy + 1) * self.wout].iter().enumerate()
-                        {
+                        let values = &src[band_row * self.wout..(band_row + 1) * self.wout];
+                        for (ox, &g) in values.iter().enumerate() {
                             let ix = (ox * self.sx + kx) as isize - self.px as isize;
                             if ix >= 0 && (ix as usize) < self.w {
                                 dst[ix as usize] += g;

@@ -145,7 +145,13 @@ pub fn forward(
             });
         outputs.push((out, oh, ow));
     }
-    let (oh, ow) = outputs.first().map_or((0, 0), |o| (o.1, o.2));
+    let (oh, ow) = match (conv.sampling, conv.blur) {
+        (Sampling::Upsample2x, Some(blur)) => (
+            blur.out_len(2 * (h - 1) + conv.k),
+            blur.out_len(2 * (w - 1) + conv.k),
+        ),
+        _ => (h, w),
+    };
     (outputs.into_iter().flat_map(|o| o.0).collect(), oh, ow)
 }
 

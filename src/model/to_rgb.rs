@@ -49,7 +49,7 @@ impl ToRgb {
     }
 
     pub fn forward(&self, x: Tensor<4>, w: Tensor<2>, skip: Option<Tensor<4>>) -> Tensor<4> {
-        if is_cpu_inference(&x.device()) {
+        if is_cpu_inference(&x.device()) && !x.dims().contains(&0) {
             let rgb = with_values(&self.bias.val(), |bias| {
                 let epilogue = Epilogue {
                     noise: None,

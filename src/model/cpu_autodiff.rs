@@ -20,7 +20,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::FlexTensor;
 
-use super::cpu_conv::Geometry;
+use super::cpu_conv::{Geometry, taps_by_input};
 use super::cpu_fir::Fir;
 use super::cpu_tensor::{matmul, with_scratch};
 
@@ -214,19 +214,8 @@ pub(super) fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Optio
     if [batch, cin, h, w, cout, k].contains(&0) {
         return None;
     }
-    let (fh, fw) = (2 * (h - 1) + k, 2 * (w - 1) + k);
-    let geometry = Geometry {
-        h: fh,
-        w: fw,
-        kh: k,
-        kw: k,
-        sy: 2,
-        sx: 2,
-        py: 0,
-        px: 0,
-        hout: h,
-        wout: w,
-    };
+    let geometry = Geometry::upsampling_adjoint(h, w, k);
+    let (fh, fw) = (geometry.h, geometry.w);
     let shape = ConvShape {
         geometry,
         batch,
@@ -330,31 +319,17 @@ fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// The transposed convolution's forward pass: per image `col2im(wt · x)`, `wt` the weights as
-/// `[(out, tap), in]`, band by band of input rows.
+/// The transposed convolution's forward pass, image by image.
 fn transposed_forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let (cin, cout, kk) = (shape.cin, shape.cout, g.kh * g.kw);
-    let n = g.hout * g.wout;
     let wt = taps_by_input(weight, cout, cin, kk);
     let mut out = vec![0f32; shape.batch * cout * g.h * g.w];
-    let bands = g.bands(cout * kk);
     for (image, dst) in x
-        .chunks_exact(cin * n)
+        .chunks_exact(cin * g.hout * g.wout)
         .zip(out.chunks_exact_mut(cout * g.h * g.w))
     {
-        for rows in &bands {
-            let (start, n_band) = (rows.start * g.wout, rows.len() * g.wout);
-            with_scratch(cout * kk * n_band, |cols| {
-                matmul(
-                    cols,
-                    [cout * kk, n_band, cin],
-                    (&wt, cin, 1),
-                    (&image[start..], n, 1),
-                );
-                g.col2im_add(cols, rows.clone(), dst);
-            });
-        }
+        g.transpose_convolve(image, &wt, cout, dst);
     }
     out
 }
@@ -425,19 +400,6 @@ fn transposed_gradients(
         dw
     });
     (want_dx.then_some(dx), dw)
-}
-
-/// `W[o, c, t]` (as stored) rearranged as `wt[(o·kk + t), c]`.
-fn taps_by_input(weight: &[f32], cout: usize, cin: usize, kk: usize) -> Vec<f32> {
-    let mut wt = vec![0f32; cout * kk * cin];
-    for o in 0..cout {
-        for c in 0..cin {
-            for t in 0..kk {
-                wt[(o * kk + t) * cin + c] = weight[(o * cin + c) * kk + t];
-            }
-        }
-    }
-    wt
 }
 
 #[cfg(test)]

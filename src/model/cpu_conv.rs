@@ -133,16 +133,21 @@ const BAND_VALUES: usize = 1 << 16;
 /// speed).
 const MIN_BAND_COLUMNS: usize = 256;
 
-/// StyleGAN2's upsampling transposed convolution (stride 2, no padding, `weight` `[out, in,
-/// k, k]`) on the CPU autodiff backend; `None` elsewhere (the caller uses burn's).
-pub fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Option<Tensor<4>> {
-    super::cpu_autodiff::conv_transpose_stride2(x, weight)
-}
-
-/// StyleGAN2's blur (`upfirdn2d` with `taps ⊗ taps`, symmetric taps) on the CPU autodiff
-/// backend, its backward the same filter; `None` elsewhere (the caller uses burn's).
-pub fn blur_differentiable(x: &Tensor<4>, taps: &[f32], pad: (usize, usize)) -> Option<Tensor<4>> {
-    super::cpu_autodiff::blur(x, taps, pad)
+/// Weights `W[o, c, t]` as stored (`[out, in, taps]`) rearranged as `wt[(o·taps + t), c]`:
+/// the left side of the products of a transposed convolution.
+pub(super) fn taps_by_input(weight: &[f32], cout: usize, cin: usize, kk: usize) -> Vec<f32> {
+    let mut wt = vec![0f32; cout * kk * cin];
+    wt.par_chunks_exact_mut(kk * cin)
+        .zip(weight.par_chunks_exact(cin * kk))
+        .with_min_len((MIN_PARALLEL / (kk * cin).max(1)).max(1))
+        .for_each(|(dst, src)| {
+            for (c, taps) in src.chunks_exact(kk).enumerate() {
+                for (tap, &v) in taps.iter().enumerate() {
+                    dst[tap * cin + c] = v;
+                }
+            }
+        });
+    wt
 }
 
 /// Shapes of one convolution.
@@ -234,9 +239,10 @@ impl Geometry {
         let n = self.hout * self.wout;
         let bands = self.bands(k);
         if bands.len() < 2 {
-            let mut cols = vec![0f32; k * n];
-            self.im2col(image, 0..self.hout, &mut cols);
-            matmul(dst, [cout, n, k], (filters, k, 1), (&cols, n, 1));
+            with_scratch(k * n, |cols| {
+                self.im2col(image, 0..self.hout, cols);
+                matmul(dst, [cout, n, k], (filters, k, 1), (cols, n, 1));
+            });
             return;
         }
         let results: Vec<Vec<f32>> = bands
@@ -261,6 +267,52 @@ impl Geometry {
             for (dst_row, src_row) in dst.chunks_exact_mut(n).zip(band.chunks_exact(n_band)) {
                 dst_row[start..start + n_band].copy_from_slice(src_row);
             }
+        }
+    }
+
+    /// The stride-2 convolution whose adjoint is StyleGAN2's upsampling transposed
+    /// convolution of an `h`×`w` input with a `k`×`k` kernel (no padding): from the
+    /// `[2(h−1)+k, 2(w−1)+k]` output back to `h`×`w` (`h`, `w` ≥ 1).
+    pub(super) fn upsampling_adjoint(h: usize, w: usize, k: usize) -> Self {
+        Self {
+            h: 2 * (h - 1) + k,
+            w: 2 * (w - 1) + k,
+            kh: k,
+            kw: k,
+            sy: 2,
+            sx: 2,
+            py: 0,
+            px: 0,
+            hout: h,
+            wout: w,
+        }
+    }
+
+    /// The adjoint of this convolution applied to one `[cin, hout·wout]` image with the
+    /// weights as `[(cout, tap), cin]` (`taps_by_input`): `col2im(wt · image)`, added into
+    /// `out` (`[cout, h·w]`, zero it first), band by band of rows. For
+    /// `upsampling_adjoint` this is the upsampling transposed convolution.
+    pub(super) fn transpose_convolve(
+        &self,
+        image: &[f32],
+        wt: &[f32],
+        cout: usize,
+        out: &mut [f32],
+    ) {
+        let kk = self.kh * self.kw;
+        let cin = wt.len() / (cout * kk);
+        let n = self.hout * self.wout;
+        for rows in &self.bands(cout * kk) {
+            let (start, n_band) = (rows.start * self.wout, rows.len() * self.wout);
+            with_scratch(cout * kk * n_band, |cols| {
+                matmul(
+                    cols,
+                    [cout * kk, n_band, cin],
+                    (wt, cin, 1),
+                    (&image[start..], n, 1),
+                );
+                self.col2im_add(cols, rows.clone(), out);
+            });
         }
     }
 

@@ -4,6 +4,8 @@
 
 use rayon::prelude::*;
 
+use super::cpu_tensor::MIN_PARALLEL;
+
 /// A separable `upfirdn2d`: upsample by `up` (zero insertion), pad `pad` = (before, after)
 /// on both axes, then a true convolution with `taps ⊗ taps`.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +35,7 @@ impl Fir<'_> {
         let flipped: Vec<f32> = self.taps.iter().rev().copied().collect();
         let (up, (pad0, pad1)) = (self.up, self.pad);
         // small planes are not worth a thread each
-        let min_planes = (1 << 14) / (h * w).max(1);
+        let min_planes = MIN_PARALLEL / (h * w).max(1);
         out.par_chunks_exact_mut(oh * ow)
             .zip(planes.par_chunks_exact(h * w))
             .with_min_len(min_planes.max(1))

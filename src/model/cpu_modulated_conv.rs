@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::cpu_conv::Geometry;
+use super::cpu_conv::{Geometry, taps_by_input};
 use super::cpu_fir::Fir;
 use super::cpu_tensor::{MIN_PARALLEL, matmul};
 use super::modulated_conv::{Demodulation, Sampling};
@@ -77,20 +77,8 @@ pub fn forward(
             .collect()
     });
     // the upsampling product's left side: W as [(out, tap), in]
-    let transposed: Option<Vec<f32>> = (conv.sampling == Sampling::Upsample2x).then(|| {
-        let mut t = vec![0f32; cout * kk * cin];
-        t.par_chunks_exact_mut(kk * cin)
-            .zip(conv.weight.par_chunks_exact(cin * kk))
-            .with_min_len((MIN_PARALLEL / (kk * cin)).max(1))
-            .for_each(|(dst, src)| {
-                for (c, taps) in src.chunks_exact(kk).enumerate() {
-                    for (tap, &v) in taps.iter().enumerate() {
-                        dst[tap * cin + c] = v;
-                    }
-                }
-            });
-        t
-    });
+    let transposed: Option<Vec<f32>> =
+        (conv.sampling == Sampling::Upsample2x).then(|| taps_by_input(conv.weight, cout, cin, kk));
     let mut outputs = Vec::with_capacity(b);
     for (i, (image, s)) in x
         .chunks_exact(cin * h * w)
@@ -146,10 +134,10 @@ pub fn forward(
         outputs.push((out, oh, ow));
     }
     let (oh, ow) = match (conv.sampling, conv.blur) {
-        (Sampling::Upsample2x, Some(blur)) => (
-            blur.out_len(2 * (h - 1) + conv.k),
-            blur.out_len(2 * (w - 1) + conv.k),
-        ),
+        (Sampling::Upsample2x, Some(blur)) => {
+            let full = Geometry::upsampling_adjoint(h, w, conv.k);
+            (blur.out_len(full.h), blur.out_len(full.w))
+        }
         _ => (h, w),
     };
     (outputs.into_iter().flat_map(|o| o.0).collect(), oh, ow)
@@ -173,8 +161,7 @@ fn same_size(conv: &ConvWeights, scaled: &[f32], h: usize, w: usize) -> Vec<f32>
     out
 }
 
-/// The stride-2 transposed convolution of `x · s` (every input pixel's product with the
-/// taps, scattered to `2y + ky, 2x + kx`), then the blur: `[out, h', w']`.
+/// The stride-2 transposed convolution of `x · s`, then the blur: `[out, h', w']`.
 fn upsampled(
     conv: &ConvWeights,
     transposed: &[f32],
@@ -182,33 +169,11 @@ fn upsampled(
     h: usize,
     w: usize,
 ) -> (Vec<f32>, usize, usize) {
-    let (cin, cout, k) = (conv.cin, conv.cout, conv.k);
-    let (kk, n) = (k * k, h * w);
-    let mut cols = vec![0f32; cout * kk * n];
-    matmul(
-        &mut cols,
-        [cout * kk, n, cin],
-        (transposed, cin, 1),
-        (scaled, n, 1),
-    );
-    let (fh, fw) = (2 * (h - 1) + k, 2 * (w - 1) + k);
-    let mut full = vec![0f32; cout * fh * fw];
-    full.par_chunks_exact_mut(fh * fw)
-        .zip(cols.par_chunks_exact(kk * n))
-        .with_min_len((MIN_PARALLEL / (kk * n).max(1)).max(1))
-        .for_each(|(plane, taps)| {
-            for (tap, values) in taps.chunks_exact(n).enumerate() {
-                let (ky, kx) = (tap / k, tap % k);
-                for y in 0..h {
-                    let row = &mut plane[(2 * y + ky) * fw..];
-                    for (x, &v) in values[y * w..(y + 1) * w].iter().enumerate() {
-                        row[2 * x + kx] += v;
-                    }
-                }
-            }
-        });
+    let full = Geometry::upsampling_adjoint(h, w, conv.k);
+    let mut out = vec![0f32; conv.cout * full.h * full.w];
+    full.transpose_convolve(scaled, transposed, conv.cout, &mut out);
     let blur = conv.blur.expect("the upsampling convolution has a blur");
-    blur.apply(&full, fh, fw)
+    blur.apply(&out, full.h, full.w)
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ impl ModulatedConv2d {
             ),
             Sampling::Upsample2x => {
                 let up =
-                    super::cpu_conv::conv_transpose_stride2(&x, &weight).unwrap_or_else(|| {
+                    super::cpu_autodiff::conv_transpose_stride2(&x, &weight).unwrap_or_else(|| {
                         conv_transpose2d(
                             x,
                             weight.clone().swap_dims(0, 1),
@@ -138,15 +138,13 @@ impl ModulatedConv2d {
                         )
                     });
                 let taps = separable_taps(&FIR_TAPS, FIR_GAIN);
-                super::cpu_conv::blur_differentiable(&up, &taps, blur_padding(k)).unwrap_or_else(
-                    || {
-                        let kernel = self
-                            .blur_kernel
-                            .as_ref()
-                            .expect("upsampling conv has a blur kernel");
-                        blur(up, kernel, blur_padding(k))
-                    },
-                )
+                super::cpu_autodiff::blur(&up, &taps, blur_padding(k)).unwrap_or_else(|| {
+                    let kernel = self
+                        .blur_kernel
+                        .as_ref()
+                        .expect("upsampling conv has a blur kernel");
+                    blur(up, kernel, blur_padding(k))
+                })
             }
         };
         match self.demodulation {

@@ -50,6 +50,31 @@ pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R
     f(&tensor_to_vec(t.clone()))
 }
 
+/// Calls `f` with the values of each tensor to change them in place, and returns the changed
+/// tensors: a `flex` tensor that alone owns its contiguous storage is changed where it lies
+/// (an optimizer's moments), a shared one is copied once first. `None` off the `flex` backend.
+pub fn update_in_place<const N: usize, const D: usize>(
+    tensors: [Tensor<D>; N],
+    f: impl FnOnce([&mut [f32]; N]),
+) -> Option<[Tensor<D>; N]> {
+    let mut owned = Vec::with_capacity(N);
+    for t in tensors {
+        let mut t = t.try_into_primitive::<Flex>().ok()?;
+        let n = t.layout().num_elements();
+        if t.layout().contiguous_offsets() != Some((0, n)) || t.storage::<f32>().len() != n {
+            t = t.to_contiguous();
+        }
+        owned.push(t);
+    }
+    let slices: Vec<&mut [f32]> = owned.iter_mut().map(|t| t.storage_mut::<f32>()).collect();
+    f(slices.try_into().ok()?);
+    let out: Vec<Tensor<D>> = owned
+        .into_iter()
+        .map(Tensor::from_primitive::<Flex>)
+        .collect();
+    out.try_into().ok()
+}
+
 /// `dst[m, n] = lhs[m, k] · rhs[k, n]` (f32 products summed in f32), every operand given as
 /// (values, row stride, column stride); the destination is row-major and overwritten.
 pub fn matmul(

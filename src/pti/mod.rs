@@ -1,6 +1,7 @@
 //! Pivotal Tuning Inversion ("Personalize"): tune the generator around a pivot code so it
 //! reproduces one photo, keeping edits meaningful.
 
+pub mod adam;
 pub mod perceptual;
 pub mod projector;
 pub mod tuning;

@@ -7,12 +7,13 @@ use std::f64::consts::PI;
 use std::time::Instant;
 
 use burn::module::{Module, Param};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use rand::SeedableRng;
 
+use super::adam::FusedAdam;
 use super::perceptual::Perceptual;
 use super::tuning::{CancelToken, TuningError};
 use crate::model::loader::{tensor_from_vec, tensor_to_vec};
@@ -156,7 +157,7 @@ pub fn project(
         noises,
     };
     let target = tensor_from_vec(tensor_to_vec(target.clone()), target.dims(), &device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optim = FusedAdam::init(1e-8);
     for step in 0..config.steps {
         if cancel.is_cancelled() {
             return Err(TuningError::Cancelled);

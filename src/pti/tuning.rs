@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 
+use super::adam::FusedAdam;
 use super::perceptual::Perceptual;
 use crate::model::loader::{tensor_from_vec, tensor_to_vec};
 use crate::model::noise::normal_values;
@@ -134,7 +135,7 @@ pub fn pivotal_tuning(
     let mut g = Generator::load(&original.to_store(), &device)?;
     let pivot_ad = tensor_from_vec(tensor_to_vec(pivot.clone()), pivot.dims(), &device);
     let target_ad = copy_to(target, &device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optim = FusedAdam::init(1e-8);
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
     let avg = original.truncation_latent();
     let mut done = 0;

@@ -26,7 +26,7 @@ use super::cpu_tensor::{matmul, with_scratch};
 
 /// The autodiff backend the app's training paths run on the CPU (`Device::autodiff()` of
 /// the `flex` device: no gradient checkpointing).
-type CpuAutodiff = Autodiff<Flex, NoCheckpointing>;
+pub(super) type CpuAutodiff = Autodiff<Flex, NoCheckpointing>;
 
 /// Which convolution an op is.
 #[derive(Debug, Clone, Copy)]
@@ -303,7 +303,7 @@ fn weight_gradient(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
 }
 
 /// A tensor's values in row-major order (a copy only when its layout is not contiguous).
-fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
+pub(super) fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(v) => Cow::Borrowed(v),
         None => Cow::Owned(

@@ -115,6 +115,19 @@ impl ModulatedConv2d {
     }
 
     pub fn forward(&self, x: Tensor<4>, w: Tensor<2>) -> Tensor<4> {
+        let (out, demod) = self.forward_parts(x, w);
+        match demod {
+            None => out,
+            Some(d) => {
+                let [b, c] = d.dims();
+                out * d.reshape([b, c, 1, 1])
+            }
+        }
+    }
+
+    /// The convolution of the style-scaled input, and the demodulation factors `[B, out]`
+    /// that `forward` multiplies it by (`None` without demodulation).
+    pub fn forward_parts(&self, x: Tensor<4>, w: Tensor<2>) -> (Tensor<4>, Option<Tensor<2>>) {
         let [_, out_ch, in_ch, k, _] = self.weight.dims();
         let [b, _, _, _] = x.dims();
         let style = self.style(w); // [B, in]
@@ -147,8 +160,8 @@ impl ModulatedConv2d {
                 })
             }
         };
-        match self.demodulation {
-            Demodulation::Off => out,
+        let demod = match self.demodulation {
+            Demodulation::Off => None,
             Demodulation::On => {
                 // Σ_{i,ky,kx} (W[o,i]·s[i])² = Σ_i s[i]² · Σ_k W[o,i,k]².
                 // [out, in]: one contiguous reduction over the taps (over axes 2 and 3 of the
@@ -158,15 +171,17 @@ impl ModulatedConv2d {
                     .square()
                     .sum_dim(2)
                     .reshape([out_ch, in_ch]);
-                let demod = style
-                    .square()
-                    .matmul(w_sq.transpose())
-                    .add_scalar(1e-8)
-                    .sqrt()
-                    .recip(); // [B, out]
-                out * demod.reshape([b, out_ch, 1, 1])
+                Some(
+                    style
+                        .square()
+                        .matmul(w_sq.transpose())
+                        .add_scalar(1e-8)
+                        .sqrt()
+                        .recip(), // [B, out]
+                )
             }
-        }
+        };
+        (out, demod)
     }
 }
 

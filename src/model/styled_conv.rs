@@ -77,7 +77,21 @@ impl StyledConv {
                 })
             });
         }
-        let out = self.noise.forward(self.conv.forward(x, w), noise);
+        let (out, demod) = self.conv.forward_parts(x, w);
+        let demod = demod.expect("a styled convolution demodulates");
+        let fused = super::cpu_autodiff_epilogue::styled(
+            &out,
+            &demod,
+            &noise,
+            &self.noise.weight.val(),
+            &self.activate_bias.val(),
+            self.clamp.map(|c| c as f32),
+        );
+        if let Some(y) = fused {
+            return y;
+        }
+        let [b, c] = demod.dims();
+        let out = self.noise.forward(out * demod.reshape([b, c, 1, 1]), noise);
         let c = self.activate_bias.dims()[0];
         let out = leaky_relu(out + self.activate_bias.val().reshape([1, c, 1, 1]), 0.2)
             .mul_scalar(std::f64::consts::SQRT_2);

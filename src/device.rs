@@ -107,3 +107,13 @@ impl ComputeDevice {
         }
     }
 }
+
+/// Runs `work` on one of the CPU backend's worker threads (rayon's pool) and waits for it.
+/// The kernels' parallel loops inside then split among the pool's threads directly; called
+/// from any other thread, every one of those loops (hundreds per tuning step) would wake the
+/// pool and put the caller to sleep until it is done, and on a 2-core machine that hand-over
+/// cost more than the loops gained (`docs/performance.md`). A panic in `work` resumes on the
+/// caller's thread.
+pub fn on_compute_threads<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
+}

@@ -11,7 +11,7 @@ fn main() -> std::process::ExitCode {
             } else {
                 facestyle::safe_write::Overwrite::Refuse
             });
-            cli::run(command, args.device)
+            facestyle::device::on_compute_threads(|| cli::run(command, args.device))
         }
         None => facestyle::app::run(args.photos, args.device),
     };

@@ -13,7 +13,7 @@ use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::messages::{Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, Request};
-use crate::device::{ComputeDevice, DeviceChoice};
+use crate::device::{ComputeDevice, DeviceChoice, on_compute_threads};
 use crate::face::Framing;
 use crate::pti::{CancelToken, TuningConfig};
 use crate::workspace::personalize::JobProgress;
@@ -136,7 +136,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Runs `work` on a thread of its own named `name`; a panic in it becomes an error saying
 /// `what` failed; `done` gets the result on that thread.
-fn spawn_job<T>(
+fn spawn_job<T: Send>(
     name: &str,
     what: &'static str,
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
@@ -145,7 +145,8 @@ fn spawn_job<T>(
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+            let result = catch_unwind(AssertUnwindSafe(|| on_compute_threads(work)));
+            let result = result.unwrap_or_else(|payload| {
                 Err(anyhow::anyhow!(
                     "{what} failed unexpectedly ({})",
                     panic_message(payload.as_ref())
@@ -292,7 +293,7 @@ impl Worker {
                     continue;
                 }
                 let action = req.action();
-                match catch_unwind(AssertUnwindSafe(|| self.handle(req))) {
+                match catch_unwind(AssertUnwindSafe(|| on_compute_threads(|| self.handle(req)))) {
                     Ok(Flow::Stop) => return,
                     Ok(Flow::Continue) => {}
                     Err(payload) => self.recover(action, &panic_message(payload.as_ref())),

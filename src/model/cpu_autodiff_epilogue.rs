@@ -155,9 +155,7 @@ impl Backward<Flex, 5> for EpilogueBackward {
                 let mut acc = [0f32; 3];
                 for (((gv, &u), &m), &g) in dst.iter_mut().zip(src).zip(map).zip(g) {
                     let v = u * dr + s * m + br;
-                    let held = st
-                        .clamp
-                        .is_some_and(|c| leaky_relu_gain(v).abs() > c);
+                    let held = st.clamp.is_some_and(|c| leaky_relu_gain(v).abs() > c);
                     let slope = if v < 0.0 { 0.2 } else { 1.0 };
                     *gv = if held {
                         0.0
@@ -175,7 +173,12 @@ impl Backward<Flex, 5> for EpilogueBackward {
             grads.register::<Flex>(id, FlexTensor::from_data(TensorData::new(values, shape)));
         };
         if let Some(node) = node_d {
-            register(grads, node.id, sums.iter().map(|a| a[0]).collect(), vec![b, c]);
+            register(
+                grads,
+                node.id,
+                sums.iter().map(|a| a[0]).collect(),
+                vec![b, c],
+            );
         }
         if let Some(node) = node_bias {
             let mut db = vec![0f32; c];
@@ -185,7 +188,12 @@ impl Backward<Flex, 5> for EpilogueBackward {
             register(grads, node.id, db, vec![c]);
         }
         if let Some(node) = node_s {
-            register(grads, node.id, vec![sums.iter().map(|a| a[2]).sum()], vec![1]);
+            register(
+                grads,
+                node.id,
+                vec![sums.iter().map(|a| a[2]).sum()],
+                vec![1],
+            );
         }
         // pass 2: ∂n[p] = s·Σ_o g_v (and over the batch when the map is shared)
         if let Some(node) = node_noise {

@@ -20,9 +20,10 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::FlexTensor;
 
-use super::cpu_conv::{Geometry, taps_by_input};
+use super::cpu_conv::{Convolver, Geometry, taps_by_input};
 use super::cpu_fir::Fir;
 use super::cpu_tensor::{matmul, with_scratch};
+use super::cpu_winograd::{self as winograd, Filters};
 
 /// The autodiff backend the app's training paths run on the CPU (`Device::autodiff()` of
 /// the `flex` device: no gradient checkpointing).
@@ -236,21 +237,34 @@ fn forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let n = g.hout * g.wout;
     let mut out = vec![0f32; shape.batch * shape.cout * n];
+    let convolver = Convolver::new(g, weight, shape.cout, None);
     for (image, dst) in x
         .chunks_exact(shape.cin * g.h * g.w)
         .zip(out.chunks_exact_mut(shape.cout * n))
     {
-        g.convolve(image, weight, shape.cout, dst);
+        convolver.run(image, dst);
     }
     out
 }
 
 /// `∂x[b] = col2im(Wᵀ · ∂y[b])`, band by band of output rows (the whole image's im2col
-/// would be gigabytes at 1024 px).
+/// would be gigabytes at 1024 px). For a same-size 3×3 convolution that is itself a
+/// same-size convolution of `∂y`, with the filters' in/out swapped and taps flipped, which
+/// runs as one where that pays (Winograd, `cpu_conv::Convolver`).
 fn input_gradient(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let (n, k) = (g.hout * g.wout, shape.cin * g.kh * g.kw);
     let mut dx = vec![0f32; shape.batch * shape.cin * g.h * g.w];
+    if g.is_same_3x3() && winograd::worthwhile(shape.cout, shape.cin, g.h, g.w, false) {
+        let filters = Filters::new(&same_size_adjoint(shape, weight), shape.cin, shape.cout);
+        for (dy, dst) in grad
+            .chunks_exact(shape.cout * n)
+            .zip(dx.chunks_exact_mut(shape.cin * n))
+        {
+            filters.convolve(dy, g.h, g.w, dst);
+        }
+        return dx;
+    }
     let bands = g.bands(k);
     for (dy, dst) in grad
         .chunks_exact(shape.cout * n)
@@ -271,6 +285,22 @@ fn input_gradient(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
         }
     }
     dx
+}
+
+/// A same-size 3×3 convolution's filters as those of its adjoint: `W'[c, o, a, b] =
+/// W[o, c, 2 − a, 2 − b]`.
+fn same_size_adjoint(shape: &ConvShape, weight: &[f32]) -> Vec<f32> {
+    let (cin, cout) = (shape.cin, shape.cout);
+    let mut adjoint = vec![0f32; cin * cout * 9];
+    for (o, filters) in weight.chunks_exact(cin * 9).enumerate() {
+        for (c, taps) in filters.chunks_exact(9).enumerate() {
+            let dst = &mut adjoint[(c * cout + o) * 9..][..9];
+            for (t, &v) in taps.iter().enumerate() {
+                dst[8 - t] = v;
+            }
+        }
+    }
+    adjoint
 }
 
 /// `∂W = Σ_b ∂y[b] · im2col(x[b])ᵀ`, band by band of output rows.
@@ -470,8 +500,10 @@ mod tests {
             (2, 4, 8, 9, 6, 3, 2, 1),
             (1, 5, 6, 6, 3, 1, 1, 0),
             (2, 2, 7, 5, 4, 3, 1, 0),
-            // large enough for several bands of output rows (5 and 2)
+            // large enough for several bands of output rows (5 and 2), and for Winograd
+            // (forward and input gradient)
             (1, 64, 40, 36, 8, 3, 1, 1),
+            (2, 16, 32, 32, 16, 3, 1, 1),
             (2, 32, 48, 40, 4, 3, 2, 1),
         ] {
             let geometry = Geometry {

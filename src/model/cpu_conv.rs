@@ -11,10 +11,13 @@ use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::cpu_tensor::{
-    MIN_PARALLEL, is_cpu_inference, matmul, matmul_single_thread, with_scratch, with_values,
+    MIN_PARALLEL, StorageKey, is_cpu_inference, matmul, matmul_single_thread, with_scratch,
+    with_values,
 };
+use super::cpu_winograd::{self as winograd, Filters};
 use super::loader::tensor_from_vec;
 
 /// `conv2d(x, weight, bias, options)` as burn computes it, faster on the CPU backend.
@@ -150,6 +153,60 @@ pub(super) fn taps_by_input(weight: &[f32], cout: usize, cin: usize, kk: usize) 
     wt
 }
 
+/// A convolution's filters ready for its images: transformed for Winograd's F(2×2, 3×3)
+/// where that pays (`cpu_winograd`), else multiplied as they are with each image's im2col.
+pub(super) enum Convolver<'a> {
+    Im2col {
+        geometry: &'a Geometry,
+        filters: &'a [f32],
+        cout: usize,
+    },
+    Winograd {
+        filters: Arc<Filters>,
+        h: usize,
+        w: usize,
+    },
+}
+
+impl<'a> Convolver<'a> {
+    /// `filters` as stored (`[cout, cin, kh, kw]`); `key`, their identity when they are a
+    /// module's weights (their transform is kept for the next call).
+    pub(super) fn new(
+        geometry: &'a Geometry,
+        filters: &'a [f32],
+        cout: usize,
+        key: Option<&StorageKey>,
+    ) -> Self {
+        let cin = filters.len() / (cout * geometry.kh * geometry.kw);
+        let (h, w) = (geometry.h, geometry.w);
+        if geometry.is_same_3x3() && winograd::worthwhile(cin, cout, h, w, key.is_some()) {
+            Self::Winograd {
+                filters: winograd::filters_for(key, filters, cout, cin),
+                h: geometry.h,
+                w: geometry.w,
+            }
+        } else {
+            Self::Im2col {
+                geometry,
+                filters,
+                cout,
+            }
+        }
+    }
+
+    /// `dst[cout, hout·wout]` = the convolution of one `[cin, h, w]` image.
+    pub(super) fn run(&self, image: &[f32], dst: &mut [f32]) {
+        match self {
+            Self::Im2col {
+                geometry,
+                filters,
+                cout,
+            } => geometry.convolve(image, filters, *cout, dst),
+            Self::Winograd { filters, h, w } => filters.convolve(image, *h, *w, dst),
+        }
+    }
+}
+
 /// Shapes of one convolution.
 #[derive(Debug, Clone)]
 pub(super) struct Geometry {
@@ -202,15 +259,22 @@ impl Geometry {
         let mut out = vec![0f32; b * cout * n];
         with_values(x, |input| {
             with_values(weight, |filters| {
+                let key = StorageKey::of(weight);
+                let convolver = Convolver::new(self, filters, cout, key.as_ref());
                 for (image, dst) in input
                     .chunks_exact(cin * self.h * self.w)
                     .zip(out.chunks_exact_mut(cout * n))
                 {
-                    self.convolve(image, filters, cout, dst);
+                    convolver.run(image, dst);
                 }
             })
         });
         out
+    }
+
+    /// Whether this is a 3×3 convolution at stride 1 that keeps the size.
+    pub(super) fn is_same_3x3(&self) -> bool {
+        (self.kh, self.kw, self.sy, self.sx, self.py, self.px) == (3, 3, 1, 1, 1, 1)
     }
 
     /// A stride-1 convolution with a `k`×`k` kernel that keeps the size (`k` odd).

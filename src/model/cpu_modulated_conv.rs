@@ -11,14 +11,16 @@
 
 use rayon::prelude::*;
 
-use super::cpu_conv::{Geometry, taps_by_input};
+use super::cpu_conv::{Convolver, Geometry, taps_by_input};
 use super::cpu_fir::Fir;
-use super::cpu_tensor::{MIN_PARALLEL, matmul};
+use super::cpu_tensor::{MIN_PARALLEL, StorageKey, matmul};
 use super::modulated_conv::{Demodulation, Sampling};
 
 /// The convolution's weights as stored (`[out, in, k, k]`) and how it runs.
 pub struct ConvWeights<'a> {
     pub weight: &'a [f32],
+    /// The weight tensor's identity (its Winograd transform is kept between calls).
+    pub key: Option<StorageKey>,
     pub cin: usize,
     pub cout: usize,
     pub k: usize,
@@ -156,7 +158,8 @@ fn same_size(conv: &ConvWeights, scaled: &[f32], h: usize, w: usize) -> Vec<f32>
             (scaled, n, 1),
         );
     } else {
-        Geometry::same(h, w, conv.k).convolve(scaled, conv.weight, cout, &mut out);
+        let geometry = Geometry::same(h, w, conv.k);
+        Convolver::new(&geometry, conv.weight, cout, conv.key.as_ref()).run(scaled, &mut out);
     }
     out
 }

@@ -3,7 +3,9 @@
 //! (weights are shared with the module, so reading them through `into_data` would copy
 //! them on every call), and results are wrapped without another copy.
 
+use std::any::Any;
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use burn::backend::Flex;
 use burn::tensor::{Device, Tensor};
@@ -73,6 +75,37 @@ pub fn update_in_place<const N: usize, const D: usize>(
         .map(Tensor::from_primitive::<Flex>)
         .collect();
     out.try_into().ok()
+}
+
+/// The identity of a `flex` tensor's values: equal for tensors that share their storage,
+/// offset and shape (a module's weight on every call), never equal to a later tensor's — it
+/// holds the storage alive, so the address cannot be reused, and the storage cannot change in
+/// place while it is shared.
+#[derive(Clone)]
+pub struct StorageKey {
+    storage: Arc<dyn Any + Send + Sync>,
+    offset: usize,
+    dims: Vec<usize>,
+}
+
+impl StorageKey {
+    pub fn of<const D: usize>(t: &Tensor<D>) -> Option<Self> {
+        let primitive = t.clone().try_into_primitive::<Flex>().ok()?;
+        let (offset, _) = primitive.layout().contiguous_offsets()?;
+        Some(Self {
+            storage: primitive.data_arc(),
+            offset,
+            dims: t.dims().to_vec(),
+        })
+    }
+}
+
+impl PartialEq for StorageKey {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.storage), Arc::as_ptr(&other.storage))
+            && self.offset == other.offset
+            && self.dims == other.dims
+    }
 }
 
 /// `dst[m, n] = lhs[m, k] · rhs[k, n]` (f32 products summed in f32), every operand given as

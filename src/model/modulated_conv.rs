@@ -12,7 +12,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::cpu_fir::{Fir, separable_taps};
 use super::cpu_modulated_conv::{self, ConvWeights, Epilogue};
-use super::cpu_tensor::with_values;
+use super::cpu_tensor::{StorageKey, with_values};
 use super::equal_linear::{EqualLinear, LinearActivation};
 use super::loader::{Loader, tensor_from_vec};
 use super::upfirdn::{FIR_GAIN, FIR_TAPS, blur, kernel_tensor};
@@ -100,6 +100,7 @@ impl ModulatedConv2d {
                 with_values(&style, |style| {
                     let conv = ConvWeights {
                         weight,
+                        key: StorageKey::of(&self.weight.val()),
                         cin: in_ch,
                         cout: out_ch,
                         k,

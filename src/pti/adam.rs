@@ -116,7 +116,7 @@ mod tests {
         let device = Device::flex();
         let n = MIN_PARALLEL + 77;
         let values = |seed: f32| -> Tensor<1> {
-            let v: Vec<f32> = (0..n).map(|i| ((i as f32 * 0.37 + seed).sin())).collect();
+            let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37 + seed).sin()).collect();
             Tensor::from_data(TensorData::new(v, [n]), &device)
         };
         let ours = FusedAdam {

@@ -1,0 +1,355 @@
+//! 3×3 same-size convolutions (stride 1, padding 1) by Winograd's minimal filtering
+//! F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
+//! each 2×2 block of outputs from its 4×4 input patch with 16 products per channel pair
+//! instead of 36. Filters `g` become `U = G·g·Gᵀ`, patches `d` become `V = Bᵀ·d·B`, and for
+//! each of the 16 positions of the 4×4 transform the channel sum is one matrix product
+//! `M = U·V` (outputs × inputs times inputs × patches); `Y = Aᵀ·M·A` gives the outputs.
+//! The transforms' coefficients are 0, ±1 and ±½, so the result differs from the direct
+//! sum by rounding only (the tests compare with `cpu_conv`'s im2col product).
+//!
+//! Most of the encoder's, the generator's and LPIPS's arithmetic is in such convolutions:
+//! 2.25× fewer products there (`docs/performance.md`).
+
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use super::cpu_tensor::{StorageKey, matmul_single_thread, with_scratch};
+
+/// Values of one band's transformed patches and products (1 MB: this CPU's per-core L2).
+const BAND_VALUES: usize = 1 << 18;
+/// A band has at least this many 2×2 tiles (smaller products run below the kernels' speed).
+const MIN_BAND_TILES: usize = 64;
+
+/// Transformed filters kept for weights seen again (at most this many bytes).
+const CACHE_BYTES: usize = 128 << 20;
+
+/// Recently transformed filters by their weights' identity, least recently used first.
+static CACHE: Mutex<Vec<(StorageKey, Arc<Filters>)>> = Mutex::new(Vec::new());
+
+/// Whether a convolution of `cin` → `cout` channels over `h`×`w` images is worth the
+/// transforms: enough channels and tiles for the products to run at speed, and — when the
+/// filters are transformed anew for this call (`cached` false) — enough tiles to repay
+/// that (measured: 64 channels from 32×32 up, 256 only when cached).
+pub fn worthwhile(cin: usize, cout: usize, h: usize, w: usize, cached: bool) -> bool {
+    let enough = if cached { 64 } else { 16 * cin.max(cout) };
+    cin >= 8 && h * w >= enough
+}
+
+/// The transformed `filters` (`[cout, cin, 3, 3]`): from the cache when `key` names weights
+/// transformed before, else transformed now (and kept when `key` is given).
+pub fn filters_for(
+    key: Option<&StorageKey>,
+    filters: &[f32],
+    cout: usize,
+    cin: usize,
+) -> Arc<Filters> {
+    let Some(key) = key else {
+        return Arc::new(Filters::new(filters, cout, cin));
+    };
+    // the lock is never held across the transform: it runs parallel loops, and a thread
+    // waiting in one may meanwhile run another task that wants the cache
+    let lock = || {
+        CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    {
+        let mut cache = lock();
+        if let Some(i) = cache.iter().position(|(k, _)| k == key) {
+            let entry = cache.remove(i);
+            let found = entry.1.clone();
+            cache.push(entry);
+            return found;
+        }
+    }
+    let made = Arc::new(Filters::new(filters, cout, cin));
+    let bytes = |f: &Filters| f.u.len() * 4;
+    let mut cache = lock();
+    cache.retain(|(k, _)| k != key);
+    let mut total = cache.iter().map(|(_, f)| bytes(f)).sum::<usize>() + bytes(&made);
+    while total > CACHE_BYTES && !cache.is_empty() {
+        total -= bytes(&cache.remove(0).1);
+    }
+    if total <= CACHE_BYTES {
+        cache.push((key.clone(), made.clone()));
+    }
+    made
+}
+
+/// The filters `[cout, cin, 3, 3]` transformed: `U[pos, cout, cin]`, `pos` the 16
+/// positions of `G·g·Gᵀ` (each position's matrix contiguous for its product).
+pub struct Filters {
+    u: Vec<f32>,
+    cout: usize,
+    cin: usize,
+}
+
+impl Filters {
+    pub fn new(filters: &[f32], cout: usize, cin: usize) -> Self {
+        assert_eq!(filters.len(), cout * cin * 9, "3×3 filters");
+        const BLOCK: usize = 512;
+        let pairs = cout * cin;
+        let mut u = vec![0f32; 16 * pairs];
+        // blocks of pairs, each with its run in every position's matrix
+        let mut runs: Vec<Vec<&mut [f32]>> = Vec::new();
+        for matrix in u.chunks_exact_mut(pairs) {
+            for (block, run) in matrix.chunks_mut(BLOCK).enumerate() {
+                if runs.len() <= block {
+                    runs.push(Vec::with_capacity(16));
+                }
+                runs[block].push(run);
+            }
+        }
+        // G = [[1,0,0], [½,½,½], [½,−½,½], [0,0,1]]: G·g combines g's rows, ·Gᵀ its columns
+        let combine = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+        runs.into_par_iter()
+            .zip(filters.par_chunks(9 * BLOCK))
+            .for_each(|(mut runs, block)| {
+                for (i, g) in block.chunks_exact(9).enumerate() {
+                    let mut rows = [[0f32; 3]; 4];
+                    for x in 0..3 {
+                        let column = combine(g[x], g[3 + x], g[6 + x]);
+                        for (r, v) in column.into_iter().enumerate() {
+                            rows[r][x] = v;
+                        }
+                    }
+                    for (r, [a, b, c]) in rows.into_iter().enumerate() {
+                        for (q, v) in combine(a, b, c).into_iter().enumerate() {
+                            runs[r * 4 + q][i] = v;
+                        }
+                    }
+                }
+            });
+        Self { u, cout, cin }
+    }
+
+    /// `dst[cout, h·w]` = the filters over one `[cin, h, w]` image, zero padding 1. Large
+    /// images go in bands of tile rows, bands in parallel (each band's products on its own
+    /// thread); a single band runs its 16 products in parallel instead.
+    pub fn convolve(&self, image: &[f32], h: usize, w: usize, dst: &mut [f32]) {
+        let (cin, cout) = (self.cin, self.cout);
+        assert_eq!(image.len(), cin * h * w, "Winograd input size");
+        assert_eq!(dst.len(), cout * h * w, "Winograd output size");
+        let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
+        let band_rows = (BAND_VALUES / (16 * (cin + cout) * tw).max(1))
+            .max(MIN_BAND_TILES.div_ceil(tw))
+            .clamp(1, th);
+        let bands: Vec<(usize, usize)> = (0..th)
+            .step_by(band_rows)
+            .map(|start| (start, (start + band_rows).min(th)))
+            .collect();
+        if bands.len() == 1 {
+            self.band(image, h, w, 0..th, dst, true);
+            return;
+        }
+        // each band's output rows, then copied into place
+        let results: Vec<Vec<f32>> = bands
+            .par_iter()
+            .map(|&(start, end)| {
+                let rows = (2 * end).min(h) - 2 * start;
+                let mut out = vec![0f32; cout * rows * w];
+                self.band(image, h, w, start..end, &mut out, false);
+                out
+            })
+            .collect();
+        for (&(start, _), band) in bands.iter().zip(&results) {
+            let rows = band.len() / (cout * w);
+            for (plane, src) in dst.chunks_exact_mut(h * w).zip(band.chunks_exact(rows * w)) {
+                plane[2 * start * w..(2 * start + rows) * w].copy_from_slice(src);
+            }
+        }
+    }
+
+    /// The output rows of tile rows `tiles` into `out` (`[cout, rows, w]`, the band's rows
+    /// only); `parallel`: the 16 products on the pool's threads.
+    fn band(
+        &self,
+        image: &[f32],
+        h: usize,
+        w: usize,
+        tiles: std::ops::Range<usize>,
+        out: &mut [f32],
+        parallel: bool,
+    ) {
+        let (cin, cout) = (self.cin, self.cout);
+        let tw = w.div_ceil(2);
+        let t = tiles.len() * tw;
+        with_scratch(16 * (cin + cout) * t, |scratch| {
+            let (v, m) = scratch.split_at_mut(16 * cin * t);
+            input_transform(image, cin, h, w, tiles.clone(), v);
+            // M[pos] (cout × t) = U[·, ·, pos] (cout × cin) · V[·, pos, ·] (cin × t)
+            let product = |(pos, m): (usize, &mut [f32])| {
+                matmul_single_thread(
+                    m,
+                    [cout, t, cin],
+                    (&self.u[pos * cout * cin..], cin, 1),
+                    (&v[pos * t..], 16 * t, 1),
+                );
+            };
+            if parallel {
+                m.par_chunks_exact_mut(cout * t)
+                    .enumerate()
+                    .for_each(product);
+            } else {
+                m.chunks_exact_mut(cout * t).enumerate().for_each(product);
+            }
+            output_transform(m, cout, h, w, tiles, out, parallel);
+        });
+    }
+}
+
+/// `v[c, pos, tile] = (Bᵀ·d·B)[pos]` for every 4×4 patch `d` (rows `2ty−1 … 2ty+2`, columns
+/// `2tx−1 … 2tx+2`, zero outside the image) of the tile rows `tiles`, channels in parallel.
+/// Bᵀ = [[1,0,−1,0], [0,1,1,0], [0,−1,1,0], [0,1,0,−1]].
+fn input_transform(
+    image: &[f32],
+    cin: usize,
+    h: usize,
+    w: usize,
+    tiles: std::ops::Range<usize>,
+    v: &mut [f32],
+) {
+    let tw = w.div_ceil(2);
+    let t = tiles.len() * tw;
+    let padded = 2 * tw + 2;
+    v[..cin * 16 * t]
+        .par_chunks_exact_mut(16 * t)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let plane = &image[c * h * w..(c + 1) * h * w];
+            // the patch rows, zero-padded, and Bᵀ·d as whole rows
+            let mut d = vec![0f32; 4 * padded];
+            let mut bd = vec![0f32; 4 * padded];
+            for (band_ty, ty) in tiles.clone().enumerate() {
+                for (r, row) in d.chunks_exact_mut(padded).enumerate() {
+                    let iy = (2 * ty + r) as isize - 1;
+                    if iy >= 0 && (iy as usize) < h {
+                        let y = iy as usize;
+                        row[1..1 + w].copy_from_slice(&plane[y * w..(y + 1) * w]);
+                        row[1 + w..].fill(0.0);
+                    } else {
+                        row.fill(0.0);
+                    }
+                }
+                let (d0, rest) = d.split_at(padded);
+                let (d1, rest) = rest.split_at(padded);
+                let (d2, d3) = rest.split_at(padded);
+                for x in 0..padded {
+                    bd[x] = d0[x] - d2[x];
+                    bd[padded + x] = d1[x] + d2[x];
+                    bd[2 * padded + x] = d2[x] - d1[x];
+                    bd[3 * padded + x] = d1[x] - d3[x];
+                }
+                // ·B along each row, into the 4 positions of that row
+                for (r, a) in bd.chunks_exact(padded).enumerate() {
+                    let at = band_ty * tw;
+                    let (o0, rest) = out[(4 * r) * t..(4 * r + 4) * t].split_at_mut(t);
+                    let (o1, rest) = rest.split_at_mut(t);
+                    let (o2, o3) = rest.split_at_mut(t);
+                    for tx in 0..tw {
+                        let x = 2 * tx;
+                        let (a0, a1, a2, a3) = (a[x], a[x + 1], a[x + 2], a[x + 3]);
+                        o0[at + tx] = a0 - a2;
+                        o1[at + tx] = a1 + a2;
+                        o2[at + tx] = a2 - a1;
+                        o3[at + tx] = a1 - a3;
+                    }
+                }
+            }
+        });
+}
+
+/// `out[o, y, x]` from `m[pos, o, tile]`: `Aᵀ·M·A` per tile, Aᵀ = [[1,1,1,0], [0,1,−1,−1]],
+/// rows from `2·tiles.start` (the band's own), clipped to the image.
+fn output_transform(
+    m: &[f32],
+    cout: usize,
+    h: usize,
+    w: usize,
+    tiles: std::ops::Range<usize>,
+    out: &mut [f32],
+    parallel: bool,
+) {
+    let tw = w.div_ceil(2);
+    let t = tiles.len() * tw;
+    let rows = (2 * tiles.end).min(h) - 2 * tiles.start;
+    let one = |(o, plane): (usize, &mut [f32])| {
+        // s = Aᵀ·M for one tile row: 2 rows × 4 columns of tw values
+        let mut s = vec![0f32; 8 * tw];
+        for band_ty in 0..tiles.len() {
+            let at = |pos: usize| &m[(pos * cout + o) * t + band_ty * tw..][..tw];
+            for q in 0..4 {
+                let (m0, m1, m2, m3) = (at(q), at(4 + q), at(8 + q), at(12 + q));
+                let (top, bottom) = s.split_at_mut(4 * tw);
+                let (top, bottom) = (&mut top[q * tw..][..tw], &mut bottom[q * tw..][..tw]);
+                for i in 0..tw {
+                    top[i] = m0[i] + m1[i] + m2[i];
+                    bottom[i] = m1[i] - m2[i] - m3[i];
+                }
+            }
+            for (r, a) in s.chunks_exact(4 * tw).enumerate() {
+                let y = 2 * band_ty + r;
+                if y >= rows {
+                    continue;
+                }
+                let (a0, rest) = a.split_at(tw);
+                let (a1, rest) = rest.split_at(tw);
+                let (a2, a3) = rest.split_at(tw);
+                let row = &mut plane[y * w..(y + 1) * w];
+                let mut pairs = row.chunks_exact_mut(2);
+                for (i, pair) in pairs.by_ref().enumerate() {
+                    pair[0] = a0[i] + a1[i] + a2[i];
+                    pair[1] = a1[i] - a2[i] - a3[i];
+                }
+                if let [last] = pairs.into_remainder() {
+                    let i = tw - 1;
+                    *last = a0[i] + a1[i] + a2[i];
+                }
+            }
+        }
+    };
+    if parallel {
+        out.par_chunks_exact_mut(rows * w).enumerate().for_each(one);
+    } else {
+        out.chunks_exact_mut(rows * w).enumerate().for_each(one);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cpu_conv::Geometry;
+
+    /// Against `cpu_conv`'s im2col product (the direct sum): even and odd sizes, one band
+    /// and several, few and many channels.
+    #[test]
+    fn equals_the_direct_convolution() {
+        let values = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
+                .collect()
+        };
+        for (cin, cout, h, w) in [
+            (8, 5, 8, 8),
+            (9, 4, 7, 5),
+            (3, 2, 1, 1),
+            (16, 16, 33, 30),
+            (32, 8, 64, 64),
+            (4, 64, 40, 41),
+        ] {
+            let image = values(cin * h * w, 1);
+            let filters = values(cout * cin * 9, 2);
+            let mut ours = vec![f32::NAN; cout * h * w];
+            Filters::new(&filters, cout, cin).convolve(&image, h, w, &mut ours);
+            let mut direct = vec![0f32; cout * h * w];
+            Geometry::same(h, w, 3).convolve(&image, &filters, cout, &mut direct);
+            for (i, (a, e)) in ours.iter().zip(&direct).enumerate() {
+                assert!(
+                    (a - e).abs() <= 1e-5 * (1.0 + e.abs()) * (cin as f32).sqrt(),
+                    "({cin},{cout},{h},{w}) value {i}: {a} vs {e}"
+                );
+            }
+        }
+    }
+}

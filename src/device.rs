@@ -117,3 +117,17 @@ impl ComputeDevice {
 pub fn on_compute_threads<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| work())
 }
+
+/// `on_compute_threads` for long work (a personalization, a video) that runs beside other
+/// work: on worker threads of its own, as many as the shared pool's. On the shared pool, a
+/// thread waiting inside one of its parallel loops would run whatever else is queued there —
+/// a whole other job — before going on, and that job would wait behind it the same way.
+pub fn on_own_compute_threads<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    match rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("facestyle-job-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
+}

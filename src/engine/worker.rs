@@ -13,7 +13,7 @@ use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::messages::{Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, Request};
-use crate::device::{ComputeDevice, DeviceChoice, on_compute_threads};
+use crate::device::{ComputeDevice, DeviceChoice, on_compute_threads, on_own_compute_threads};
 use crate::face::Framing;
 use crate::pti::{CancelToken, TuningConfig};
 use crate::workspace::personalize::JobProgress;
@@ -145,7 +145,7 @@ fn spawn_job<T: Send>(
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| on_compute_threads(work)));
+            let result = catch_unwind(AssertUnwindSafe(|| on_own_compute_threads(work)));
             let result = result.unwrap_or_else(|payload| {
                 Err(anyhow::anyhow!(
                     "{what} failed unexpectedly ({})",

@@ -78,9 +78,11 @@ impl Backward<Flex, 2> for ConvBackward {
         let (x, weight, grad) = (values(&x), values(&weight), values(&grad));
         let (want_dx, want_dw) = (node_x.is_some(), node_weight.is_some());
         let (dx, dw) = match self.0 {
-            ConvKind::Plain => (
-                want_dx.then(|| input_gradient(&shape, &weight, &grad)),
-                want_dw.then(|| weight_gradient(&shape, &x, &grad)),
+            // independent: side by side (each product alone is too small to keep every
+            // thread busy at the bundled model's sizes)
+            ConvKind::Plain => rayon::join(
+                || want_dx.then(|| input_gradient(&shape, &weight, &grad)),
+                || want_dw.then(|| weight_gradient(&shape, &x, &grad)),
             ),
             ConvKind::TransposedStride2 => {
                 transposed_gradients(&shape, &x, &weight, &grad, want_dx, want_dw)

@@ -50,7 +50,8 @@ impl EqualLinear {
         if is_cpu_inference(&x.device()) {
             return self.forward_cpu(x, scale as f32, [out_dim, in_dim]);
         }
-        let y = x.matmul(self.weight.val().transpose().mul_scalar(scale))
+        // the scale applied to the [B, out] product, not to a copy of the whole weight
+        let y = x.matmul(self.weight.val().transpose()).mul_scalar(scale)
             + self.bias.val().mul_scalar(self.lr_mul).unsqueeze_dim(0);
         match self.activation {
             LinearActivation::None => y,

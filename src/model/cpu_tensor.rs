@@ -8,7 +8,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use burn::backend::Flex;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use burn_flex::FlexTensor;
 
 use super::loader::tensor_to_vec;
 
@@ -61,10 +62,13 @@ pub fn update_in_place<const N: usize, const D: usize>(
 ) -> Option<[Tensor<D>; N]> {
     let mut owned = Vec::with_capacity(N);
     for t in tensors {
+        let dims = t.dims();
         let mut t = t.try_into_primitive::<Flex>().ok()?;
         let n = t.layout().num_elements();
         if t.layout().contiguous_offsets() != Some((0, n)) || t.storage::<f32>().len() != n {
-            t = t.to_contiguous();
+            // a view into a larger or strided storage: its values in a storage of their own
+            let values = t.to_contiguous().as_slice::<f32>()?.to_vec();
+            t = FlexTensor::from_data(TensorData::new(values, dims));
         }
         owned.push(t);
     }
@@ -174,6 +178,36 @@ fn product(
             false,
             false,
             parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::loader::tensor_from_vec;
+
+    /// Whole tensors, views into a larger storage and shared tensors: each result holds the
+    /// changed values, and a tensor that shares the storage keeps its own.
+    #[test]
+    fn update_in_place_changes_only_the_updated_tensors() {
+        let device = Device::flex();
+        let whole = tensor_from_vec((0..8).map(|v| v as f32).collect(), [8], &device);
+        let view = whole.clone().slice([2..5]);
+        let shared = whole.clone();
+        let [a, b] = update_in_place([whole.clone(), view], |[a, b]| {
+            a.iter_mut().for_each(|v| *v += 10.0);
+            b.iter_mut().for_each(|v| *v *= -1.0);
+        })
+        .expect("flex tensors");
+        assert_eq!(
+            tensor_to_vec(a),
+            (10..18).map(|v| v as f32).collect::<Vec<_>>()
+        );
+        assert_eq!(tensor_to_vec(b), vec![-2.0, -3.0, -4.0]);
+        assert_eq!(
+            tensor_to_vec(shared),
+            (0..8).map(|v| v as f32).collect::<Vec<_>>()
         );
     }
 }

@@ -435,7 +435,7 @@ fn transposed_gradients(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use burn::tensor::Device;
     use burn::tensor::module::{conv_transpose2d, conv2d as burn_conv2d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -443,7 +443,8 @@ mod tests {
     use super::*;
     use crate::model::loader::{tensor_from_vec, tensor_to_vec};
 
-    fn values(n: usize, seed: usize) -> Vec<f32> {
+    /// `n` test values in [−1, 1), different for each `seed`.
+    pub(in crate::model) fn values(n: usize, seed: usize) -> Vec<f32> {
         (0..n)
             .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
             .collect()

@@ -224,13 +224,8 @@ mod tests {
     use burn::tensor::activation::leaky_relu;
 
     use super::*;
+    use crate::model::cpu_autodiff::tests::values;
     use crate::model::loader::{tensor_from_vec, tensor_to_vec};
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
-            .collect()
-    }
 
     /// The op against the same steps in burn's ops (as `StyledConv` composes them): output
     /// and every input's gradient, with one noise map per sample or one for all, clamp on

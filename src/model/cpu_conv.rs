@@ -470,6 +470,7 @@ mod tests {
     use burn::tensor::Device;
 
     use super::*;
+    use crate::model::cpu_autodiff::tests::values;
     use crate::model::loader::tensor_to_vec;
 
     /// burn's own convolution on the same inputs (and on odd sizes, strides and padding).
@@ -488,11 +489,6 @@ mod tests {
             (2, 64, 48, 47, 8, 3, 2, 1, false),
         ];
         for (b, cin, h, w, cout, k, s, p, with_bias) in cases {
-            let values = |n: usize, seed: usize| -> Vec<f32> {
-                (0..n)
-                    .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
-                    .collect()
-            };
             let x = tensor_from_vec(values(b * cin * h * w, 1), [b, cin, h, w], &device);
             let weight = tensor_from_vec(values(cout * cin * k * k, 2), [cout, cin, k, k], &device);
             let bias = with_bias.then(|| tensor_from_vec(values(cout, 3), [cout], &device));

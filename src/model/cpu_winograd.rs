@@ -319,17 +319,13 @@ fn output_transform(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cpu_autodiff::tests::values;
     use crate::model::cpu_conv::Geometry;
 
     /// Against `cpu_conv`'s im2col product (the direct sum): even and odd sizes, one band
     /// and several, few and many channels.
     #[test]
     fn equals_the_direct_convolution() {
-        let values = |n: usize, seed: usize| -> Vec<f32> {
-            (0..n)
-                .map(|i| ((i * 7919 + seed * 104729) % 1013) as f32 / 506.5 - 1.0)
-                .collect()
-        };
         for (cin, cout, h, w) in [
             (8, 5, 8, 8),
             (9, 4, 7, 5),

@@ -193,7 +193,7 @@ mod tests {
     fn update_in_place_changes_only_the_updated_tensors() {
         let device = Device::flex();
         let whole = tensor_from_vec((0..8).map(|v| v as f32).collect(), [8], &device);
-        let view = whole.clone().slice([2..5]);
+        let view = whole.clone().narrow(0, 2, 3);
         let shared = whole.clone();
         let [a, b] = update_in_place([whole.clone(), view], |[a, b]| {
             a.iter_mut().for_each(|v| *v += 10.0);

@@ -134,7 +134,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Runs `work` on a thread of its own named `name`; a panic in it becomes an error saying
+/// Runs `work` on a thread of its own named `name` (its parallel loops on a pool of their own,
+/// `on_own_compute_threads`); a panic in it becomes an error saying
 /// `what` failed; `done` gets the result on that thread.
 fn spawn_job<T: Send>(
     name: &str,

@@ -81,6 +81,10 @@ pub fn forward(
     // the upsampling product's left side: W as [(out, tap), in]
     let transposed: Option<Vec<f32>> =
         (conv.sampling == Sampling::Upsample2x).then(|| taps_by_input(conv.weight, cout, cin, kk));
+    // the same-size k×k product's filters, prepared once for every image (1×1: a plain product)
+    let geometry = Geometry::same(h, w, conv.k);
+    let convolver = (conv.sampling == Sampling::Same && kk != 1)
+        .then(|| Convolver::new(&geometry, conv.weight, cout, conv.key.as_ref()));
     let mut outputs = Vec::with_capacity(b);
     for (i, (image, s)) in x
         .chunks_exact(cin * h * w)
@@ -96,7 +100,7 @@ pub fn forward(
             dst.iter_mut().zip(plane).for_each(|(d, v)| *d = v * sc);
         }
         let (mut out, oh, ow) = match &transposed {
-            None => (same_size(conv, &scaled, h, w), h, w),
+            None => (same_size(conv, convolver.as_ref(), &scaled, h * w), h, w),
             Some(t) => upsampled(conv, t, &scaled, h, w),
         };
         let demod: Option<Vec<f32>> = squared.as_ref().map(|sq| {
@@ -145,21 +149,23 @@ pub fn forward(
     (outputs.into_iter().flat_map(|o| o.0).collect(), oh, ow)
 }
 
-/// `conv(x · s)` at stride 1, padding `k/2`: `[out, h·w]`.
-fn same_size(conv: &ConvWeights, scaled: &[f32], h: usize, w: usize) -> Vec<f32> {
-    let (cin, cout, kk) = (conv.cin, conv.cout, conv.k * conv.k);
-    let n = h * w;
-    let mut out = vec![0f32; cout * n];
-    if kk == 1 {
-        matmul(
+/// `conv(x · s)` at stride 1, padding `k/2`, over `n` pixels: `[out, n]`; `convolver` holds
+/// the prepared filters of a k×k convolution, `None` for a 1×1 one (one plain product).
+fn same_size(
+    conv: &ConvWeights,
+    convolver: Option<&Convolver>,
+    scaled: &[f32],
+    n: usize,
+) -> Vec<f32> {
+    let mut out = vec![0f32; conv.cout * n];
+    match convolver {
+        Some(convolver) => convolver.run(scaled, &mut out),
+        None => matmul(
             &mut out,
-            [cout, n, cin],
-            (conv.weight, cin, 1),
+            [conv.cout, n, conv.cin],
+            (conv.weight, conv.cin, 1),
             (scaled, n, 1),
-        );
-    } else {
-        let geometry = Geometry::same(h, w, conv.k);
-        Convolver::new(&geometry, conv.weight, cout, conv.key.as_ref()).run(scaled, &mut out);
+        ),
     }
     out
 }

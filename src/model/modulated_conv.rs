@@ -119,10 +119,7 @@ impl ModulatedConv2d {
         let (out, demod) = self.forward_parts(x, w);
         match demod {
             None => out,
-            Some(d) => {
-                let [b, c] = d.dims();
-                out * d.reshape([b, c, 1, 1])
-            }
+            Some(d) => demodulate(out, d),
         }
     }
 
@@ -184,6 +181,12 @@ impl ModulatedConv2d {
         };
         (out, demod)
     }
+}
+
+/// `out` (`[B, out, h, w]`) times its demodulation factors `d` (`[B, out]`).
+pub fn demodulate(out: Tensor<4>, d: Tensor<2>) -> Tensor<4> {
+    let [b, c] = d.dims();
+    out * d.reshape([b, c, 1, 1])
 }
 
 /// The blur's padding after the stride-2 transposed convolution with a `k`-tap kernel:

@@ -7,7 +7,7 @@ use burn::tensor::activation::leaky_relu;
 use super::cpu_modulated_conv::{Activation, Epilogue};
 use super::cpu_tensor::{is_cpu_inference, with_values};
 use super::loader::Loader;
-use super::modulated_conv::{Demodulation, ModulatedConv2d, Sampling};
+use super::modulated_conv::{Demodulation, ModulatedConv2d, Sampling, demodulate};
 use crate::weights::WeightsError;
 
 /// Adds `strength · noise`, one noise map per sample broadcast over channels.
@@ -90,8 +90,7 @@ impl StyledConv {
         if let Some(y) = fused {
             return y;
         }
-        let [b, c] = demod.dims();
-        let out = self.noise.forward(out * demod.reshape([b, c, 1, 1]), noise);
+        let out = self.noise.forward(demodulate(out, demod), noise);
         let c = self.activate_bias.dims()[0];
         let out = leaky_relu(out + self.activate_bias.val().reshape([1, c, 1, 1]), 0.2)
             .mul_scalar(std::f64::consts::SQRT_2);

@@ -74,11 +74,20 @@ def parse_args():
                         "(from kimg 0; a shorter value given on resume ends a running warm-up)")
     p.add_argument("--lr-warmup-kimg", type=float, default=2.0,
                    help="learning-rate ramp after fresh optimizers (state resume)")
+    p.add_argument("--join-ramp-kimg", type=float, default=20.0,
+                   help="when the old generator layers join after the top-only phase, their "
+                        "learning rate alone ramps up from 1 %% over this long (D and the top block "
+                        "stay at full rate)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="bf16 autocast for the forward passes; auto = bf16 on CUDA or on a CPU with "
                         "native bf16 (AVX-512 BF16 / AMX), else fp32 (emulated bf16 measured 16x "
                         "slower than fp32 on an AVX2-only EPYC)")
     return p.parse_args()
+
+
+def lr_ramp(state, since_key, kimg):
+    """1 from `kimg` after the state's `since_key` (or when it has none), linear before."""
+    return min(1.0, (state["nimg"] - state.get(since_key, -1e18)) / (kimg * 1000 + 1e-8))
 
 
 def mixed_wplus(g, z, mixing):
@@ -168,11 +177,22 @@ def main():
     sample = Sampler(train, a.seed + state["step"])
     c = a.r1_every / (a.r1_every + 1)
     g_lr = a.g_lr if a.g_lr is not None else a.lr
-    opt_g = torch.optim.Adam(g.parameters(), lr=g_lr, betas=(0.0, 0.99))
+    # the generator's top block and the older layers in two groups: the old ones get a learning
+    # rate ramp of their own when they join after a top-only phase (see training/state/LOG.md)
+    top = (f"convs.{len(g.convs) - 2}.", f"convs.{len(g.convs) - 1}.", f"to_rgbs.{len(g.to_rgbs) - 1}.")
+    opt_g = torch.optim.Adam(
+        [dict(params=[p for n, p in g.named_parameters() if n.startswith(top)], name="top"),
+         dict(params=[p for n, p in g.named_parameters() if not n.startswith(top)], name="old")],
+        lr=g_lr, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(d.parameters(), lr=a.lr * c, betas=(0.0, 0.99**c))
     if source == "checkpoint":
         s = torch.load(ckpt, map_location=dev, weights_only=False)
-        opt_g.load_state_dict(s["opt_g"]), opt_d.load_state_dict(s["opt_d"])
+        opt_d.load_state_dict(s["opt_d"])
+        try:
+            opt_g.load_state_dict(s["opt_g"])
+        except ValueError:  # a checkpoint from before the two groups: G's optimizer starts afresh
+            print("generator optimizer state has another layout: fresh, with the lr ramp", flush=True)
+            state["fresh_optimizers_at"] = state["nimg"]
     print(f"{source}: {g.size} px {g.channels}, step {state['step']} ({state['nimg'] / 1000:.1f} kimg)", flush=True)
     base_lr = {opt_g: g_lr, opt_d: a.lr * c}
     stop = {"signal": None}
@@ -191,7 +211,6 @@ def main():
     schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
     last_r1 = 0.0
     # the generator's top block alone at first (the old layers wait): see training/state/LOG.md
-    top = (f"convs.{len(g.convs) - 2}.", f"convs.{len(g.convs) - 1}.", f"to_rgbs.{len(g.to_rgbs) - 1}.")
     if a.train_top_only_kimg > 0 and "top_only_until" not in state:  # kept across resumes
         state["top_only_until"] = state["nimg"] + a.train_top_only_kimg * 1000
     if a.top_only_until_kimg is not None:
@@ -217,10 +236,11 @@ def main():
 
     while True:
         step_start = time.time()
-        ramp = min(1.0, (state["nimg"] - state.get("fresh_optimizers_at", -1e18)) / (a.lr_warmup_kimg * 1000 + 1e-8))
+        ramp = lr_ramp(state, "fresh_optimizers_at", a.lr_warmup_kimg)
+        join_ramp = lr_ramp(state, "old_layers_joined_at", a.join_ramp_kimg)
         for opt, lr in base_lr.items():
             for group in opt.param_groups:
-                group["lr"] = lr * max(ramp, 0.01)
+                group["lr"] = lr * max(min(ramp, join_ramp) if group.get("name") == "old" else ramp, 0.01)
         # discriminator (--d-steps batches)
         for _ in range(max(1, a.d_steps)):
             real = sample(a.batch).to(dev)
@@ -262,9 +282,10 @@ def main():
         if top_only_until is not None and state["nimg"] >= top_only_until:
             g.requires_grad_(True)
             top_only_until = None
-            # the old layers' first Adam steps are about lr each, all at once: ramp the lr up
-            # again from 1 % (without it D's margin vanished at once, LOG 2026-12-03)
-            state["fresh_optimizers_at"] = state["nimg"]
+            # the old layers' first Adam steps are about lr each, all at once: ramp their lr up
+            # from 1 % (without a ramp D's margin vanished at once; with one for both G and D
+            # too, LOG 2026-12-03: D must not slow down exactly when G moves everywhere)
+            state["old_layers_joined_at"] = state["nimg"]
         # EMA
         ema_nimg = min(ema_kimg * 1000, state["nimg"] * 0.05)
         beta = 0.5 ** (a.batch / max(ema_nimg, 1e-8))

@@ -126,7 +126,8 @@ impl Filters {
 
     /// `dst[cout, h·w]` = the filters over one `[cin, h, w]` image, zero padding 1. Large
     /// images go in bands of tile rows, bands in parallel (each band's products on its own
-    /// thread); a single band runs its 16 products in parallel instead.
+    /// thread); a single band runs its 16 products in parallel instead. Each band writes its
+    /// own output rows of `dst` in place.
     pub fn convolve(&self, image: &[f32], h: usize, w: usize, dst: &mut [f32]) {
         let (cin, cout) = (self.cin, self.cout);
         assert_eq!(image.len(), cin * h * w, "Winograd input size");
@@ -135,41 +136,34 @@ impl Filters {
         let band_rows = (BAND_VALUES / (16 * (cin + cout) * tw).max(1))
             .max(MIN_BAND_TILES.div_ceil(tw))
             .clamp(1, th);
-        let bands: Vec<(usize, usize)> = (0..th)
+        // every band's output rows, `[cout, rows]` each: the image rows of its tile rows
+        let mut bands: Vec<(std::ops::Range<usize>, Vec<&mut [f32]>)> = (0..th)
             .step_by(band_rows)
-            .map(|start| (start, (start + band_rows).min(th)))
+            .map(|start| (start..(start + band_rows).min(th), Vec::new()))
             .collect();
-        if bands.len() == 1 {
-            self.band(image, h, w, 0..th, dst, true);
-            return;
-        }
-        // each band's output rows, then copied into place
-        let results: Vec<Vec<f32>> = bands
-            .par_iter()
-            .map(|&(start, end)| {
-                let rows = (2 * end).min(h) - 2 * start;
-                let mut out = vec![0f32; cout * rows * w];
-                self.band(image, h, w, start..end, &mut out, false);
-                out
-            })
-            .collect();
-        for (&(start, _), band) in bands.iter().zip(&results) {
-            let rows = band.len() / (cout * w);
-            for (plane, src) in dst.chunks_exact_mut(h * w).zip(band.chunks_exact(rows * w)) {
-                plane[2 * start * w..(2 * start + rows) * w].copy_from_slice(src);
+        for plane in dst.chunks_exact_mut(h * w) {
+            for (y, row) in plane.chunks_exact_mut(w).enumerate() {
+                bands[y / (2 * band_rows)].1.push(row);
             }
         }
+        if let [(tiles, rows)] = &mut bands[..] {
+            self.band(image, h, w, tiles.clone(), rows, true);
+            return;
+        }
+        bands
+            .par_iter_mut()
+            .for_each(|(tiles, rows)| self.band(image, h, w, tiles.clone(), rows, false));
     }
 
-    /// The output rows of tile rows `tiles` into `out` (`[cout, rows, w]`, the band's rows
-    /// only); `parallel`: the 16 products on the pool's threads.
+    /// The output rows of tile rows `tiles` into `out` (`[cout, rows]`: the band's image rows
+    /// of every output channel); `parallel`: the 16 products on the pool's threads.
     fn band(
         &self,
         image: &[f32],
         h: usize,
         w: usize,
         tiles: std::ops::Range<usize>,
-        out: &mut [f32],
+        out: &mut [&mut [f32]],
         parallel: bool,
     ) {
         let (cin, cout) = (self.cin, self.cout);
@@ -194,7 +188,7 @@ impl Filters {
             } else {
                 m.chunks_exact_mut(cout * t).enumerate().for_each(product);
             }
-            output_transform(m, cout, h, w, tiles, out, parallel);
+            output_transform(m, cout, w, tiles.len(), out, parallel);
         });
     }
 }
@@ -202,6 +196,10 @@ impl Filters {
 /// `v[c, pos, tile] = (Bᵀ·d·B)[pos]` for every 4×4 patch `d` (rows `2ty−1 … 2ty+2`, columns
 /// `2tx−1 … 2tx+2`, zero outside the image) of the tile rows `tiles`, channels in parallel.
 /// Bᵀ = [[1,0,−1,0], [0,1,1,0], [0,−1,1,0], [0,1,0,−1]].
+///
+/// Each patch row is kept split into its even and odd columns of the zero-padded row
+/// (`e[j]` = column 2j, `o[j]` = column 2j+1, i.e. image columns 2j−1 and 2j), so that the
+/// transform along the rows reads and writes contiguous runs.
 fn input_transform(
     image: &[f32],
     cin: usize,
@@ -212,72 +210,89 @@ fn input_transform(
 ) {
     let tw = w.div_ceil(2);
     let t = tiles.len() * tw;
-    let padded = 2 * tw + 2;
+    let half = tw + 1;
     v[..cin * 16 * t]
         .par_chunks_exact_mut(16 * t)
         .enumerate()
         .for_each(|(c, out)| {
             let plane = &image[c * h * w..(c + 1) * h * w];
-            // the patch rows, zero-padded, and Bᵀ·d as whole rows
-            let mut d = vec![0f32; 4 * padded];
-            let mut bd = vec![0f32; 4 * padded];
+            // the patch rows (even halves, then odd), and Bᵀ·d as whole rows
+            let mut d = vec![0f32; 4 * 2 * half];
+            let mut bd = vec![0f32; 4 * 2 * half];
             for (band_ty, ty) in tiles.clone().enumerate() {
-                for (r, row) in d.chunks_exact_mut(padded).enumerate() {
+                for (r, row) in d.chunks_exact_mut(2 * half).enumerate() {
                     let iy = (2 * ty + r) as isize - 1;
+                    row.fill(0.0);
                     if iy >= 0 && (iy as usize) < h {
                         let y = iy as usize;
-                        row[1..1 + w].copy_from_slice(&plane[y * w..(y + 1) * w]);
-                        row[1 + w..].fill(0.0);
-                    } else {
-                        row.fill(0.0);
+                        let src = &plane[y * w..(y + 1) * w];
+                        let (e, o) = row.split_at_mut(half);
+                        // image column 2i → o[i], 2i+1 → e[i+1]
+                        for (pair, (o, e)) in src.chunks_exact(2).zip(o.iter_mut().zip(&mut e[1..]))
+                        {
+                            (*o, *e) = (pair[0], pair[1]);
+                        }
+                        if w % 2 == 1 {
+                            o[w / 2] = src[w - 1];
+                        }
                     }
                 }
-                let (d0, rest) = d.split_at(padded);
-                let (d1, rest) = rest.split_at(padded);
-                let (d2, d3) = rest.split_at(padded);
-                for x in 0..padded {
-                    bd[x] = d0[x] - d2[x];
-                    bd[padded + x] = d1[x] + d2[x];
-                    bd[2 * padded + x] = d2[x] - d1[x];
-                    bd[3 * padded + x] = d1[x] - d3[x];
+                let n = 2 * half;
+                let (d0, rest) = d.split_at(n);
+                let (d1, rest) = rest.split_at(n);
+                let (d2, d3) = rest.split_at(n);
+                let (b0, rest) = bd.split_at_mut(n);
+                let (b1, rest) = rest.split_at_mut(n);
+                let (b2, b3) = rest.split_at_mut(n);
+                for x in 0..n {
+                    b0[x] = d0[x] - d2[x];
+                    b1[x] = d1[x] + d2[x];
+                    b2[x] = d2[x] - d1[x];
+                    b3[x] = d1[x] - d3[x];
                 }
                 // ·B along each row, into the 4 positions of that row
-                for (r, a) in bd.chunks_exact(padded).enumerate() {
-                    let at = band_ty * tw;
+                let at = band_ty * tw;
+                for (r, a) in bd.chunks_exact(n).enumerate() {
+                    let (e, o) = a.split_at(half);
                     let (o0, rest) = out[(4 * r) * t..(4 * r + 4) * t].split_at_mut(t);
                     let (o1, rest) = rest.split_at_mut(t);
                     let (o2, o3) = rest.split_at_mut(t);
+                    let (o0, o1, o2, o3) = (
+                        &mut o0[at..at + tw],
+                        &mut o1[at..at + tw],
+                        &mut o2[at..at + tw],
+                        &mut o3[at..at + tw],
+                    );
                     for tx in 0..tw {
-                        let x = 2 * tx;
-                        let (a0, a1, a2, a3) = (a[x], a[x + 1], a[x + 2], a[x + 3]);
-                        o0[at + tx] = a0 - a2;
-                        o1[at + tx] = a1 + a2;
-                        o2[at + tx] = a2 - a1;
-                        o3[at + tx] = a1 - a3;
+                        // the patch's columns 2tx … 2tx+3: e[tx], o[tx], e[tx+1], o[tx+1]
+                        o0[tx] = e[tx] - e[tx + 1];
+                        o1[tx] = o[tx] + e[tx + 1];
+                        o2[tx] = e[tx + 1] - o[tx];
+                        o3[tx] = o[tx] - o[tx + 1];
                     }
                 }
             }
         });
 }
 
-/// `out[o, y, x]` from `m[pos, o, tile]`: `Aᵀ·M·A` per tile, Aᵀ = [[1,1,1,0], [0,1,−1,−1]],
-/// rows from `2·tiles.start` (the band's own), clipped to the image.
+/// The band's output rows from `m[pos, o, tile]`: `Aᵀ·M·A` per tile, Aᵀ = [[1,1,1,0],
+/// [0,1,−1,−1]]; `out[o·rows + y]` is row `y` of the band in output channel `o` (the last
+/// tile row's second row is absent where the image height is odd).
 fn output_transform(
     m: &[f32],
     cout: usize,
-    h: usize,
     w: usize,
-    tiles: std::ops::Range<usize>,
-    out: &mut [f32],
+    tile_rows: usize,
+    out: &mut [&mut [f32]],
     parallel: bool,
 ) {
     let tw = w.div_ceil(2);
-    let t = tiles.len() * tw;
-    let rows = (2 * tiles.end).min(h) - 2 * tiles.start;
-    let one = |(o, plane): (usize, &mut [f32])| {
+    let t = tile_rows * tw;
+    let rows = out.len() / cout;
+    let one = |(o, plane): (usize, &mut [&mut [f32]])| {
         // s = Aᵀ·M for one tile row: 2 rows × 4 columns of tw values
         let mut s = vec![0f32; 8 * tw];
-        for band_ty in 0..tiles.len() {
+        for band_ty in 0..tile_rows {
             let at = |pos: usize| &m[(pos * cout + o) * t + band_ty * tw..][..tw];
             for q in 0..4 {
                 let (m0, m1, m2, m3) = (at(q), at(4 + q), at(8 + q), at(12 + q));
@@ -296,8 +311,7 @@ fn output_transform(
                 let (a0, rest) = a.split_at(tw);
                 let (a1, rest) = rest.split_at(tw);
                 let (a2, a3) = rest.split_at(tw);
-                let row = &mut plane[y * w..(y + 1) * w];
-                let mut pairs = row.chunks_exact_mut(2);
+                let mut pairs = plane[y].chunks_exact_mut(2);
                 for (i, pair) in pairs.by_ref().enumerate() {
                     pair[0] = a0[i] + a1[i] + a2[i];
                     pair[1] = a1[i] - a2[i] - a3[i];
@@ -310,9 +324,9 @@ fn output_transform(
         }
     };
     if parallel {
-        out.par_chunks_exact_mut(rows * w).enumerate().for_each(one);
+        out.par_chunks_exact_mut(rows).enumerate().for_each(one);
     } else {
-        out.chunks_exact_mut(rows * w).enumerate().for_each(one);
+        out.chunks_exact_mut(rows).enumerate().for_each(one);
     }
 }
 

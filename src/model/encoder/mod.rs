@@ -16,8 +16,10 @@ use burn::tensor::{Device, Tensor};
 use self::ir_block::{IrBlock, PlainConv};
 use self::norm_act::{BatchNorm, PRelu};
 use super::loader::Loader;
-use crate::model::cpu_tensor::is_cpu_inference;
+use crate::model::cpu_tensor::{is_cpu_inference, matmul_single_thread, with_values};
+use crate::model::loader::tensor_from_vec;
 use crate::weights::{TensorStore, WeightsError};
+use rayon::prelude::*;
 
 /// What the encoder produces for a batch of images.
 #[derive(Debug, Clone)]
@@ -163,16 +165,60 @@ impl FeatureStyleEncoder {
             }
         }
         let flat = Tensor::cat(pooled, 1).reshape([b as i32, -1]);
-        let styles = self
-            .styles
-            .iter()
-            .map(|h| {
-                flat.clone().matmul(h.weight.val().transpose()) + h.bias.val().unsqueeze_dim(0)
-            })
-            .collect();
+        let wplus_delta = match is_cpu_inference(&flat.device()) {
+            true => self.heads_cpu(&flat),
+            false => {
+                let styles = self
+                    .styles
+                    .iter()
+                    .map(|h| {
+                        flat.clone().matmul(h.weight.val().transpose())
+                            + h.bias.val().unsqueeze_dim(0)
+                    })
+                    .collect();
+                Tensor::stack(styles, 1)
+            }
+        };
         Encoding {
-            wplus_delta: Tensor::stack(styles, 1),
+            wplus_delta,
             feature: feature.expect("the encoder has four stages"),
         }
+    }
+
+    /// The style heads on the CPU backend, `[B, n_styles, style_dim]`: each head's product on
+    /// a thread of its own (they read 4.4 MB of weights each for a few MFLOP, so the two
+    /// cores' memory bandwidth is what counts), written straight into place.
+    fn heads_cpu(&self, flat: &Tensor<2>) -> Tensor<3> {
+        let [b, pooled] = flat.dims();
+        let (n, s) = (self.styles.len(), self.config.style_dim);
+        let mut out = vec![0f32; b * n * s];
+        let per_head: Vec<Vec<f32>> = with_values(flat, |flat| {
+            self.styles
+                .par_iter()
+                .map(|head| {
+                    let mut y = vec![0f32; b * s];
+                    with_values(&head.weight.val(), |weight| {
+                        // y[b, s] = flat[b, ·] · weight[s, ·]
+                        matmul_single_thread(
+                            &mut y,
+                            [b, s, pooled],
+                            (flat, pooled, 1),
+                            (weight, 1, pooled),
+                        );
+                    });
+                    with_values(&head.bias.val(), |bias| {
+                        y.chunks_exact_mut(s)
+                            .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, c)| *v += c));
+                    });
+                    y
+                })
+                .collect()
+        });
+        for (h, y) in per_head.iter().enumerate() {
+            for (i, row) in y.chunks_exact(s).enumerate() {
+                out[(i * n + h) * s..][..s].copy_from_slice(row);
+            }
+        }
+        tensor_from_vec(out, [b, n, s], &flat.device())
     }
 }

@@ -4,8 +4,10 @@ use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 
 use crate::model::cpu_conv::ChannelEpilogue;
-use crate::model::loader::{Loader, tensor_to_vec};
+use crate::model::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, with_values};
+use crate::model::loader::{Loader, tensor_from_vec, tensor_to_vec};
 use crate::weights::WeightsError;
+use rayon::prelude::*;
 
 /// `(x − mean) / sqrt(var + eps) · γ + β` per channel, with the stored running statistics.
 #[derive(Module, Debug)]
@@ -30,6 +32,23 @@ impl BatchNorm {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if is_cpu_inference(&x.device()) {
+            // one pass from the input into the output
+            let [b, c, h, w] = x.dims();
+            let (scale, shift) = self.affine_values();
+            let mut out = vec![0f32; b * c * h * w];
+            with_values(&x, |x| {
+                out.par_chunks_exact_mut(h * w)
+                    .zip(x.par_chunks_exact(h * w))
+                    .enumerate()
+                    .with_min_len((MIN_PARALLEL / (h * w).max(1)).max(1))
+                    .for_each(|(row, (y, x))| {
+                        let (a, t) = (scale[row % c], shift[row % c]);
+                        y.iter_mut().zip(x).for_each(|(y, x)| *y = x * a + t);
+                    })
+            });
+            return tensor_from_vec(out, [b, c, h, w], &x.device());
+        }
         let c = self.running_mean.dims()[0];
         let (scale, shift) = self.affine();
         x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
@@ -42,6 +61,29 @@ impl BatchNorm {
         (scale, shift)
     }
 
+    /// `affine`'s values, computed in f32 in the same order without burn's per-op overhead.
+    fn affine_values(&self) -> (Vec<f32>, Vec<f32>) {
+        let eps = self.eps as f32;
+        let scale: Vec<f32> = with_values(&self.weight.val(), |g| {
+            with_values(&self.running_var, |var| {
+                g.iter()
+                    .zip(var)
+                    .map(|(g, v)| g / (v + eps).sqrt())
+                    .collect()
+            })
+        });
+        let shift = with_values(&self.bias.val(), |beta| {
+            with_values(&self.running_mean, |mean| {
+                beta.iter()
+                    .zip(mean)
+                    .zip(&scale)
+                    .map(|((b, m), s)| b - m * s)
+                    .collect()
+            })
+        });
+        (scale, shift)
+    }
+
     /// This BatchNorm, then `prelu`, then `+ residual`, as the epilogue of the CPU convolution
     /// before it.
     pub fn then<'a>(
@@ -49,10 +91,10 @@ impl BatchNorm {
         prelu: Option<&PRelu>,
         residual: Option<&'a Tensor<4>>,
     ) -> ChannelEpilogue<'a> {
-        let (scale, shift) = self.affine();
+        let (scale, shift) = self.affine_values();
         ChannelEpilogue {
-            scale: tensor_to_vec(scale),
-            shift: tensor_to_vec(shift),
+            scale,
+            shift,
             prelu: prelu.map(|p| tensor_to_vec(p.weight.val())),
             residual,
         }

@@ -261,6 +261,9 @@ impl Geometry {
             with_values(weight, |filters| {
                 let key = StorageKey::of(weight);
                 let convolver = Convolver::new(self, filters, cout, key.as_ref());
+                if b > 1 && n < MIN_BAND_COLUMNS && matches!(convolver, Convolver::Im2col { .. }) {
+                    return self.convolve_few_positions(input, b, filters, cout, &mut out);
+                }
                 for (image, dst) in input
                     .chunks_exact(cin * self.h * self.w)
                     .zip(out.chunks_exact_mut(cout * n))
@@ -270,6 +273,59 @@ impl Geometry {
             })
         });
         out
+    }
+
+    /// `convolve` of `b` images with few output positions each (LPIPS's 3×3 and 7×7 maps) as
+    /// one product over all of them: the filters are read once, and the product's rows are
+    /// `b` times longer. `out` is `[b, cout, n]`.
+    fn convolve_few_positions(
+        &self,
+        input: &[f32],
+        b: usize,
+        filters: &[f32],
+        cout: usize,
+        out: &mut [f32],
+    ) {
+        let (k, n) = (filters.len() / cout, self.hout * self.wout);
+        let cin = input.len() / (b * self.h * self.w);
+        // cols[k, image·n + p]: each image's im2col side by side
+        let mut cols = vec![0f32; k * b * n];
+        with_scratch(k * n, |one| {
+            for (i, image) in input.chunks_exact(cin * self.h * self.w).enumerate() {
+                self.im2col(image, 0..self.hout, one);
+                for (dst, src) in cols.chunks_exact_mut(b * n).zip(one.chunks_exact(n)) {
+                    dst[i * n..(i + 1) * n].copy_from_slice(src);
+                }
+            }
+        });
+        let mut all = vec![0f32; cout * b * n];
+        self.product_by_channels(&mut all, &cols, filters, cout, b * n);
+        for (c, row) in all.chunks_exact(b * n).enumerate() {
+            for (i, values) in row.chunks_exact(n).enumerate() {
+                out[(i * cout + c) * n..][..n].copy_from_slice(values);
+            }
+        }
+    }
+
+    /// `dst[cout, n] = filters[cout, k] · cols[k, n]` with the output channels split between
+    /// the threads: gemm keeps a product with few columns on one thread.
+    fn product_by_channels(
+        &self,
+        dst: &mut [f32],
+        cols: &[f32],
+        filters: &[f32],
+        cout: usize,
+        n: usize,
+    ) {
+        let k = filters.len() / cout;
+        let per = cout.div_ceil(rayon::current_num_threads().max(1));
+        dst[..cout * n]
+            .par_chunks_mut(per * n)
+            .zip(filters.par_chunks(per * k))
+            .for_each(|(dst, filters)| {
+                let rows = filters.len() / k;
+                matmul_single_thread(dst, [rows, n, k], (filters, k, 1), (cols, n, 1));
+            });
     }
 
     /// Whether this is a 3×3 convolution at stride 1 that keeps the size.
@@ -297,7 +353,8 @@ impl Geometry {
     /// `dst[cout, hout·wout] = filters[cout, cin·kh·kw] · im2col(image)`. Large outputs go
     /// in bands of output rows whose im2col stays in the core's cache, bands in parallel
     /// (each band's product on its own thread: no synchronisation inside the products);
-    /// small ones as one product on the product's own threads.
+    /// small ones as one product, split by output channels between the threads when it has
+    /// few positions.
     pub(super) fn convolve(&self, image: &[f32], filters: &[f32], cout: usize, dst: &mut [f32]) {
         let k = filters.len() / cout;
         let n = self.hout * self.wout;
@@ -305,7 +362,11 @@ impl Geometry {
         if bands.len() < 2 {
             with_scratch(k * n, |cols| {
                 self.im2col(image, 0..self.hout, cols);
-                matmul(dst, [cout, n, k], (filters, k, 1), (cols, n, 1));
+                if n < MIN_BAND_COLUMNS {
+                    self.product_by_channels(dst, cols, filters, cout, n);
+                } else {
+                    matmul(dst, [cout, n, k], (filters, k, 1), (cols, n, 1));
+                }
             });
             return;
         }

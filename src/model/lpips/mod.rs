@@ -11,6 +11,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
+use super::cpu_tensor::is_cpu_inference;
 use super::loader::{Loader, tensor_from_vec};
 use crate::model::resample::downscale_half;
 use crate::weights::{StoredTensor, TensorStore, WeightsError};
@@ -103,10 +104,19 @@ impl Lpips {
             let norm = f.clone().square().sum_dim(1).sqrt().add_scalar(1e-10);
             f / norm
         };
-        let per_layer: Vec<Tensor<1>> = self
-            .features(x0)
+        // on the CPU both batches go through the trunk together (its late layers have few
+        // positions per image: one product for all images reads the filters once)
+        let (f0, f1) = if is_cpu_inference(&x0.device()) && x0.dims() == x1.dims() {
+            let both = self.features(Tensor::cat(vec![x0, x1], 0));
+            both.into_iter()
+                .map(|f| (f.clone().narrow(0, 0, b), f.narrow(0, b, b)))
+                .unzip()
+        } else {
+            (self.features(x0), self.features(x1))
+        };
+        let per_layer: Vec<Tensor<1>> = f0
             .into_iter()
-            .zip(self.features(x1))
+            .zip(f1)
             .zip(&self.lins)
             .map(|((f0, f1), lin)| {
                 let d = (unit(f0) - unit(f1)).square();

@@ -14,12 +14,13 @@ use rayon::prelude::*;
 use super::cpu_conv::{Convolver, Geometry, taps_by_input};
 use super::cpu_fir::Fir;
 use super::cpu_tensor::{MIN_PARALLEL, StorageKey, matmul};
+use super::cpu_weight_cache::{self, Form};
 use super::modulated_conv::{Demodulation, Sampling};
 
 /// The convolution's weights as stored (`[out, in, k, k]`) and how it runs.
 pub struct ConvWeights<'a> {
     pub weight: &'a [f32],
-    /// The weight tensor's identity (its Winograd transform is kept between calls).
+    /// The weight tensor's identity (the forms derived from it are kept between calls).
     pub key: Option<StorageKey>,
     pub cin: usize,
     pub cout: usize,
@@ -71,16 +72,23 @@ pub fn forward(
         "modulated conv weight size"
     );
     // Σ_t W[o, c, t]², for Σ_c s[c]² · that = Σ_{c,t} (W[o,c,t]·s[c])²
-    let squared: Option<Vec<f32>> = (conv.demodulation == Demodulation::On).then(|| {
-        conv.weight
-            .par_chunks_exact(kk)
-            .with_min_len((MIN_PARALLEL / kk).max(1))
-            .map(|taps| taps.iter().map(|v| v * v).sum())
-            .collect()
+    // (both kept for the module's weights between calls: each is a pass over all of them)
+    let key = conv.key.as_ref();
+    let squared = (conv.demodulation == Demodulation::On).then(|| {
+        cpu_weight_cache::values(key, Form::SquaredTaps, || {
+            conv.weight
+                .par_chunks_exact(kk)
+                .with_min_len((MIN_PARALLEL / kk).max(1))
+                .map(|taps| taps.iter().map(|v| v * v).sum())
+                .collect()
+        })
     });
     // the upsampling product's left side: W as [(out, tap), in]
-    let transposed: Option<Vec<f32>> =
-        (conv.sampling == Sampling::Upsample2x).then(|| taps_by_input(conv.weight, cout, cin, kk));
+    let transposed = (conv.sampling == Sampling::Upsample2x).then(|| {
+        cpu_weight_cache::values(key, Form::TapsByInput, || {
+            taps_by_input(conv.weight, cout, cin, kk)
+        })
+    });
     // the same-size k×k product's filters, prepared once for every image (1×1: a plain product)
     let geometry = Geometry::same(h, w, conv.k);
     let convolver = (conv.sampling == Sampling::Same && kk != 1)

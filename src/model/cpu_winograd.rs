@@ -10,22 +10,17 @@
 //! Most of the encoder's, the generator's and LPIPS's arithmetic is in such convolutions:
 //! 2.25× fewer products there (`docs/performance.md`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use super::cpu_tensor::{StorageKey, matmul_single_thread, with_scratch};
+use super::cpu_weight_cache::{self, Form};
 
 /// Values of one band's transformed patches and products (1 MB: this CPU's per-core L2).
 const BAND_VALUES: usize = 1 << 18;
 /// A band has at least this many 2×2 tiles (smaller products run below the kernels' speed).
 const MIN_BAND_TILES: usize = 64;
-
-/// Transformed filters kept for weights seen again (at most this many bytes).
-const CACHE_BYTES: usize = 128 << 20;
-
-/// Recently transformed filters by their weights' identity, least recently used first.
-static CACHE: Mutex<Vec<(StorageKey, Arc<Filters>)>> = Mutex::new(Vec::new());
 
 /// Whether a convolution of `cin` → `cout` channels over `h`×`w` images is worth the
 /// transforms: enough channels and tiles for the products to run at speed, and — when the
@@ -36,45 +31,20 @@ pub fn worthwhile(cin: usize, cout: usize, h: usize, w: usize, cached: bool) -> 
     cin >= 8 && h * w >= enough
 }
 
-/// The transformed `filters` (`[cout, cin, 3, 3]`): from the cache when `key` names weights
-/// transformed before, else transformed now (and kept when `key` is given).
+/// The transformed `filters` (`[cout, cin, 3, 3]`): kept for the weights `key` names
+/// (`cpu_weight_cache`), else transformed for this call.
 pub fn filters_for(
     key: Option<&StorageKey>,
     filters: &[f32],
     cout: usize,
     cin: usize,
 ) -> Arc<Filters> {
-    let Some(key) = key else {
-        return Arc::new(Filters::new(filters, cout, cin));
-    };
-    // the lock is never held across the transform: it runs parallel loops, and a thread
-    // waiting in one may meanwhile run another task that wants the cache
-    let lock = || {
-        CACHE
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    };
-    {
-        let mut cache = lock();
-        if let Some(i) = cache.iter().position(|(k, _)| k == key) {
-            let entry = cache.remove(i);
-            let found = entry.1.clone();
-            cache.push(entry);
-            return found;
-        }
-    }
-    let made = Arc::new(Filters::new(filters, cout, cin));
-    let bytes = |f: &Filters| f.u.len() * 4;
-    let mut cache = lock();
-    cache.retain(|(k, _)| k != key);
-    let mut total = cache.iter().map(|(_, f)| bytes(f)).sum::<usize>() + bytes(&made);
-    while total > CACHE_BYTES && !cache.is_empty() {
-        total -= bytes(&cache.remove(0).1);
-    }
-    if total <= CACHE_BYTES {
-        cache.push((key.clone(), made.clone()));
-    }
-    made
+    cpu_weight_cache::derived(
+        key,
+        Form::Winograd,
+        |f: &Filters| f.u.len() * 4,
+        || Filters::new(filters, cout, cin),
+    )
 }
 
 /// The filters `[cout, cin, 3, 3]` transformed: `U[pos, cout, cin]`, `pos` the 16

@@ -7,6 +7,7 @@ pub mod cpu_fir;
 pub mod cpu_modulated_conv;
 pub mod cpu_pool;
 pub mod cpu_tensor;
+mod cpu_weight_cache;
 mod cpu_winograd;
 pub mod discriminator_trunk;
 pub mod encoder;

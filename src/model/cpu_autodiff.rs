@@ -22,7 +22,8 @@ use burn_flex::FlexTensor;
 
 use super::cpu_conv::{Convolver, Geometry, taps_by_input};
 use super::cpu_fir::Fir;
-use super::cpu_tensor::{matmul, with_scratch};
+use super::cpu_tensor::{StorageKey, matmul, with_scratch};
+use super::cpu_weight_cache::{self, Form};
 use super::cpu_winograd::{self as winograd, Filters};
 
 /// The autodiff backend the app's training paths run on the CPU (`Device::autodiff()` of
@@ -46,6 +47,9 @@ struct ConvShape {
     batch: usize,
     cin: usize,
     cout: usize,
+    /// The weight's identity when it is not being trained (a projection's generator): the
+    /// forms derived from it are then kept between steps (`cpu_weight_cache`).
+    fixed_weight: Option<StorageKey>,
 }
 
 impl ConvShape {
@@ -110,6 +114,10 @@ fn record(
 ) -> Option<Tensor<4>> {
     let x = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
     let weight = weight.clone().try_into_primitive::<CpuAutodiff>().ok()?;
+    let mut shape = shape;
+    if !weight.is_tracked() {
+        shape.fixed_weight = StorageKey::of_flex(weight.primitive());
+    }
     let out = flex(
         forward(&shape, &values(x.primitive()), &values(weight.primitive())),
         out_dims,
@@ -202,6 +210,7 @@ pub(super) fn conv2d(x: &Tensor<4>, weight: &Tensor<4>, geometry: Geometry) -> O
         batch,
         cin,
         cout,
+        fixed_weight: None,
     };
     record(ConvKind::Plain, x, weight, shape, out_dims, forward)
 }
@@ -224,6 +233,7 @@ pub(super) fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Optio
         batch,
         cin,
         cout,
+        fixed_weight: None,
     };
     record(
         ConvKind::TransposedStride2,
@@ -239,7 +249,7 @@ fn forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let n = g.hout * g.wout;
     let mut out = vec![0f32; shape.batch * shape.cout * n];
-    let convolver = Convolver::new(g, weight, shape.cout, None);
+    let convolver = Convolver::new(g, weight, shape.cout, shape.fixed_weight.as_ref());
     for (image, dst) in x
         .chunks_exact(shape.cin * g.h * g.w)
         .zip(out.chunks_exact_mut(shape.cout * n))
@@ -258,7 +268,12 @@ fn input_gradient(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let (n, k) = (g.hout * g.wout, shape.cin * g.kh * g.kw);
     let mut dx = vec![0f32; shape.batch * shape.cin * g.h * g.w];
     if g.is_same_3x3() && winograd::worthwhile(shape.cout, shape.cin, g.h, g.w, false) {
-        let filters = Filters::new(&same_size_adjoint(shape, weight), shape.cin, shape.cout);
+        let filters = cpu_weight_cache::derived(
+            shape.fixed_weight.as_ref(),
+            Form::WinogradAdjoint,
+            |f: &Filters| f.bytes(),
+            || Filters::new(&same_size_adjoint(shape, weight), shape.cin, shape.cout),
+        );
         for (dy, dst) in grad
             .chunks_exact(shape.cout * n)
             .zip(dx.chunks_exact_mut(shape.cin * n))
@@ -355,7 +370,9 @@ fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 fn transposed_forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let (cin, cout, kk) = (shape.cin, shape.cout, g.kh * g.kw);
-    let wt = taps_by_input(weight, cout, cin, kk);
+    let wt = cpu_weight_cache::values(shape.fixed_weight.as_ref(), Form::TapsByInput, || {
+        taps_by_input(weight, cout, cin, kk)
+    });
     let mut out = vec![0f32; shape.batch * cout * g.h * g.w];
     for (image, dst) in x
         .chunks_exact(cin * g.hout * g.wout)
@@ -379,7 +396,9 @@ fn transposed_gradients(
     let g = &shape.geometry;
     let (cin, cout, kk) = (shape.cin, shape.cout, g.kh * g.kw);
     let n = g.hout * g.wout;
-    let wt = taps_by_input(weight, cout, cin, kk);
+    let wt = cpu_weight_cache::values(shape.fixed_weight.as_ref(), Form::TapsByInput, || {
+        taps_by_input(weight, cout, cin, kk)
+    });
     let mut dx = vec![0f32; shape.batch * cin * n];
     let mut dwt = vec![0f32; cout * kk * cin];
     let mut one = vec![0f32; cout * kk * cin];
@@ -557,6 +576,50 @@ pub(super) mod tests {
                     conv_transpose2d(x.clone(), weight.clone().swap_dims(0, 1), None, options)
                 },
             );
+        }
+    }
+
+    /// A weight that takes no gradient (a projection's frozen generator): the forms derived
+    /// from it are kept (`cpu_weight_cache`), and output and `∂x` still equal burn's on the
+    /// first call and on the next, which reuses them — same-size (Winograd both ways) and
+    /// transposed.
+    #[test]
+    fn fixed_weight_gradients_equal_burns() {
+        let device = Device::flex().autodiff();
+        for (cin, side, cout, transposed) in [(16, 32, 16, false), (4, 5, 3, true)] {
+            let weight = tensor_from_vec(values(cout * cin * 9, 2), [cout, cin, 3, 3], &device);
+            let geometry = Geometry::same(side, side, 3);
+            let ours = |x: &Tensor<4>| match transposed {
+                false => conv2d(x, &weight, geometry.clone()),
+                true => conv_transpose_stride2(x, &weight),
+            };
+            let burns = |x: &Tensor<4>| match transposed {
+                false => burn_conv2d(
+                    x.clone(),
+                    weight.clone(),
+                    None,
+                    ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+                ),
+                true => conv_transpose2d(
+                    x.clone(),
+                    weight.clone().swap_dims(0, 1),
+                    None,
+                    ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
+                ),
+            };
+            let dims = [1, cin, side, side];
+            let run = |op: &dyn Fn(&Tensor<4>) -> Tensor<4>| {
+                let x = tensor_from_vec(values(cin * side * side, 1), dims, &device).require_grad();
+                let y = op(&x);
+                let probe =
+                    tensor_from_vec(values(y.dims().iter().product(), 3), y.dims(), &device);
+                let grads = (y.clone() * probe).sum().backward();
+                [tensor_to_vec(y), tensor_to_vec(x.grad(&grads).expect("∂x"))]
+            };
+            for _ in 0..2 {
+                let ours = run(&|x| ours(x).expect("the CPU autodiff op runs here"));
+                assert_all_close(&["y", "∂x"], ours, run(&burns), dims);
+            }
         }
     }
 

@@ -94,13 +94,29 @@ pub struct StorageKey {
 
 impl StorageKey {
     pub fn of<const D: usize>(t: &Tensor<D>) -> Option<Self> {
-        let primitive = t.clone().try_into_primitive::<Flex>().ok()?;
-        let (offset, _) = primitive.layout().contiguous_offsets()?;
+        Self::of_flex(&t.clone().try_into_primitive::<Flex>().ok()?)
+    }
+
+    /// The key of a `flex` tensor primitive (e.g. the values under an autodiff tensor).
+    pub fn of_flex(t: &FlexTensor) -> Option<Self> {
+        let (offset, _) = t.layout().contiguous_offsets()?;
         Some(Self {
-            storage: primitive.data_arc(),
+            storage: t.data_arc(),
             offset,
-            dims: t.dims().to_vec(),
+            dims: t.layout().shape().to_vec(),
         })
+    }
+}
+
+impl std::fmt::Debug for StorageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StorageKey({:p} + {}, {:?})",
+            Arc::as_ptr(&self.storage),
+            self.offset,
+            self.dims
+        )
     }
 }
 

@@ -17,6 +17,8 @@ const CACHE_BYTES: usize = 160 << 20;
 pub enum Form {
     /// `cpu_winograd::Filters`.
     Winograd,
+    /// `cpu_winograd::Filters` of a same-size convolution's adjoint (its input gradient).
+    WinogradAdjoint,
     /// `cpu_conv::taps_by_input`: the left side of a transposed convolution's product.
     TapsByInput,
     /// Σ over the taps of W², per (out, in) pair: the demodulation's weight part.

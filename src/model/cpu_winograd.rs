@@ -39,12 +39,9 @@ pub fn filters_for(
     cout: usize,
     cin: usize,
 ) -> Arc<Filters> {
-    cpu_weight_cache::derived(
-        key,
-        Form::Winograd,
-        |f: &Filters| f.u.len() * 4,
-        || Filters::new(filters, cout, cin),
-    )
+    cpu_weight_cache::derived(key, Form::Winograd, Filters::bytes, || {
+        Filters::new(filters, cout, cin)
+    })
 }
 
 /// The filters `[cout, cin, 3, 3]` transformed: `U[pos, cout, cin]`, `pos` the 16
@@ -56,6 +53,11 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// Their size in memory.
+    pub fn bytes(&self) -> usize {
+        self.u.len() * 4
+    }
+
     pub fn new(filters: &[f32], cout: usize, cin: usize) -> Self {
         assert_eq!(filters.len(), cout * cin * 9, "3×3 filters");
         const BLOCK: usize = 512;

@@ -141,7 +141,10 @@ pub fn project(
         .into_scalar();
 
     let device = g.device().autodiff();
-    let trainable = Generator::load(&g.to_store(), &device)?;
+    // only w and the noise maps are optimized: the generator's weights take no gradient
+    // (their products are skipped in the backward pass, and what the kernels derive from
+    // them is kept between steps)
+    let frozen = Generator::load(&g.to_store(), &device)?.no_grad();
     let noises = (0..g.config.num_layers())
         .map(|j| {
             let r = g.config.noise_resolution(j);
@@ -165,9 +168,9 @@ pub fn project(
         let noise_scale = w_std * config.w_noise_factor(step) as f32;
         let jitter =
             tensor_from_vec(normal_values(s, &mut rng), [1, s], &device).mul_scalar(noise_scale);
-        let ws = trainable.broadcast(params.w.val() + jitter);
+        let ws = frozen.broadcast(params.w.val() + jitter);
         let maps: Vec<Tensor<4>> = params.noises.iter().map(|p| p.val()).collect();
-        let image = trainable
+        let image = frozen
             .synthesize(ws, &NoiseMode::Given(maps.clone()), None, &[])?
             .image;
         let distance = perceptual

@@ -112,8 +112,17 @@ fn record(
     out_dims: [usize; 4],
     forward: impl FnOnce(&ConvShape, &[f32], &[f32]) -> Vec<f32>,
 ) -> Option<Tensor<4>> {
+    // a weight of the inference device (a frozen network beside a trained one: PTI's LPIPS)
+    // joins the graph as a constant
+    let weight = match weight.is_autodiff() {
+        true => weight.clone(),
+        false => weight
+            .clone()
+            .autodiff()
+            .with_gradient_checkpointing_strategy(x.gradient_checkpointing_strategy()?),
+    };
     let x = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
-    let weight = weight.clone().try_into_primitive::<CpuAutodiff>().ok()?;
+    let weight = weight.try_into_primitive::<CpuAutodiff>().ok()?;
     let mut shape = shape;
     if !weight.is_tracked() {
         shape.fixed_weight = StorageKey::of_flex(weight.primitive());
@@ -579,15 +588,20 @@ pub(super) mod tests {
         }
     }
 
-    /// A weight that takes no gradient (a projection's frozen generator): the forms derived
-    /// from it are kept (`cpu_weight_cache`), and output and `∂x` still equal burn's on the
-    /// first call and on the next, which reuses them — same-size (Winograd both ways) and
-    /// transposed.
+    /// A weight that takes no gradient (a projection's frozen generator, or PTI's LPIPS on
+    /// the inference device): the forms derived from it are kept (`cpu_weight_cache`), and
+    /// output and `∂x` still equal burn's on the first call and on the next, which reuses
+    /// them — same-size (Winograd both ways) and transposed.
     #[test]
     fn fixed_weight_gradients_equal_burns() {
         let device = Device::flex().autodiff();
-        for (cin, side, cout, transposed) in [(16, 32, 16, false), (4, 5, 3, true)] {
-            let weight = tensor_from_vec(values(cout * cin * 9, 2), [cout, cin, 3, 3], &device);
+        let cases = [(16, 32, 16, false), (4, 5, 3, true)];
+        for ((cin, side, cout, transposed), weight_device) in cases
+            .into_iter()
+            .flat_map(|c| [(c, device.clone()), (c, Device::flex())])
+        {
+            let weight =
+                tensor_from_vec(values(cout * cin * 9, 2), [cout, cin, 3, 3], &weight_device);
             let geometry = Geometry::same(side, side, 3);
             let ours = |x: &Tensor<4>| match transposed {
                 false => conv2d(x, &weight, geometry.clone()),

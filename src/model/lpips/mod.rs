@@ -11,7 +11,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::cpu_tensor::is_cpu_inference;
+use super::cpu_tensor::{is_cpu_inference, with_values};
 use super::loader::{Loader, tensor_from_vec};
 use crate::model::resample::downscale_half;
 use crate::weights::{StoredTensor, TensorStore, WeightsError};
@@ -35,6 +35,35 @@ pub struct LpipsDistance {
     pub total: Tensor<1>,
     /// Five `[B]` terms that sum to `total`.
     pub per_layer: Vec<Tensor<1>>,
+}
+
+/// One tap's term for each of `b` pairs, from the features of both batches `[2b, C, n]`
+/// (first batch, then second) and the head's weights `[C]`: the mean over the `n` positions
+/// of `Σ_c w_c · (f0/‖f0‖ − f1/‖f1‖)²`, the norms over channels (+1e-10), as `distance`
+/// computes it with burn's ops.
+fn head_distances(features: &[f32], w: &[f32], b: usize, n: usize) -> Vec<f32> {
+    let c = w.len();
+    let (first, second) = features.split_at(b * c * n);
+    let norms = |image: &[f32]| -> Vec<f32> {
+        (0..n)
+            .map(|p| (0..c).map(|k| image[k * n + p].powi(2)).sum::<f32>().sqrt() + 1e-10)
+            .collect()
+    };
+    first
+        .chunks_exact(c * n)
+        .zip(second.chunks_exact(c * n))
+        .map(|(f0, f1)| {
+            let (n0, n1) = (norms(f0), norms(f1));
+            let mut total = 0f32;
+            for (k, &wk) in w.iter().enumerate() {
+                for p in 0..n {
+                    let d = f0[k * n + p] / n0[p] - f1[k * n + p] / n1[p];
+                    total += wk * d * d;
+                }
+            }
+            total / n as f32
+        })
+        .collect()
 }
 
 /// Brings LPIPS keys of any published layout to torchvision's `features.{i}` for the trunk and
@@ -105,7 +134,29 @@ impl Lpips {
             f / norm
         };
         // on the CPU both batches go through the trunk together (its late layers have few
-        // positions per image: one product for all images reads the filters once)
+        // positions per image: one product for all images reads the filters once), and the
+        // head runs on the values (a few dozen burn ops on small maps otherwise)
+        if is_cpu_inference(&x0.device()) && x0.dims() == x1.dims() {
+            let both = self.features(Tensor::cat(vec![x0.clone(), x1], 0));
+            let per_layer: Vec<Tensor<1>> = both
+                .iter()
+                .zip(&self.lins)
+                .map(|(f, lin)| {
+                    let values = with_values(f, |f| {
+                        with_values(&lin.val(), |w| {
+                            head_distances(f, w, b, f.len() / (2 * b * w.len()))
+                        })
+                    });
+                    tensor_from_vec(values, [b], &x0.device())
+                })
+                .collect();
+            let total = per_layer
+                .iter()
+                .cloned()
+                .reduce(|a, c| a + c)
+                .expect("five taps");
+            return LpipsDistance { total, per_layer };
+        }
         let (f0, f1) = if is_cpu_inference(&x0.device()) && x0.dims() == x1.dims() {
             let both = self.features(Tensor::cat(vec![x0, x1], 0));
             both.into_iter()

@@ -136,9 +136,10 @@ impl Lpips {
         // on the CPU both batches go through the trunk together (its late layers have few
         // positions per image: one product for all images reads the filters once), and the
         // head runs on the values (a few dozen burn ops on small maps otherwise)
-        if is_cpu_inference(&x0.device()) && x0.dims() == x1.dims() {
-            let both = self.features(Tensor::cat(vec![x0.clone(), x1], 0));
-            let per_layer: Vec<Tensor<1>> = both
+        let per_layer: Vec<Tensor<1>> = if is_cpu_inference(&x0.device()) && x0.dims() == x1.dims()
+        {
+            let device = x0.device();
+            self.features(Tensor::cat(vec![x0, x1], 0))
                 .iter()
                 .zip(&self.lins)
                 .map(|(f, lin)| {
@@ -147,40 +148,27 @@ impl Lpips {
                             head_distances(f, w, b, f.len() / (2 * b * w.len()))
                         })
                     });
-                    tensor_from_vec(values, [b], &x0.device())
+                    tensor_from_vec(values, [b], &device)
                 })
-                .collect();
-            let total = per_layer
-                .iter()
-                .cloned()
-                .reduce(|a, c| a + c)
-                .expect("five taps");
-            return LpipsDistance { total, per_layer };
-        }
-        let (f0, f1) = if is_cpu_inference(&x0.device()) && x0.dims() == x1.dims() {
-            let both = self.features(Tensor::cat(vec![x0, x1], 0));
-            both.into_iter()
-                .map(|f| (f.clone().narrow(0, 0, b), f.narrow(0, b, b)))
-                .unzip()
+                .collect()
         } else {
-            (self.features(x0), self.features(x1))
+            self.features(x0)
+                .into_iter()
+                .zip(self.features(x1))
+                .zip(&self.lins)
+                .map(|((f0, f1), lin)| {
+                    let d = (unit(f0) - unit(f1)).square();
+                    conv2d(
+                        d,
+                        lin.val(),
+                        None,
+                        ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+                    )
+                    .mean_dims(&[2, 3])
+                    .reshape([b])
+                })
+                .collect()
         };
-        let per_layer: Vec<Tensor<1>> = f0
-            .into_iter()
-            .zip(f1)
-            .zip(&self.lins)
-            .map(|((f0, f1), lin)| {
-                let d = (unit(f0) - unit(f1)).square();
-                conv2d(
-                    d,
-                    lin.val(),
-                    None,
-                    ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-                )
-                .mean_dims(&[2, 3])
-                .reshape([b])
-            })
-            .collect();
         let total = per_layer
             .iter()
             .cloned()

@@ -207,6 +207,20 @@ impl<'a> Convolver<'a> {
     }
 }
 
+/// `dst[cout, n] = filters[cout, k] · cols[k, n]` with the output channels split between
+/// the threads: gemm keeps a product with few columns on one thread.
+fn product_by_channels(dst: &mut [f32], cols: &[f32], filters: &[f32], cout: usize, n: usize) {
+    let k = filters.len() / cout;
+    let per = cout.div_ceil(rayon::current_num_threads().max(1));
+    dst[..cout * n]
+        .par_chunks_mut(per * n)
+        .zip(filters.par_chunks(per * k))
+        .for_each(|(dst, filters)| {
+            let rows = filters.len() / k;
+            matmul_single_thread(dst, [rows, n, k], (filters, k, 1), (cols, n, 1));
+        });
+}
+
 /// Shapes of one convolution.
 #[derive(Debug, Clone)]
 pub(super) struct Geometry {
@@ -299,33 +313,12 @@ impl Geometry {
             }
         });
         let mut all = vec![0f32; cout * b * n];
-        self.product_by_channels(&mut all, &cols, filters, cout, b * n);
+        product_by_channels(&mut all, &cols, filters, cout, b * n);
         for (c, row) in all.chunks_exact(b * n).enumerate() {
             for (i, values) in row.chunks_exact(n).enumerate() {
                 out[(i * cout + c) * n..][..n].copy_from_slice(values);
             }
         }
-    }
-
-    /// `dst[cout, n] = filters[cout, k] · cols[k, n]` with the output channels split between
-    /// the threads: gemm keeps a product with few columns on one thread.
-    fn product_by_channels(
-        &self,
-        dst: &mut [f32],
-        cols: &[f32],
-        filters: &[f32],
-        cout: usize,
-        n: usize,
-    ) {
-        let k = filters.len() / cout;
-        let per = cout.div_ceil(rayon::current_num_threads().max(1));
-        dst[..cout * n]
-            .par_chunks_mut(per * n)
-            .zip(filters.par_chunks(per * k))
-            .for_each(|(dst, filters)| {
-                let rows = filters.len() / k;
-                matmul_single_thread(dst, [rows, n, k], (filters, k, 1), (cols, n, 1));
-            });
     }
 
     /// Whether this is a 3×3 convolution at stride 1 that keeps the size.
@@ -363,7 +356,7 @@ impl Geometry {
             with_scratch(k * n, |cols| {
                 self.im2col(image, 0..self.hout, cols);
                 if n < MIN_BAND_COLUMNS {
-                    self.product_by_channels(dst, cols, filters, cout, n);
+                    product_by_channels(dst, cols, filters, cout, n);
                 } else {
                     matmul(dst, [cout, n, k], (filters, k, 1), (cols, n, 1));
                 }

@@ -1,6 +1,7 @@
 //! Model maths in burn: no I/O, every call batched, any backend (the device decides).
 
 mod cpu_autodiff;
+mod cpu_autodiff_demod;
 mod cpu_autodiff_epilogue;
 pub mod cpu_conv;
 pub mod cpu_fir;

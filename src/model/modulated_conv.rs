@@ -160,24 +160,25 @@ impl ModulatedConv2d {
         };
         let demod = match self.demodulation {
             Demodulation::Off => None,
-            Demodulation::On => {
-                // Σ_{i,ky,kx} (W[o,i]·s[i])² = Σ_i s[i]² · Σ_k W[o,i,k]².
-                // [out, in]: one contiguous reduction over the taps (over axes 2 and 3 of the
-                // 4-D weight burn walks a strided index)
-                let w_sq = weight
-                    .reshape([out_ch, in_ch, k * k])
-                    .square()
-                    .sum_dim(2)
-                    .reshape([out_ch, in_ch]);
-                Some(
+            // Σ_{i,ky,kx} (W[o,i]·s[i])² = Σ_i s[i]² · Σ_k W[o,i,k]²: one differentiable op
+            // on the CPU (`cpu_autodiff_demod`), else burn's ops
+            Demodulation::On => Some(
+                super::cpu_autodiff_demod::demodulation(&style, &weight).unwrap_or_else(|| {
+                    // [out, in]: one contiguous reduction over the taps (over axes 2 and
+                    // 3 of the 4-D weight burn walks a strided index)
+                    let w_sq = weight
+                        .reshape([out_ch, in_ch, k * k])
+                        .square()
+                        .sum_dim(2)
+                        .reshape([out_ch, in_ch]);
                     style
                         .square()
                         .matmul(w_sq.transpose())
                         .add_scalar(1e-8)
                         .sqrt()
-                        .recip(), // [B, out]
-                )
-            }
+                        .recip() // [B, out]
+                }),
+            ),
         };
         (out, demod)
     }

@@ -125,15 +125,16 @@ impl Backward<Flex, 2> for DemodBackward {
                 .zip(w.par_chunks_exact(cin * taps))
                 .enumerate()
                 .for_each(|(o, (dw, w))| {
-                    for c in 0..cin {
-                        let a: f32 = (0..b)
-                            .map(|i| e[i * cout + o] * s[i * cin + c] * s[i * cin + c])
-                            .sum();
-                        let (dw, w) = (
-                            &mut dw[c * taps..(c + 1) * taps],
-                            &w[c * taps..(c + 1) * taps],
-                        );
-                        dw.iter_mut().zip(w).for_each(|(d, w)| *d = w * a);
+                    // a[c] = Σ_b e[b, o]·s[b, c]², then ∂W[o, c, t] = W[o, c, t]·a[c]
+                    let mut a = vec![0f32; cin];
+                    for i in 0..b {
+                        let eo = e[i * cout + o];
+                        let si = &s[i * cin..(i + 1) * cin];
+                        a.iter_mut().zip(si).for_each(|(a, s)| *a += eo * s * s);
+                    }
+                    for ((d, w), &a) in dw.chunks_exact_mut(taps).zip(w.chunks_exact(taps)).zip(&a)
+                    {
+                        d.iter_mut().zip(w).for_each(|(d, w)| *d = w * a);
                     }
                 });
             let shape = weight.layout().shape().to_vec();

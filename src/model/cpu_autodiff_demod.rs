@@ -16,7 +16,12 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
 use super::cpu_autodiff::{CpuAutodiff, values};
+use super::cpu_modulated_conv::{demodulation_factors, squared_taps};
+use super::cpu_tensor::StorageKey;
+use super::cpu_weight_cache::{self, Form};
 
 /// The factors `[B, out]` for styles `[B, in]` and weights `[out, in, k, k]`; `None` off the
 /// CPU autodiff backend or for other shapes (the caller composes burn's ops).
@@ -29,20 +34,17 @@ pub(super) fn demodulation(style: &Tensor<2>, weight: &Tensor<4>) -> Option<Tens
     let style = style.clone().try_into_primitive::<CpuAutodiff>().ok()?;
     let weight = weight.clone().try_into_primitive::<CpuAutodiff>().ok()?;
     let taps = kh * kw;
-    let q: Vec<f32> = values(weight.primitive())
-        .par_chunks_exact(taps)
-        .with_min_len(1024)
-        .map(|t| t.iter().map(|v| v * v).sum())
-        .collect();
+    // kept between steps for a weight that takes no gradient (a projection's generator)
+    let fixed = (!weight.is_tracked())
+        .then(|| StorageKey::of_flex(weight.primitive()))
+        .flatten();
+    let q = cpu_weight_cache::values(fixed.as_ref(), Form::SquaredTaps, || {
+        squared_taps(&values(weight.primitive()), taps)
+    });
     let s = values(style.primitive()).into_owned();
-    let d: Vec<f32> = (0..b * cout)
-        .map(|row| {
-            let (i, o) = (row / cout, row % cout);
-            let sum: f32 = (0..cin)
-                .map(|c| s[i * cin + c] * s[i * cin + c] * q[o * cin + c])
-                .sum();
-            1.0 / (sum + 1e-8).sqrt()
-        })
+    let d: Vec<f32> = s
+        .chunks_exact(cin)
+        .flat_map(|s| demodulation_factors(&q, s))
         .collect();
     let out = FlexTensor::from_data(TensorData::new(d.clone(), [b, cout]));
     let out = match DemodBackward
@@ -70,7 +72,7 @@ struct DemodState {
     /// `[B, in]`.
     s: Vec<f32>,
     /// `[out, in]`.
-    q: Vec<f32>,
+    q: Arc<Vec<f32>>,
     /// `[B, out]`.
     d: Vec<f32>,
     weight: FlexTensor,

@@ -75,13 +75,7 @@ pub fn forward(
     // (both kept for the module's weights between calls: each is a pass over all of them)
     let key = conv.key.as_ref();
     let squared = (conv.demodulation == Demodulation::On).then(|| {
-        cpu_weight_cache::values(key, Form::SquaredTaps, || {
-            conv.weight
-                .par_chunks_exact(kk)
-                .with_min_len((MIN_PARALLEL / kk).max(1))
-                .map(|taps| taps.iter().map(|v| v * v).sum())
-                .collect()
-        })
+        cpu_weight_cache::values(key, Form::SquaredTaps, || squared_taps(conv.weight, kk))
     });
     // the upsampling product's left side: W as [(out, tap), in]
     let transposed = (conv.sampling == Sampling::Upsample2x).then(|| {
@@ -111,14 +105,7 @@ pub fn forward(
             None => (same_size(conv, convolver.as_ref(), &scaled, h * w), h, w),
             Some(t) => upsampled(conv, t, &scaled, h, w),
         };
-        let demod: Option<Vec<f32>> = squared.as_ref().map(|sq| {
-            sq.chunks_exact(cin)
-                .map(|row| {
-                    let sum: f32 = row.iter().zip(s).map(|(q, v)| q * v * v).sum();
-                    1.0 / (sum + 1e-8).sqrt()
-                })
-                .collect()
-        });
+        let demod: Option<Vec<f32>> = squared.as_ref().map(|q| demodulation_factors(q, s));
         let n = oh * ow;
         let noise = epilogue.noise.map(|(maps, strength)| {
             let map = if maps.len() == n { 0 } else { i };
@@ -155,6 +142,27 @@ pub fn forward(
         _ => (h, w),
     };
     (outputs.into_iter().flat_map(|o| o.0).collect(), oh, ow)
+}
+
+/// `q[o, i] = Σ_t W[o, i, t]²` of weights `[out, in, taps]`: the weights' part of the
+/// demodulation.
+pub(super) fn squared_taps(weight: &[f32], taps: usize) -> Vec<f32> {
+    weight
+        .par_chunks_exact(taps)
+        .with_min_len((MIN_PARALLEL / taps).max(1))
+        .map(|t| t.iter().map(|v| v * v).sum())
+        .collect()
+}
+
+/// One sample's demodulation factors `d[o] = 1/√(Σ_i q[o, i]·s[i]² + 1e-8)` from
+/// `squared_taps` `q` `[out, in]` and its style `s` `[in]`.
+pub(super) fn demodulation_factors(q: &[f32], s: &[f32]) -> Vec<f32> {
+    q.chunks_exact(s.len())
+        .map(|row| {
+            let sum: f32 = row.iter().zip(s).map(|(q, v)| q * v * v).sum();
+            1.0 / (sum + 1e-8).sqrt()
+        })
+        .collect()
 }
 
 /// `conv(x · s)` at stride 1, padding `k/2`, over `n` pixels: `[out, n]`; `convolver` holds

@@ -129,10 +129,6 @@ impl Lpips {
     /// LPIPS between image batches `[B,3,H,W]` in [-1, 1].
     pub fn distance(&self, x0: Tensor<4>, x1: Tensor<4>) -> LpipsDistance {
         let b = x0.dims()[0];
-        let unit = |f: Tensor<4>| {
-            let norm = f.clone().square().sum_dim(1).sqrt().add_scalar(1e-10);
-            f / norm
-        };
         // on the CPU both batches go through the trunk together (its late layers have few
         // positions per image: one product for all images reads the filters once), and the
         // head runs on the values (a few dozen burn ops on small maps otherwise)
@@ -152,6 +148,10 @@ impl Lpips {
                 })
                 .collect()
         } else {
+            let unit = |f: Tensor<4>| {
+                let norm = f.clone().square().sum_dim(1).sqrt().add_scalar(1e-10);
+                f / norm
+            };
             self.features(x0)
                 .into_iter()
                 .zip(self.features(x1))

@@ -13,6 +13,7 @@ pub mod edit;
 pub mod engine;
 pub mod eval;
 pub mod face;
+pub mod huge_pages;
 pub mod imaging;
 pub mod metrics;
 pub mod model;

@@ -1,6 +1,11 @@
 use clap::Parser;
 
 use facestyle::cli::{self, Cli};
+use facestyle::huge_pages::HugePageAllocator;
+
+/// Large buffers in huge pages (`src/huge_pages.rs`).
+#[global_allocator]
+static ALLOCATOR: HugePageAllocator = HugePageAllocator;
 
 fn main() -> std::process::ExitCode {
     let args = Cli::parse();

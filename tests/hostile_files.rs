@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,7 @@ use facestyle::edit::Codes;
 use facestyle::edit::directions::import::read_npy;
 use facestyle::edit::directions::{Direction, DirectionInfo, DirectionSet, Owner};
 use facestyle::face::Framing;
+use facestyle::huge_pages::HugePageAllocator;
 use facestyle::imaging::load_photo;
 use facestyle::model::Generator;
 use facestyle::model::encoder::{EncoderConfig, FeatureStyleEncoder};
@@ -35,6 +36,7 @@ const MEMORY_CAP: usize = 1 << 30;
 /// A case slower than this is a hang.
 const TIME_BOUND: Duration = Duration::from_secs(10);
 
+/// The application's allocator (`src/main.rs`) with a cap on what is live at once.
 struct CappedAllocator;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
@@ -58,23 +60,23 @@ unsafe impl GlobalAlloc for CappedAllocator {
         if !Self::admit(layout.size()) {
             return std::ptr::null_mut();
         }
-        unsafe { System.alloc(layout) }
+        unsafe { HugePageAllocator.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if !Self::admit(layout.size()) {
             return std::ptr::null_mut();
         }
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { HugePageAllocator.alloc_zeroed(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { HugePageAllocator.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size > layout.size() && !Self::admit(new_size - layout.size()) {
             return std::ptr::null_mut();
         }
-        let out = unsafe { System.realloc(ptr, layout, new_size) };
+        let out = unsafe { HugePageAllocator.realloc(ptr, layout, new_size) };
         if out.is_null() {
             if new_size > layout.size() {
                 LIVE.fetch_sub(new_size - layout.size(), Ordering::Relaxed);

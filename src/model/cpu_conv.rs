@@ -10,6 +10,7 @@ use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -158,7 +159,7 @@ pub(super) fn taps_by_input(weight: &[f32], cout: usize, cin: usize, kk: usize) 
 pub(super) enum Convolver<'a> {
     Im2col {
         geometry: &'a Geometry,
-        filters: &'a [f32],
+        filters: Cow<'a, [f32]>,
         cout: usize,
     },
     Winograd {
@@ -188,9 +189,38 @@ impl<'a> Convolver<'a> {
         } else {
             Self::Im2col {
                 geometry,
-                filters,
+                filters: Cow::Borrowed(filters),
                 cout,
             }
+        }
+    }
+
+    /// How many filter values each image's product reads.
+    pub(super) fn filter_values(&self) -> usize {
+        match self {
+            Self::Im2col { filters, .. } => filters.len(),
+            Self::Winograd { filters, .. } => filters.values(),
+        }
+    }
+
+    /// The same convolution with its input channels scaled by `s` (`conv(x·s)` by filters
+    /// `W·s`: what StyleGAN2's modulation does).
+    pub(super) fn with_input_scale(&self, s: &[f32]) -> Self {
+        match self {
+            Self::Im2col {
+                geometry,
+                filters,
+                cout,
+            } => Self::Im2col {
+                geometry,
+                filters: Cow::Owned(scale_input_channels(filters, s, geometry.kh * geometry.kw)),
+                cout: *cout,
+            },
+            Self::Winograd { filters, h, w } => Self::Winograd {
+                filters: Arc::new(filters.with_input_scale(s)),
+                h: *h,
+                w: *w,
+            },
         }
     }
 
@@ -205,6 +235,23 @@ impl<'a> Convolver<'a> {
             Self::Winograd { filters, h, w } => filters.convolve(image, *h, *w, dst),
         }
     }
+}
+
+/// `values` laid out `[…, in, inner]` with every input channel's values multiplied by its
+/// `s[in]` (weights `[out, in, taps]`: `inner` = taps; `[(out, tap), in]`: `inner` = 1).
+pub(super) fn scale_input_channels(values: &[f32], s: &[f32], inner: usize) -> Vec<f32> {
+    let run = s.len() * inner;
+    let mut scaled = vec![0f32; values.len()];
+    scaled
+        .par_chunks_mut(run)
+        .zip(values.par_chunks(run))
+        .with_min_len((MIN_PARALLEL / run.max(1)).max(1))
+        .for_each(|(dst, src)| {
+            for ((d, v), &sc) in dst.chunks_mut(inner).zip(src.chunks(inner)).zip(s) {
+                d.iter_mut().zip(v).for_each(|(d, v)| *d = v * sc);
+            }
+        });
+    scaled
 }
 
 /// `dst[cout, n] = filters[cout, k] · cols[k, n]` with the output channels split between

@@ -1,5 +1,5 @@
 //! StyleGAN2's modulated convolution on the CPU backend, with what follows it fused in:
-//! the input scaled by the style, one matrix product per image (im2col for a same-size
+//! the style scaling the input or the filters (whichever is smaller), one matrix product per image (im2col for a same-size
 //! 3×3 convolution; for the 2× upsampling one, the transposed convolution as a product
 //! followed by a scatter into the strided output, then the separable blur), demodulation,
 //! noise, bias, activation and clamp applied in one pass over the output.
@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::cpu_conv::{Convolver, Geometry, taps_by_input};
+use super::cpu_conv::{Convolver, Geometry, scale_input_channels, taps_by_input};
 use super::cpu_fir::Fir;
 use super::cpu_tensor::{MIN_PARALLEL, StorageKey, matmul};
 use super::cpu_weight_cache::{self, Form};
@@ -87,26 +87,47 @@ pub fn forward(
     let geometry = Geometry::same(h, w, conv.k);
     let convolver = (conv.sampling == Sampling::Same && kk != 1)
         .then(|| Convolver::new(&geometry, conv.weight, cout, conv.key.as_ref()));
-    let mut outputs = Vec::with_capacity(b);
+    // the style scales the input (`in·h·w` products per image) or, where they are fewer, the
+    // filters' input channels (`W·s`, as the reference's modulation does)
+    let filter_values = match (&transposed, &convolver) {
+        (Some(t), _) => t.len(),
+        (None, Some(c)) => c.filter_values(),
+        (None, None) => conv.weight.len(),
+    };
+    let scale_filters = filter_values < cin * h * w;
+    let (oh, ow) = match (conv.sampling, conv.blur) {
+        (Sampling::Upsample2x, Some(blur)) => {
+            let full = Geometry::upsampling_adjoint(h, w, conv.k);
+            (blur.out_len(full.h), blur.out_len(full.w))
+        }
+        _ => (h, w),
+    };
+    let n = oh * ow;
+    let mut all = Vec::with_capacity(if b > 1 { b * cout * n } else { 0 });
     for (i, (image, s)) in x
         .chunks_exact(cin * h * w)
         .zip(style.chunks_exact(cin))
         .enumerate()
     {
-        let mut scaled = vec![0f32; cin * h * w];
-        for ((dst, plane), &sc) in scaled
-            .chunks_exact_mut(h * w)
-            .zip(image.chunks_exact(h * w))
-            .zip(s)
-        {
-            dst.iter_mut().zip(plane).for_each(|(d, v)| *d = v * sc);
-        }
-        let (mut out, oh, ow) = match &transposed {
-            None => (same_size(conv, convolver.as_ref(), &scaled, h * w), h, w),
-            Some(t) => upsampled(conv, t, &scaled, h, w),
+        let mut out = match (scale_filters, &transposed) {
+            (true, Some(t)) => upsampled(conv, &scale_input_channels(t, s, 1), image, h, w),
+            (true, None) => match &convolver {
+                Some(c) => same_size(conv, Some(&c.with_input_scale(s)), conv.weight, image),
+                None => {
+                    let pointwise = scale_input_channels(conv.weight, s, 1);
+                    same_size(conv, None, &pointwise, image)
+                }
+            },
+            (false, transposed) => {
+                let scaled = scale_input_channels(image, s, h * w);
+                match transposed {
+                    Some(t) => upsampled(conv, t, &scaled, h, w),
+                    None => same_size(conv, convolver.as_ref(), conv.weight, &scaled),
+                }
+            }
         };
+        debug_assert_eq!(out.len(), cout * n);
         let demod: Option<Vec<f32>> = squared.as_ref().map(|q| demodulation_factors(q, s));
-        let n = oh * ow;
         let noise = epilogue.noise.map(|(maps, strength)| {
             let map = if maps.len() == n { 0 } else { i };
             (&maps[map * n..(map + 1) * n], strength)
@@ -132,16 +153,12 @@ pub fn forward(
                     *v = y;
                 }
             });
-        outputs.push((out, oh, ow));
-    }
-    let (oh, ow) = match (conv.sampling, conv.blur) {
-        (Sampling::Upsample2x, Some(blur)) => {
-            let full = Geometry::upsampling_adjoint(h, w, conv.k);
-            (blur.out_len(full.h), blur.out_len(full.w))
+        if b == 1 {
+            return (out, oh, ow);
         }
-        _ => (h, w),
-    };
-    (outputs.into_iter().flat_map(|o| o.0).collect(), oh, ow)
+        all.extend_from_slice(&out);
+    }
+    (all, oh, ow)
 }
 
 /// `q[o, i] = Σ_t W[o, i, t]²` of weights `[out, in, taps]`: the weights' part of the
@@ -165,40 +182,43 @@ pub(super) fn demodulation_factors(q: &[f32], s: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// `conv(x · s)` at stride 1, padding `k/2`, over `n` pixels: `[out, n]`; `convolver` holds
-/// the prepared filters of a k×k convolution, `None` for a 1×1 one (one plain product).
+/// A stride-1 convolution with padding `k/2` of one image `[in, n]` (already scaled, or
+/// with scaled filters): `[out, n]`; `convolver` holds the prepared filters of a k×k
+/// convolution, `None` for a 1×1 one (`pointwise` `[out, in]`: one plain product).
 fn same_size(
     conv: &ConvWeights,
     convolver: Option<&Convolver>,
-    scaled: &[f32],
-    n: usize,
+    pointwise: &[f32],
+    input: &[f32],
 ) -> Vec<f32> {
+    let n = input.len() / conv.cin;
     let mut out = vec![0f32; conv.cout * n];
     match convolver {
-        Some(convolver) => convolver.run(scaled, &mut out),
+        Some(convolver) => convolver.run(input, &mut out),
         None => matmul(
             &mut out,
             [conv.cout, n, conv.cin],
-            (conv.weight, conv.cin, 1),
-            (scaled, n, 1),
+            (pointwise, conv.cin, 1),
+            (input, n, 1),
         ),
     }
     out
 }
 
-/// The stride-2 transposed convolution of `x · s`, then the blur: `[out, h', w']`.
+/// The stride-2 transposed convolution of one image `[in, h, w]` (already scaled, or with
+/// scaled filters `transposed`), then the blur: `[out, h', w']`.
 fn upsampled(
     conv: &ConvWeights,
     transposed: &[f32],
-    scaled: &[f32],
+    input: &[f32],
     h: usize,
     w: usize,
-) -> (Vec<f32>, usize, usize) {
+) -> Vec<f32> {
     let full = Geometry::upsampling_adjoint(h, w, conv.k);
     let mut out = vec![0f32; conv.cout * full.h * full.w];
-    full.transpose_convolve(scaled, transposed, conv.cout, &mut out);
+    full.transpose_convolve(input, transposed, conv.cout, &mut out);
     let blur = conv.blur.expect("the upsampling convolution has a blur");
-    blur.apply(&out, full.h, full.w)
+    blur.apply(&out, full.h, full.w).0
 }
 
 #[cfg(test)]

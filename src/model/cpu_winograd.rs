@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::cpu_conv::scale_input_channels;
 use super::cpu_tensor::{StorageKey, matmul_single_thread, with_scratch};
 use super::cpu_weight_cache::{self, Form};
 
@@ -56,6 +57,22 @@ impl Filters {
     /// Their size in memory.
     pub fn bytes(&self) -> usize {
         self.u.len() * 4
+    }
+
+    /// How many values they hold.
+    pub fn values(&self) -> usize {
+        self.u.len()
+    }
+
+    /// The filters with every input channel `c` scaled by `s[c]` (the transform is linear:
+    /// the same as transforming the scaled filters).
+    pub fn with_input_scale(&self, s: &[f32]) -> Self {
+        assert_eq!(s.len(), self.cin, "one scale per input channel");
+        Self {
+            u: scale_input_channels(&self.u, s, 1),
+            cout: self.cout,
+            cin: self.cin,
+        }
     }
 
     pub fn new(filters: &[f32], cout: usize, cin: usize) -> Self {

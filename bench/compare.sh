@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ours vs PyTorch eager, row by row, on this machine: `facestyle bench all` and
 # bench/torch/bench.py alternate ROUNDS times (the machine is shared: single runs vary), each
-# row keeps its best median over the rounds, and the table gives ours/PyTorch per row.
+# row keeps its best median over the rounds, and the table gives ours/PyTorch per row and
+# each side's peak resident memory (the highest over the rounds).
 #
 #   bash bench/compare.sh                 # the bundled model, 20 runs per row, 2 rounds
 #   MODEL=ffhq1024 RUNS=5 BATCHES=1 ROUNDS=1 bash bench/compare.sh
@@ -29,20 +30,28 @@ python3 - "$OUT" "$ROUNDS" <<'PY'
 import sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 def best(prefix):
+    """Per row: the best median over the rounds, its p90, and the highest peak RSS (MB)."""
     rows = {}
     for r in range(1, rounds + 1):
         for line in open(f"{out}/{prefix}.{r}.tsv"):
-            name, b, med, p90 = line.rstrip("\n").split("\t")
+            name, b, med, p90, peak = line.rstrip("\n").split("\t")
             key = (name, int(b))
-            if key not in rows or float(med) < rows[key][0]:
-                rows[key] = (float(med), float(p90))
+            peak = None if peak == "n/a" else float(peak)
+            old = rows.get(key)
+            top = max([p for p in (peak, old and old[2]) if p is not None], default=None)
+            if old is None or float(med) < old[0]:
+                rows[key] = (float(med), float(p90), top)
+            else:
+                rows[key] = (old[0], old[1], top)
     return rows
 ours, torch = best("ours"), best("torch")
-print("\n| row | batch | ours median ms | PyTorch median ms | ours / PyTorch |")
-print("| --- | ---: | ---: | ---: | ---: |")
-for key, (m, _) in ours.items():
+mb = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
+print("\n| row | batch | ours median ms | PyTorch median ms | ours / PyTorch | ours peak MB | PyTorch peak MB |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+for key, (m, _, peak) in ours.items():
     t = torch.get(key)
-    ratio = f"{m / t[0]:.2f}×" if t else "n/a"
-    print(f"| {key[0]} | {key[1]} | {m:.1f} | {t[0]:.1f} | {ratio} |" if t else
-          f"| {key[0]} | {key[1]} | {m:.1f} | n/a | n/a |")
+    if t:
+        print(f"| {key[0]} | {key[1]} | {m:.1f} | {t[0]:.1f} | {m / t[0]:.2f}× | {mb(peak)} | {mb(t[2])} |")
+    else:
+        print(f"| {key[0]} | {key[1]} | {m:.1f} | n/a | n/a | {mb(peak)} | n/a |")
 PY

@@ -26,6 +26,13 @@ pub const HUGE_PAGE: usize = 2 << 20;
 /// would cost more memory than the saved page faults are worth.
 pub const HUGE_BUFFER: usize = 4 << 20;
 
+/// Unmaps the freed large buffers kept for reuse (see `mapping::map`): for when a burst of
+/// work ends (the engine going idle, a benchmark row finished), so that an idle process does
+/// not hold them.
+pub fn release_kept() {
+    mapping::release_kept();
+}
+
 fn is_huge(layout: &Layout) -> bool {
     cfg!(target_os = "linux") && layout.size() >= HUGE_BUFFER && layout.align() <= HUGE_PAGE
 }
@@ -37,7 +44,7 @@ fn is_huge(layout: &Layout) -> bool {
 unsafe impl GlobalAlloc for HugePageAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if is_huge(&layout) {
-            mapping::map(layout.size())
+            mapping::map(layout.size()).0
         } else {
             // SAFETY: forwarded with the caller's layout.
             unsafe { System.alloc(layout) }
@@ -46,8 +53,13 @@ unsafe impl GlobalAlloc for HugePageAllocator {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if is_huge(&layout) {
-            // a fresh anonymous mapping reads as zeros
-            mapping::map(layout.size())
+            let (block, reused) = mapping::map(layout.size());
+            if reused {
+                // SAFETY: `block` holds at least `layout.size()` bytes (a fresh mapping reads
+                // as zeros already)
+                unsafe { block.write_bytes(0, layout.size()) };
+            }
+            block
         } else {
             // SAFETY: forwarded with the caller's layout.
             unsafe { System.alloc_zeroed(layout) }
@@ -99,10 +111,52 @@ mod mapping {
         size.div_ceil(HUGE_PAGE) * HUGE_PAGE
     }
 
-    /// A zeroed private mapping of `size` bytes (rounded up to whole huge pages) starting on a
-    /// huge-page boundary, advised as huge pages; null when the system has no memory for it.
-    pub fn map(size: usize) -> *mut u8 {
+    /// At most this many bytes of freed mappings are kept for reuse.
+    const KEEP_BYTES: usize = 3 << 29;
+    /// At most this many freed mappings are kept.
+    const KEEP_BLOCKS: usize = 64;
+
+    /// Freed mappings kept for the next allocation of the same rounded length: a training
+    /// step or a generator pass frees and asks again for the same sizes, and a kept mapping
+    /// is neither faulted in nor zeroed by the kernel again.
+    struct Kept {
+        /// `(start, len, when freed)`; `len` 0: an empty slot.
+        blocks: [(usize, usize, u64); KEEP_BLOCKS],
+        bytes: usize,
+        clock: u64,
+    }
+
+    static KEPT: std::sync::Mutex<Kept> = std::sync::Mutex::new(Kept {
+        blocks: [(0, 0, 0); KEEP_BLOCKS],
+        bytes: 0,
+        clock: 0,
+    });
+
+    fn kept() -> std::sync::MutexGuard<'static, Kept> {
+        KEPT.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A mapping of `size` bytes (rounded up to whole huge pages) starting on a huge-page
+    /// boundary: a kept one of that length (`true`: its contents are unspecified) or a new,
+    /// zeroed one advised as huge pages (`false`); null when the system has no memory for it.
+    pub fn map(size: usize) -> (*mut u8, bool) {
         let len = rounded(size);
+        {
+            let mut kept = kept();
+            let newest = (0..KEEP_BLOCKS)
+                .filter(|&i| kept.blocks[i].1 == len)
+                .max_by_key(|&i| kept.blocks[i].2);
+            if let Some(i) = newest {
+                let (start, _, _) = kept.blocks[i];
+                kept.blocks[i] = (0, 0, 0);
+                kept.bytes -= len;
+                return (start as *mut u8, true);
+            }
+        }
+        (new_mapping(len), false)
+    }
+
+    fn new_mapping(len: usize) -> *mut u8 {
         // one huge page more than needed, so that an aligned start lies inside
         let Some(padded) = len.checked_add(HUGE_PAGE) else {
             return std::ptr::null_mut();
@@ -140,13 +194,59 @@ mod mapping {
         start as *mut u8
     }
 
-    /// Unmaps what `map(size)` returned.
+    pub fn release_kept() {
+        let blocks = {
+            let mut kept = kept();
+            kept.bytes = 0;
+            std::mem::replace(&mut kept.blocks, [(0, 0, 0); KEEP_BLOCKS])
+        };
+        for (start, len, _) in blocks {
+            if len > 0 {
+                // SAFETY: a kept mapping: freed by its owner, referred to by nothing.
+                unsafe { libc::munmap(start as *mut libc::c_void, len) };
+            }
+        }
+    }
+
+    /// Gives back what `map(size)` returned: kept for reuse while the keep has room (the
+    /// oldest kept mappings make way), else unmapped.
     ///
     /// # Safety
     /// `ptr` comes from `map(size)` with the same `size` and is not used afterwards.
     pub unsafe fn unmap(ptr: *mut u8, size: usize) {
-        // SAFETY: the caller's guarantee; the range is exactly the mapping `map` kept.
-        unsafe { libc::munmap(ptr as *mut libc::c_void, rounded(size)) };
+        let len = rounded(size);
+        let mut evicted = [(0usize, 0usize); KEEP_BLOCKS];
+        let mut give_back = (ptr as usize, len);
+        if len <= KEEP_BYTES / 4 {
+            let mut kept = kept();
+            kept.clock += 1;
+            let mut n = 0;
+            while kept.bytes + len > KEEP_BYTES || kept.blocks.iter().all(|b| b.1 != 0) {
+                let oldest = (0..KEEP_BLOCKS)
+                    .filter(|&i| kept.blocks[i].1 != 0)
+                    .min_by_key(|&i| kept.blocks[i].2)
+                    .expect("a full keep has blocks");
+                let (start, old_len, _) = kept.blocks[oldest];
+                kept.blocks[oldest] = (0, 0, 0);
+                kept.bytes -= old_len;
+                evicted[n] = (start, old_len);
+                n += 1;
+            }
+            let free = (0..KEEP_BLOCKS)
+                .find(|&i| kept.blocks[i].1 == 0)
+                .expect("room was made");
+            let clock = kept.clock;
+            kept.blocks[free] = (ptr as usize, len, clock);
+            kept.bytes += len;
+            give_back = (0, 0);
+        }
+        // SAFETY: the caller's guarantee for `ptr`; evicted blocks were kept mappings that
+        // nothing refers to any more.
+        for (start, len) in evicted.into_iter().chain([give_back]) {
+            if len > 0 {
+                unsafe { libc::munmap(start as *mut libc::c_void, len) };
+            }
+        }
     }
 }
 
@@ -156,10 +256,11 @@ mod mapping {
     pub fn rounded(size: usize) -> usize {
         size
     }
-    pub fn map(_size: usize) -> *mut u8 {
-        std::ptr::null_mut()
+    pub fn map(_size: usize) -> (*mut u8, bool) {
+        (std::ptr::null_mut(), false)
     }
     pub unsafe fn unmap(_ptr: *mut u8, _size: usize) {}
+    pub fn release_kept() {}
 }
 
 #[cfg(test)]

@@ -119,8 +119,31 @@ class Alex(torch.nn.Module):
         return total
 
 
+def reset_peak():
+    """Resets the process's peak-RSS mark (Linux `clear_refs` 5), as `facestyle bench all` does
+    before each row."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_mb():
+    """Peak resident memory since the last reset, MB (Linux `VmHWM`); None elsewhere."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def timed(runs, fn):
-    """ms of each of `runs` calls after two warm-up calls, sorted."""
+    """(ms of each of `runs` calls after two warm-up calls, sorted; peak resident MB while the
+    row ran)."""
+    reset_peak()
     fn(0)
     fn(1)
     out = []
@@ -128,7 +151,7 @@ def timed(runs, fn):
         t = time.perf_counter()
         fn(i + 2)
         out.append((time.perf_counter() - t) * 1000)
-    return sorted(out)
+    return sorted(out), peak_mb()
 
 
 def main():
@@ -247,13 +270,15 @@ def main():
         lb = torch.roll(la, 3, 3)
         add("lpips", 1, timed(a.runs, lambda i: lpips(la, lb)))
 
-    print("\n| row | batch | median ms | p90 ms | runs |\n| --- | ---: | ---: | ---: | ---: |")
+    print("\n| row | batch | median ms | p90 ms | runs | peak RSS MB |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: |")
     lines = []
-    for name, b, ms in rows:
+    for name, b, (ms, peak) in rows:
         at = lambda q: ms[int(math.floor((len(ms) - 1) * q + 0.5))]  # noqa: E731 (as the app rounds)
         med, p90 = at(0.5), at(0.9)
-        print(f"| {name} | {b} | {med:.1f} | {p90:.1f} | {len(ms)} |")
-        lines.append(f"{name}\t{b}\t{med:.3f}\t{p90:.3f}\n")
+        peak = "n/a" if peak is None else f"{peak:.0f}"
+        print(f"| {name} | {b} | {med:.1f} | {p90:.1f} | {len(ms)} | {peak} |")
+        lines.append(f"{name}\t{b}\t{med:.3f}\t{p90:.3f}\t{peak}\n")
     if a.tsv:
         with open(a.tsv, "w") as f:
             f.writelines(lines)

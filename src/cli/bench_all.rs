@@ -38,6 +38,8 @@ impl Row {
 /// Resets the process's peak-RSS mark (Linux: `clear_refs` 5), so the next reading is this
 /// row's own peak.
 fn reset_peak() {
+    // as an idle app: no large buffers kept from the row before
+    crate::huge_pages::release_kept();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -276,16 +278,19 @@ pub fn table(dev: &ComputeDevice, model: &str, rows: &[Row]) -> String {
     s
 }
 
-/// Tab-separated rows for `bench/compare.sh`: row, batch, median ms, p90 ms.
+/// Tab-separated rows for `bench/compare.sh`: row, batch, median ms, p90 ms, peak resident
+/// MB ("n/a" where the system does not say).
 pub fn tsv(rows: &[Row]) -> String {
     rows.iter()
         .map(|r| {
             format!(
-                "{}\t{}\t{:.3}\t{:.3}\n",
+                "{}\t{}\t{:.3}\t{:.3}\t{}\n",
                 r.name,
                 r.batch,
                 r.quantile(0.5),
-                r.quantile(0.9)
+                r.quantile(0.9),
+                r.peak_mb
+                    .map_or_else(|| "n/a".into(), |m| format!("{m:.0}"))
             )
         })
         .collect()

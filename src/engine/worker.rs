@@ -300,6 +300,10 @@ impl Worker {
                     Err(payload) => self.recover(action, &panic_message(payload.as_ref())),
                 }
             }
+            if rx.is_empty() {
+                // idle: the large buffers kept for the next step go back to the system
+                crate::huge_pages::release_kept();
+            }
         }
     }
 

@@ -15,8 +15,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::cpu_tensor::{
-    MIN_PARALLEL, StorageKey, is_cpu_inference, matmul, matmul_single_thread, with_scratch,
-    with_values,
+    MIN_PARALLEL, StorageKey, is_cpu_inference, matmul, matmul_single_thread, unfilled,
+    with_scratch, with_values,
 };
 use super::cpu_winograd::{self as winograd, Filters};
 use super::loader::tensor_from_vec;
@@ -241,7 +241,7 @@ impl<'a> Convolver<'a> {
 /// `s[in]` (weights `[out, in, taps]`: `inner` = taps; `[(out, tap), in]`: `inner` = 1).
 pub(super) fn scale_input_channels(values: &[f32], s: &[f32], inner: usize) -> Vec<f32> {
     let run = s.len() * inner;
-    let mut scaled = vec![0f32; values.len()];
+    let mut scaled = unfilled(values.len());
     scaled
         .par_chunks_mut(run)
         .zip(values.par_chunks(run))
@@ -317,7 +317,8 @@ impl Geometry {
         let [b, cin, ..] = x.dims();
         let [cout, ..] = weight.dims();
         let n = self.hout * self.wout;
-        let mut out = vec![0f32; b * cout * n];
+        // every value written: by each image's convolution, or by the few-position product
+        let mut out = unfilled(b * cout * n);
         with_values(x, |input| {
             with_values(weight, |filters| {
                 let key = StorageKey::of(weight);

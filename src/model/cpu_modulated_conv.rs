@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::cpu_conv::{Convolver, Geometry, scale_input_channels, taps_by_input};
 use super::cpu_fir::Fir;
-use super::cpu_tensor::{MIN_PARALLEL, StorageKey, matmul};
+use super::cpu_tensor::{MIN_PARALLEL, StorageKey, matmul, unfilled};
 use super::cpu_weight_cache::{self, Form};
 use super::modulated_conv::{Demodulation, Sampling};
 
@@ -192,7 +192,8 @@ fn same_size(
     input: &[f32],
 ) -> Vec<f32> {
     let n = input.len() / conv.cin;
-    let mut out = vec![0f32; conv.cout * n];
+    // every value written by the convolution or the product
+    let mut out = unfilled(conv.cout * n);
     match convolver {
         Some(convolver) => convolver.run(input, &mut out),
         None => matmul(

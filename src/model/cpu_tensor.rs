@@ -36,6 +36,19 @@ pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
+/// `len` values for a kernel that writes every one of them before anything reads one (a
+/// convolution's output, a scaled copy): not zeroed first, so a large buffer is neither
+/// cleared twice nor, when the allocator hands back a kept block (`huge_pages`), touched
+/// before the kernel writes it. Never read a value of it that was not written.
+#[allow(clippy::uninit_vec)]
+pub fn unfilled(len: usize) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    // SAFETY: f32 has no invalid bit patterns and no destructor, and the caller writes every
+    // value before reading it (the contract above).
+    unsafe { values.set_len(len) };
+    values
+}
+
 /// Whether `device` runs the CPU kernels: the `flex` backend without autodiff (the
 /// training paths keep burn's differentiable ops).
 pub fn is_cpu_inference(device: &Device) -> bool {

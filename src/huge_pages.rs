@@ -270,7 +270,8 @@ mod tests {
     use super::*;
 
     /// Through the allocator's own entry points: large blocks start on a huge-page boundary
-    /// and read as zeros when asked for zeros; a block that grows from small to huge, inside
+    /// and read as zeros when asked for zeros, also when a kept block is handed out again; a
+    /// block that grows from small to huge, inside
     /// its mapping, past it, and shrinks back keeps its values at every step (the system
     /// allocator and the mappings handing over in `realloc`).
     #[test]
@@ -286,7 +287,18 @@ mod tests {
             if cfg!(target_os = "linux") {
                 assert_eq!(zeros as usize % HUGE_PAGE, 0);
             }
+            // dirtied and freed, it is kept; asked for zeros again (the same size: it is
+            // handed back), it reads as zeros all the same
+            zeros.write_bytes(0xa5, HUGE_BUFFER);
             a.dealloc(zeros, layout(HUGE_BUFFER));
+            let again = a.alloc_zeroed(layout(HUGE_BUFFER));
+            if cfg!(target_os = "linux") {
+                assert_eq!(again, zeros, "the kept block is reused");
+            }
+            let values = std::slice::from_raw_parts(again, HUGE_BUFFER);
+            assert!(values.iter().all(|&v| v == 0));
+            a.dealloc(again, layout(HUGE_BUFFER));
+            release_kept();
 
             let pattern = |i: usize| (i % 251) as u8;
             let mut size = 1000;

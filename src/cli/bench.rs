@@ -125,7 +125,11 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         BenchModel::Ffhq1024 => {
             let store = random_generator_store(&GeneratorConfig::stylegan2(1024, 512, 8, 2), 0);
             let label = "random-weight FFHQ config-f generator".to_string();
-            (Generator::load(&store, device)?, label)
+            let mut g = Generator::load(&store, device)?;
+            // the released checkpoint stores latent_avg (and the PyTorch side computes it
+            // once): without it every encode would map 4096 z again
+            g.latent_avg = Some(g.mean_latent(4096, 0));
+            (g, label)
         }
     };
     let iters = a.iters.max(1);

@@ -22,7 +22,7 @@ use burn_flex::FlexTensor;
 
 use super::cpu_conv::{Convolver, Geometry, taps_by_input};
 use super::cpu_fir::Fir;
-use super::cpu_tensor::{StorageKey, matmul, with_scratch};
+use super::cpu_tensor::{StorageKey, matmul, unfilled, with_scratch};
 use super::cpu_weight_cache::{self, Form};
 use super::cpu_winograd::{self as winograd, Filters};
 
@@ -257,7 +257,8 @@ pub(super) fn conv_transpose_stride2(x: &Tensor<4>, weight: &Tensor<4>) -> Optio
 fn forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let n = g.hout * g.wout;
-    let mut out = vec![0f32; shape.batch * shape.cout * n];
+    // every value written by its image's convolution
+    let mut out = unfilled(shape.batch * shape.cout * n);
     let convolver = Convolver::new(g, weight, shape.cout, shape.fixed_weight.as_ref());
     for (image, dst) in x
         .chunks_exact(shape.cin * g.h * g.w)
@@ -275,8 +276,9 @@ fn forward(shape: &ConvShape, x: &[f32], weight: &[f32]) -> Vec<f32> {
 fn input_gradient(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let g = &shape.geometry;
     let (n, k) = (g.hout * g.wout, shape.cin * g.kh * g.kw);
-    let mut dx = vec![0f32; shape.batch * shape.cin * g.h * g.w];
     if g.is_same_3x3() && winograd::worthwhile(shape.cout, shape.cin, g.h, g.w, false) {
+        // every value written by its image's convolution
+        let mut dx = unfilled(shape.batch * shape.cin * n);
         let filters = cpu_weight_cache::derived(
             shape.fixed_weight.as_ref(),
             Form::WinogradAdjoint,
@@ -291,6 +293,8 @@ fn input_gradient(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
         }
         return dx;
     }
+    // summed into by col2im
+    let mut dx = vec![0f32; shape.batch * shape.cin * g.h * g.w];
     let bands = g.bands(k);
     for (dy, dst) in grad
         .chunks_exact(shape.cout * n)
@@ -408,20 +412,26 @@ fn transposed_gradients(
     let wt = cpu_weight_cache::values(shape.fixed_weight.as_ref(), Form::TapsByInput, || {
         taps_by_input(weight, cout, cin, kk)
     });
-    let mut dx = vec![0f32; shape.batch * cin * n];
+    // every value written, band by band, when asked for (else none: not even allocated)
+    let mut dx = if want_dx {
+        unfilled(shape.batch * cin * n)
+    } else {
+        Vec::new()
+    };
     let mut dwt = vec![0f32; cout * kk * cin];
     let mut one = vec![0f32; cout * kk * cin];
     let bands = g.bands(cout * kk);
-    for ((dy, image), dst) in grad
+    let mut dx_images = dx.chunks_exact_mut(cin * n);
+    for (dy, image) in grad
         .chunks_exact(cout * g.h * g.w)
         .zip(x.chunks_exact(cin * n))
-        .zip(dx.chunks_exact_mut(cin * n))
     {
+        let mut dst = dx_images.next();
         for rows in &bands {
             let (start, n_band) = (rows.start * g.wout, rows.len() * g.wout);
             with_scratch(cout * kk * n_band, |cols| {
                 g.im2col(dy, rows.clone(), cols);
-                if want_dx {
+                if let Some(dst) = dst.as_deref_mut() {
                     // ∂x[c, band] = Σ_(o,t) wt[(o,t), c] · cols[(o,t), band]
                     let mut band = vec![0f32; cin * n_band];
                     matmul(

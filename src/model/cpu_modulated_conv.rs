@@ -1,8 +1,9 @@
 //! StyleGAN2's modulated convolution on the CPU backend, with what follows it fused in:
-//! the style scaling the input or the filters (whichever is smaller), one matrix product per image (im2col for a same-size
-//! 3×3 convolution; for the 2× upsampling one, the transposed convolution as a product
-//! followed by a scatter into the strided output, then the separable blur), demodulation,
-//! noise, bias, activation and clamp applied in one pass over the output.
+//! the style scaling the input or the filters (whichever is smaller), one matrix product
+//! per image (im2col for a same-size 3×3 convolution; for the 2× upsampling one, the
+//! transposed convolution as a product followed by a scatter into the strided output, then
+//! the separable blur), demodulation, noise, bias, activation and clamp applied in one pass
+//! over the output.
 //!
 //! The same arithmetic as `ModulatedConv2d::forward` + `StyledConv`/`ToRgb` on burn's ops
 //! (the tests compare both); burn's version recomputes the weights' squared sums through a

@@ -10,7 +10,7 @@ use std::time::Instant;
 const SWEEP_FRAMES: usize = 24;
 
 use anyhow::Context;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::messages::{Event, ExportKind, FinishedJob, Frame, MixFrames, PhotoView, Request};
 use crate::device::{ComputeDevice, DeviceChoice, on_compute_threads, on_own_compute_threads};
@@ -26,6 +26,8 @@ use crate::workspace::{
 const KEPT_SETS: usize = 8;
 /// Reverted personalizations that undo can bring back (each holds a tuned generator).
 const KEPT_TUNINGS: usize = 4;
+/// How long the engine waits without a request before it gives kept buffers back.
+const KEEP_WHILE_BUSY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Handle of a running engine thread.
 pub struct Engine {
@@ -285,7 +287,7 @@ impl Worker {
     /// request runs under `catch_unwind`: a panic becomes an error event naming the action, the
     /// models are reloaded and the open photos, their codes and sliders are kept.
     fn run(mut self, rx: &Receiver<Request>) {
-        while let Ok(first) = rx.recv() {
+        while let Some(first) = next_request(rx) {
             let mut pending = vec![first];
             pending.extend(rx.try_iter());
             let stale = superseded(&pending);
@@ -299,10 +301,6 @@ impl Worker {
                     Ok(Flow::Continue) => {}
                     Err(payload) => self.recover(action, &panic_message(payload.as_ref())),
                 }
-            }
-            if rx.is_empty() {
-                // idle: the large buffers kept for the next step go back to the system
-                crate::huge_pages::release_kept();
             }
         }
     }
@@ -938,6 +936,20 @@ impl Worker {
             loaded.photos.len()
         )));
         Ok(())
+    }
+}
+
+/// The next request; once none has come for [`KEEP_WHILE_BUSY`], the large buffers kept for
+/// reuse (`huge_pages`) go back to the system first — not between the frames of a drag, which
+/// ask for the same buffers again. `None` when the channel is closed.
+fn next_request(rx: &Receiver<Request>) -> Option<Request> {
+    match rx.recv_timeout(KEEP_WHILE_BUSY) {
+        Ok(req) => Some(req),
+        Err(RecvTimeoutError::Timeout) => {
+            crate::huge_pages::release_kept();
+            rx.recv().ok()
+        }
+        Err(RecvTimeoutError::Disconnected) => None,
     }
 }
 

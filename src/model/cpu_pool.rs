@@ -1,12 +1,15 @@
-//! Max pooling (no padding), as a plain loop on the CPU backend: burn's pooling also tracks
-//! the maxima's indices and costs more than the convolutions of the small networks that use
-//! it (MTCNN, the LPIPS trunks). Other backends use burn's.
+//! Max pooling (no padding), as a plain loop over each plane on the CPU backend, planes in
+//! parallel: burn's pooling also tracks the maxima's indices and costs more than the
+//! convolutions of the small networks that use it (MTCNN, the LPIPS trunks). Other backends
+//! use burn's.
 
 use burn::tensor::Tensor;
 use burn::tensor::module::max_pool2d as burn_max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
-use super::cpu_tensor::{is_cpu_inference, with_values};
+use rayon::prelude::*;
+
+use super::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, with_values};
 use super::loader::tensor_from_vec;
 
 /// What happens to a last window that does not fit.
@@ -33,21 +36,24 @@ pub fn max_pool2d(x: Tensor<4>, k: usize, s: usize, edge: PoolEdge) -> Tensor<4>
     let (ho, wo) = (out_side(h), out_side(w));
     let mut out = vec![f32::NEG_INFINITY; b * c * ho * wo];
     with_values(&x, |v| {
-        for (plane, dst) in v.chunks_exact(h * w).zip(out.chunks_exact_mut(ho * wo)) {
-            for oy in 0..ho {
-                let ys = oy * s..(oy * s + k).min(h);
-                for ox in 0..wo {
-                    let xs = ox * s..(ox * s + k).min(w);
-                    let mut m = f32::NEG_INFINITY;
-                    for y in ys.clone() {
-                        for &p in &plane[y * w + xs.start..y * w + xs.end] {
-                            m = m.max(p);
+        v.par_chunks_exact(h * w)
+            .zip(out.par_chunks_exact_mut(ho * wo))
+            .with_min_len((MIN_PARALLEL / (h * w).max(1)).max(1))
+            .for_each(|(plane, dst)| {
+                for oy in 0..ho {
+                    let ys = oy * s..(oy * s + k).min(h);
+                    for ox in 0..wo {
+                        let xs = ox * s..(ox * s + k).min(w);
+                        let mut m = f32::NEG_INFINITY;
+                        for y in ys.clone() {
+                            for &p in &plane[y * w + xs.start..y * w + xs.end] {
+                                m = m.max(p);
+                            }
                         }
+                        dst[oy * wo + ox] = m;
                     }
-                    dst[oy * wo + ox] = m;
                 }
-            }
-        }
+            })
     });
     tensor_from_vec(out, [b, c, ho, wo], &device)
 }

@@ -11,6 +11,8 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
+use rayon::prelude::*;
+
 use super::cpu_tensor::{is_cpu_inference, with_values};
 use super::loader::{Loader, tensor_from_vec};
 use crate::model::resample::downscale_half;
@@ -44,10 +46,14 @@ pub struct LpipsDistance {
 fn head_distances(features: &[f32], w: &[f32], b: usize, n: usize) -> Vec<f32> {
     let c = w.len();
     let (first, second) = features.split_at(b * c * n);
+    // ‖f‖ per position, the squares summed over the channels in order (channel planes read
+    // whole: the positions of one channel are contiguous)
     let norms = |image: &[f32]| -> Vec<f32> {
-        (0..n)
-            .map(|p| (0..c).map(|k| image[k * n + p].powi(2)).sum::<f32>().sqrt() + 1e-10)
-            .collect()
+        let mut squares = vec![0f32; n];
+        for plane in image.chunks_exact(n) {
+            squares.iter_mut().zip(plane).for_each(|(s, v)| *s += v * v);
+        }
+        squares.into_iter().map(|s| s.sqrt() + 1e-10).collect()
     };
     first
         .chunks_exact(c * n)
@@ -55,9 +61,9 @@ fn head_distances(features: &[f32], w: &[f32], b: usize, n: usize) -> Vec<f32> {
         .map(|(f0, f1)| {
             let (n0, n1) = (norms(f0), norms(f1));
             let mut total = 0f32;
-            for (k, &wk) in w.iter().enumerate() {
+            for ((&wk, p0), p1) in w.iter().zip(f0.chunks_exact(n)).zip(f1.chunks_exact(n)) {
                 for p in 0..n {
-                    let d = f0[k * n + p] / n0[p] - f1[k * n + p] / n1[p];
+                    let d = p0[p] / n0[p] - p1[p] / n1[p];
                     total += wk * d * d;
                 }
             }
@@ -135,8 +141,10 @@ impl Lpips {
         let per_layer: Vec<Tensor<1>> = if is_cpu_inference(&x0.device()) && x0.dims() == x1.dims()
         {
             let device = x0.device();
-            self.features(Tensor::cat(vec![x0, x1], 0))
-                .iter()
+            let features = self.features(Tensor::cat(vec![x0, x1], 0));
+            // the five taps' heads on the pool's threads
+            features
+                .par_iter()
                 .zip(&self.lins)
                 .map(|(f, lin)| {
                     let values = with_values(f, |f| {

@@ -1,14 +1,14 @@
 //! The ImageNet trunks LPIPS taps (torchvision topology): AlexNet `features` and VGG16
 //! `features`, as five stages each ending at one ReLU tap. Channel counts come from the weights.
 
-use crate::model::cpu_conv::conv2d;
+use crate::model::cpu_conv::{ChannelEpilogue, conv2d, conv2d_then};
 use crate::model::cpu_pool::{PoolEdge, max_pool2d};
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::ops::ConvOptions;
 
-use crate::model::loader::Loader;
+use crate::model::loader::{Loader, tensor_to_vec};
 use crate::weights::WeightsError;
 
 /// A max-pool: (kernel, stride).
@@ -127,12 +127,20 @@ impl Trunk {
             }
             for c in &stage.convs {
                 let (s, p) = (c.stride, c.padding);
-                x = relu(conv2d(
-                    x,
-                    c.weight.val(),
-                    Some(c.bias.val()),
-                    ConvOptions::new([s, s], [p, p], [1, 1], 1),
-                ));
+                let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+                // on the CPU the bias and the ReLU (a PReLU of slope 0) in the convolution's
+                // epilogue: one pass over the output instead of two
+                let cout = c.bias.dims()[0];
+                let epilogue = ChannelEpilogue {
+                    scale: vec![1.0; cout],
+                    shift: tensor_to_vec(c.bias.val()),
+                    prelu: Some(vec![0.0; cout]),
+                    residual: None,
+                };
+                x = match conv2d_then(&x, &c.weight.val(), &options, &epilogue) {
+                    Some(y) => y,
+                    None => relu(conv2d(x, c.weight.val(), Some(c.bias.val()), options)),
+                };
             }
             taps.push(x.clone());
         }

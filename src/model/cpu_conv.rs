@@ -15,8 +15,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::cpu_tensor::{
-    MIN_PARALLEL, StorageKey, is_cpu_inference, matmul, matmul_single_thread, unfilled,
-    with_scratch, with_values,
+    MIN_PARALLEL, StorageKey, is_cpu_inference, matmul, matmul_single_thread,
+    matmul_single_thread_into, unfilled, with_scratch, with_values,
 };
 use super::cpu_winograd::{self as winograd, Filters};
 use super::loader::tensor_from_vec;
@@ -254,6 +254,24 @@ pub(super) fn scale_input_channels(values: &[f32], s: &[f32], inner: usize) -> V
     scaled
 }
 
+/// A convolution's output that its bands of positions write in place, each its own columns
+/// of every channel's row (`Geometry::convolve`).
+struct BandedOutput(*mut f32);
+
+// SAFETY: the bands that share it write disjoint values (see its use).
+unsafe impl Sync for BandedOutput {}
+
+impl BandedOutput {
+    /// The output from value `offset` on.
+    ///
+    /// # Safety
+    /// `offset` lies within the output.
+    unsafe fn at(&self, offset: usize) -> *mut f32 {
+        // SAFETY: the caller's promise.
+        unsafe { self.0.add(offset) }
+    }
+}
+
 /// `dst[cout, n] = filters[cout, k] · cols[k, n]` with the output channels split between
 /// the threads: gemm keeps a product with few columns on one thread.
 fn product_by_channels(dst: &mut [f32], cols: &[f32], filters: &[f32], cout: usize, n: usize) {
@@ -411,29 +429,25 @@ impl Geometry {
             });
             return;
         }
-        let results: Vec<Vec<f32>> = bands
-            .par_iter()
-            .map(|rows| {
-                let n_band = rows.len() * self.wout;
-                let mut out = vec![0f32; cout * n_band];
-                with_scratch(k * n_band, |cols| {
-                    self.im2col(image, rows.clone(), cols);
-                    matmul_single_thread(
-                        &mut out,
+        assert!(dst.len() >= cout * n, "convolution output size");
+        let out = BandedOutput(dst.as_mut_ptr());
+        bands.par_iter().for_each(|rows| {
+            let (start, n_band) = (rows.start * self.wout, rows.len() * self.wout);
+            with_scratch(k * n_band, |cols| {
+                self.im2col(image, rows.clone(), cols);
+                // SAFETY: `dst` holds `cout` rows of `n` positions (asserted above); this band
+                // writes positions `start..start + n_band` of each, and no other band does.
+                unsafe {
+                    matmul_single_thread_into(
+                        out.at(start),
+                        n,
                         [cout, n_band, k],
                         (filters, k, 1),
                         (cols, n_band, 1),
-                    );
-                });
-                out
-            })
-            .collect();
-        for (rows, band) in bands.iter().zip(&results) {
-            let (start, n_band) = (rows.start * self.wout, rows.len() * self.wout);
-            for (dst_row, src_row) in dst.chunks_exact_mut(n).zip(band.chunks_exact(n_band)) {
-                dst_row[start..start + n_band].copy_from_slice(src_row);
-            }
-        }
+                    )
+                };
+            });
+        });
     }
 
     /// The stride-2 convolution whose adjoint is StyleGAN2's upsampling transposed

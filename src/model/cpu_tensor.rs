@@ -162,14 +162,47 @@ pub fn matmul_single_thread(
     product(dst, shape, lhs, rhs, gemm::Parallelism::None);
 }
 
-fn product(
-    dst: &mut [f32],
+/// `matmul_single_thread` into columns of a larger row-major matrix: `dst[i·row_stride + j]`
+/// for row `i` < m and column `j` < n (e.g. one band of output positions of every channel,
+/// written in place while other threads write the other bands).
+///
+/// # Safety
+/// `dst` must be valid for writes at every such index, and no other thread may read or write
+/// those values while the product runs.
+pub unsafe fn matmul_single_thread_into(
+    dst: *mut f32,
+    row_stride: usize,
     [m, n, k]: [usize; 3],
     lhs: (&[f32], usize, usize),
     rhs: (&[f32], usize, usize),
-    parallelism: gemm::Parallelism,
 ) {
-    assert!(dst.len() >= m * n, "matmul destination too small");
+    check_operands([m, n, k], lhs, rhs);
+    assert!(n <= row_stride, "a row's columns fit within its stride");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..m {
+            // SAFETY: row i's n columns are the caller's to write.
+            unsafe { std::slice::from_raw_parts_mut(dst.add(i * row_stride), n).fill(0.0) };
+        }
+        return;
+    }
+    // SAFETY: the operands were bounds-checked above, the destination is the caller's promise.
+    unsafe {
+        gemm_into(
+            dst,
+            row_stride,
+            [m, n, k],
+            lhs,
+            rhs,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// Panics unless `lhs` holds `m`×`k` and `rhs` `k`×`n` values at their strides.
+fn check_operands([m, n, k]: [usize; 3], lhs: (&[f32], usize, usize), rhs: (&[f32], usize, usize)) {
     let last = |(v, rs, cs): (&[f32], usize, usize), rows: usize, cols: usize| {
         assert!(
             rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < v.len(),
@@ -178,22 +211,29 @@ fn product(
     };
     last(lhs, m, k);
     last(rhs, k, n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        dst[..m * n].fill(0.0);
-        return;
-    }
-    // SAFETY: every index the product reads or writes was bounds-checked above.
+}
+
+/// gemm's product into `dst` with rows `row_stride` apart.
+///
+/// # Safety
+/// As `matmul_single_thread_into`, and the operands hold their shapes (`check_operands`).
+unsafe fn gemm_into(
+    dst: *mut f32,
+    row_stride: usize,
+    [m, n, k]: [usize; 3],
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+    parallelism: gemm::Parallelism,
+) {
+    // SAFETY: the caller's promises.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
-            n as isize,
+            row_stride as isize,
             false,
             lhs.0.as_ptr(),
             lhs.2 as isize,
@@ -209,6 +249,26 @@ fn product(
             parallelism,
         );
     }
+}
+
+fn product(
+    dst: &mut [f32],
+    [m, n, k]: [usize; 3],
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+    parallelism: gemm::Parallelism,
+) {
+    assert!(dst.len() >= m * n, "matmul destination too small");
+    check_operands([m, n, k], lhs, rhs);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst[..m * n].fill(0.0);
+        return;
+    }
+    // SAFETY: every index the product reads or writes was bounds-checked above.
+    unsafe { gemm_into(dst.as_mut_ptr(), n, [m, n, k], lhs, rhs, parallelism) }
 }
 
 #[cfg(test)]

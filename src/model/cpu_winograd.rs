@@ -200,14 +200,14 @@ fn input_transform(
     let tw = w.div_ceil(2);
     let t = tiles.len() * tw;
     let half = tw + 1;
+    // the patch rows (even halves, then odd), and Bᵀ·d as whole rows: one pair of buffers
+    // per task of the pool, not per channel
+    let buffers = || (vec![0f32; 4 * 2 * half], vec![0f32; 4 * 2 * half]);
     v[..cin * 16 * t]
         .par_chunks_exact_mut(16 * t)
         .enumerate()
-        .for_each(|(c, out)| {
+        .for_each_init(buffers, |(d, bd), (c, out)| {
             let plane = &image[c * h * w..(c + 1) * h * w];
-            // the patch rows (even halves, then odd), and Bᵀ·d as whole rows
-            let mut d = vec![0f32; 4 * 2 * half];
-            let mut bd = vec![0f32; 4 * 2 * half];
             for (band_ty, ty) in tiles.clone().enumerate() {
                 for (r, row) in d.chunks_exact_mut(2 * half).enumerate() {
                     let iy = (2 * ty + r) as isize - 1;
@@ -278,9 +278,9 @@ fn output_transform(
     let tw = w.div_ceil(2);
     let t = tile_rows * tw;
     let rows = out.len() / cout;
-    let one = |(o, plane): (usize, &mut [&mut [f32]])| {
-        // s = Aᵀ·M for one tile row: 2 rows × 4 columns of tw values
-        let mut s = vec![0f32; 8 * tw];
+    // s = Aᵀ·M for one tile row: 2 rows × 4 columns of tw values
+    let buffer = || vec![0f32; 8 * tw];
+    let one = |s: &mut Vec<f32>, (o, plane): (usize, &mut [&mut [f32]])| {
         for band_ty in 0..tile_rows {
             let at = |pos: usize| &m[(pos * cout + o) * t + band_ty * tw..][..tw];
             for q in 0..4 {
@@ -313,9 +313,14 @@ fn output_transform(
         }
     };
     if parallel {
-        out.par_chunks_exact_mut(rows).enumerate().for_each(one);
+        out.par_chunks_exact_mut(rows)
+            .enumerate()
+            .for_each_init(buffer, one);
     } else {
-        out.chunks_exact_mut(rows).enumerate().for_each(one);
+        let mut s = buffer();
+        out.chunks_exact_mut(rows)
+            .enumerate()
+            .for_each(|item| one(&mut s, item));
     }
 }
 

@@ -4,7 +4,7 @@ use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 
 use crate::model::cpu_conv::ChannelEpilogue;
-use crate::model::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, with_values};
+use crate::model::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, unfilled, with_values};
 use crate::model::loader::{Loader, tensor_from_vec, tensor_to_vec};
 use crate::weights::WeightsError;
 use rayon::prelude::*;
@@ -36,7 +36,8 @@ impl BatchNorm {
             // one pass from the input into the output
             let [b, c, h, w] = x.dims();
             let (scale, shift) = self.affine_values();
-            let mut out = vec![0f32; b * c * h * w];
+            // every value written below
+            let mut out = unfilled(b * c * h * w);
             with_values(&x, |x| {
                 out.par_chunks_exact_mut(h * w)
                     .zip(x.par_chunks_exact(h * w))

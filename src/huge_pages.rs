@@ -10,9 +10,11 @@
 //!
 //! So on Linux every allocation of at least [`HUGE_BUFFER`] bytes gets a mapping of its own,
 //! aligned to 2 MiB and advised as huge pages (`MADV_HUGEPAGE`: honoured where transparent huge
-//! pages are enabled as `always` or `madvise`, a no-op elsewhere), and is unmapped when freed,
-//! as the system allocator does with large buffers. Everything smaller, and every allocation
-//! on other systems, goes to the system allocator.
+//! pages are enabled as `always` or `madvise`, a no-op elsewhere); when freed it is kept for
+//! the next allocation of its length, as long as the kept and the handed-out mappings stay
+//! within the most ever handed out at once, and unmapped otherwise or when [`release_kept`]
+//! is called. Everything smaller, and every allocation on other systems, goes to the system
+//! allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

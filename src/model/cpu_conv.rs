@@ -45,15 +45,7 @@ pub fn conv2d(
     }
     let mut out = geometry.convolve_batch(&x, &weight);
     if let Some(bias) = bias {
-        with_values(&bias, |bias| {
-            let epilogue = ChannelEpilogue {
-                scale: vec![1.0; cout],
-                shift: bias.to_vec(),
-                prelu: None,
-                residual: None,
-            };
-            epilogue.apply(&mut out, cout, geometry.hout * geometry.wout);
-        });
+        ChannelEpilogue::bias(&bias, false).apply(&mut out, cout, geometry.hout * geometry.wout);
     }
     let [b, ..] = x.dims();
     tensor_from_vec(out, [b, cout, geometry.hout, geometry.wout], &device)
@@ -70,6 +62,18 @@ pub struct ChannelEpilogue<'a> {
 }
 
 impl ChannelEpilogue<'_> {
+    /// `+ bias` per channel, then a ReLU (a PReLU of slope 0) when `relu`.
+    pub fn bias(bias: &Tensor<1>, relu: bool) -> Self {
+        let shift = with_values(bias, <[f32]>::to_vec);
+        let channels = shift.len();
+        Self {
+            scale: vec![1.0; channels],
+            shift,
+            prelu: relu.then(|| vec![0.0; channels]),
+            residual: None,
+        }
+    }
+
     /// Applies it to `[B, channels, n]` values in place, rows in parallel.
     fn apply(&self, out: &mut [f32], channels: usize, n: usize) {
         let total = out.len();

@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::ops::ConvOptions;
 
-use crate::model::loader::{Loader, tensor_to_vec};
+use crate::model::loader::Loader;
 use crate::weights::WeightsError;
 
 /// A max-pool: (kernel, stride).
@@ -128,15 +128,9 @@ impl Trunk {
             for c in &stage.convs {
                 let (s, p) = (c.stride, c.padding);
                 let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
-                // on the CPU the bias and the ReLU (a PReLU of slope 0) in the convolution's
-                // epilogue: one pass over the output instead of two
-                let cout = c.bias.dims()[0];
-                let epilogue = ChannelEpilogue {
-                    scale: vec![1.0; cout],
-                    shift: tensor_to_vec(c.bias.val()),
-                    prelu: Some(vec![0.0; cout]),
-                    residual: None,
-                };
+                // on the CPU the bias and the ReLU in the convolution's epilogue: one pass
+                // over the output instead of two
+                let epilogue = ChannelEpilogue::bias(&c.bias.val(), true);
                 x = match conv2d_then(&x, &c.weight.val(), &options, &epilogue) {
                     Some(y) => y,
                     None => relu(conv2d(x, c.weight.val(), Some(c.bias.val()), options)),

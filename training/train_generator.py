@@ -78,6 +78,9 @@ def parse_args():
                    help="when the old generator layers join after the top-only phase, their "
                         "learning rate alone ramps up from 1 %% over this long (D and the top block "
                         "stay at full rate)")
+    p.add_argument("--old-lr-scale", type=float, default=1.0,
+                   help="learning-rate factor for the old generator layers throughout, once they have "
+                        "joined (a guard against the collapse of a full-rate join, LOG 2026-12-03)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="bf16 autocast for the forward passes; auto = bf16 on CUDA or on a CPU with "
                         "native bf16 (AVX-512 BF16 / AMX), else fp32 (emulated bf16 measured 16x "
@@ -240,7 +243,8 @@ def main():
         join_ramp = lr_ramp(state, "old_layers_joined_at", a.join_ramp_kimg)
         for opt, lr in base_lr.items():
             for group in opt.param_groups:
-                group["lr"] = lr * max(min(ramp, join_ramp) if group.get("name") == "old" else ramp, 0.01)
+                old = group.get("name") == "old"
+                group["lr"] = lr * max(min(ramp, join_ramp) if old else ramp, 0.01) * (a.old_lr_scale if old else 1.0)
         # discriminator (--d-steps batches)
         for _ in range(max(1, a.d_steps)):
             real = sample(a.batch).to(dev)

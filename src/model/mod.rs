@@ -4,6 +4,7 @@ mod cpu_autodiff;
 mod cpu_autodiff_demod;
 mod cpu_autodiff_epilogue;
 pub mod cpu_conv;
+mod cpu_f16_rows;
 pub mod cpu_fir;
 pub mod cpu_modulated_conv;
 pub mod cpu_pool;

@@ -9,6 +9,8 @@ pub mod norm_act;
 
 pub use config::EncoderConfig;
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
@@ -16,9 +18,11 @@ use burn::tensor::{Device, Tensor};
 use self::ir_block::{IrBlock, PlainConv};
 use self::norm_act::{BatchNorm, PRelu};
 use super::loader::Loader;
+use crate::model::cpu_f16_rows::{exact_f16, matmul_f16_rows};
 use crate::model::cpu_tensor::{is_cpu_inference, matmul_single_thread, with_values};
 use crate::model::loader::tensor_from_vec;
 use crate::weights::{TensorStore, WeightsError};
+use half::f16;
 use rayon::prelude::*;
 
 /// What the encoder produces for a batch of images.
@@ -76,6 +80,11 @@ pub struct FeatureStyleEncoder {
     pub stages: Vec<Vec<IrBlock>>,
     pub content_layer: ContentLayer,
     pub styles: Vec<StyleHead>,
+    /// Every head's weights as f16, rows in head order (`[n_styles · style_dim, in]`), when
+    /// each value is exactly an f16 (the bundled encoder's are stored so): the CPU path reads
+    /// these, half the bytes of a product bounded by memory speed. `None` otherwise.
+    #[module(skip)]
+    heads_f16: Option<Arc<Vec<f16>>>,
     #[module(skip)]
     pub config: EncoderConfig,
 }
@@ -129,6 +138,11 @@ impl FeatureStyleEncoder {
                 })
             })
             .collect::<Result<Vec<_>, WeightsError>>()?;
+        let heads_f16 = styles
+            .iter()
+            .map(|h| with_values(&h.weight.val(), exact_f16))
+            .collect::<Option<Vec<_>>>()
+            .map(|heads| Arc::new(heads.concat()));
         Ok(Self {
             stem_conv: PlainConv::load(&l.at("conv.0"), 3, w[0], 3, 1)?,
             stem_bn: BatchNorm::load(&l.at("conv.1"), w[0], eps)?,
@@ -136,6 +150,7 @@ impl FeatureStyleEncoder {
             stages,
             content_layer,
             styles,
+            heads_f16,
             config,
         })
     }
@@ -192,6 +207,37 @@ impl FeatureStyleEncoder {
         let [b, pooled] = flat.dims();
         let (n, s) = (self.styles.len(), self.config.style_dim);
         let mut out = vec![0f32; b * n * s];
+        if let Some(weights) = &self.heads_f16 {
+            // rows of all heads in one matrix, so `out` [b, n·s] is already [b, n, s]; bands
+            // of rows on the pool, each product on one thread
+            let rows = n * s;
+            let band = rows.div_ceil(4 * rayon::current_num_threads()).max(1);
+            let parts: Vec<Vec<f32>> = with_values(flat, |flat| {
+                weights
+                    .par_chunks(band * pooled)
+                    .map(|w| {
+                        let mut y = vec![0f32; b * (w.len() / pooled)];
+                        matmul_f16_rows(&mut y, flat, w, [b, w.len() / pooled, pooled]);
+                        y
+                    })
+                    .collect()
+            });
+            for (p, y) in parts.iter().enumerate() {
+                let r = y.len() / b;
+                for (i, row) in y.chunks_exact(r).enumerate() {
+                    out[i * rows + p * band..][..r].copy_from_slice(row);
+                }
+            }
+            for (h, head) in self.styles.iter().enumerate() {
+                with_values(&head.bias.val(), |bias| {
+                    for i in 0..b {
+                        let row = &mut out[(i * n + h) * s..][..s];
+                        row.iter_mut().zip(bias).for_each(|(v, c)| *v += c);
+                    }
+                });
+            }
+            return tensor_from_vec(out, [b, n, s], &flat.device());
+        }
         let per_head: Vec<Vec<f32>> = with_values(flat, |flat| {
             self.styles
                 .par_iter()

@@ -81,6 +81,10 @@ def parse_args():
     p.add_argument("--old-lr-scale", type=float, default=1.0,
                    help="learning-rate factor for the old generator layers throughout, once they have "
                         "joined (a guard against the collapse of a full-rate join, LOG 2026-12-03)")
+    p.add_argument("--freeze-mapping", action="store_true",
+                   help="the mapping network (style.*) stays as it is when the old layers join: "
+                        "only the synthesis layers train (a guard against the joins' collapse onto "
+                        "one template face, LOG 2026-12-03)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="bf16 autocast for the forward passes; auto = bf16 on CUDA or on a CPU with "
                         "native bf16 (AVX-512 BF16 / AMX), else fp32 (emulated bf16 measured 16x "
@@ -224,6 +228,8 @@ def main():
     if top_only_until is not None:
         for name, param in g.named_parameters():
             param.requires_grad_(name.startswith(top))
+    elif a.freeze_mapping:
+        g.style.requires_grad_(False)
 
     def checkpoint():
         atomic_save(dict(g=g.state_dict(), d=d.state_dict(), g_ema=g_ema.state_dict(),
@@ -285,6 +291,8 @@ def main():
         opt_g.step()
         if top_only_until is not None and state["nimg"] >= top_only_until:
             g.requires_grad_(True)
+            if a.freeze_mapping:
+                g.style.requires_grad_(False)
             top_only_until = None
             # the old layers' first Adam steps are about lr each, all at once: ramp their lr up
             # from 1 % (without a ramp D's margin vanished at once; with one for both G and D

@@ -201,57 +201,33 @@ impl FeatureStyleEncoder {
     }
 
     /// The style heads on the CPU backend, `[B, n_styles, style_dim]`: each head's product on
-    /// a thread of its own (they read 4.4 MB of weights each for a few MFLOP, so the two
-    /// cores' memory bandwidth is what counts), written straight into place.
+    /// a thread of its own (they read 4.4 MB of weights each — 2.2 MB as f16, see
+    /// `heads_f16` — for a few MFLOP, so the two cores' memory bandwidth is what counts).
     fn heads_cpu(&self, flat: &Tensor<2>) -> Tensor<3> {
         let [b, pooled] = flat.dims();
         let (n, s) = (self.styles.len(), self.config.style_dim);
         let mut out = vec![0f32; b * n * s];
-        if let Some(weights) = &self.heads_f16 {
-            // rows of all heads in one matrix, so `out` [b, n·s] is already [b, n, s]; bands
-            // of rows on the pool, each product on one thread
-            let rows = n * s;
-            let band = rows.div_ceil(4 * rayon::current_num_threads()).max(1);
-            let parts: Vec<Vec<f32>> = with_values(flat, |flat| {
-                weights
-                    .par_chunks(band * pooled)
-                    .map(|w| {
-                        let mut y = vec![0f32; b * (w.len() / pooled)];
-                        matmul_f16_rows(&mut y, flat, w, [b, w.len() / pooled, pooled]);
-                        y
-                    })
-                    .collect()
-            });
-            for (p, y) in parts.iter().enumerate() {
-                let r = y.len() / b;
-                for (i, row) in y.chunks_exact(r).enumerate() {
-                    out[i * rows + p * band..][..r].copy_from_slice(row);
-                }
-            }
-            for (h, head) in self.styles.iter().enumerate() {
-                with_values(&head.bias.val(), |bias| {
-                    for i in 0..b {
-                        let row = &mut out[(i * n + h) * s..][..s];
-                        row.iter_mut().zip(bias).for_each(|(v, c)| *v += c);
-                    }
-                });
-            }
-            return tensor_from_vec(out, [b, n, s], &flat.device());
-        }
         let per_head: Vec<Vec<f32>> = with_values(flat, |flat| {
             self.styles
                 .par_iter()
-                .map(|head| {
+                .enumerate()
+                .map(|(h, head)| {
                     let mut y = vec![0f32; b * s];
-                    with_values(&head.weight.val(), |weight| {
-                        // y[b, s] = flat[b, ·] · weight[s, ·]
-                        matmul_single_thread(
-                            &mut y,
-                            [b, s, pooled],
-                            (flat, pooled, 1),
-                            (weight, 1, pooled),
-                        );
-                    });
+                    // y[b, s] = flat[b, ·] · weight[s, ·]
+                    match &self.heads_f16 {
+                        Some(all) => {
+                            let weight = &all[h * s * pooled..][..s * pooled];
+                            matmul_f16_rows(&mut y, flat, weight, [b, s, pooled]);
+                        }
+                        None => with_values(&head.weight.val(), |weight| {
+                            matmul_single_thread(
+                                &mut y,
+                                [b, s, pooled],
+                                (flat, pooled, 1),
+                                (weight, 1, pooled),
+                            );
+                        }),
+                    }
                     with_values(&head.bias.val(), |bias| {
                         y.chunks_exact_mut(s)
                             .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, c)| *v += c));

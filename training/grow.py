@@ -10,6 +10,8 @@ index down; the scoring head is fresh (the shipped files do not hold it), which 
 trainer lets it catch up against the frozen generator first (`--d-warmup-kimg`).
 """
 
+import math
+
 import torch
 
 from training.exported import load_generator, read
@@ -57,3 +59,56 @@ def grow_discriminator(trunk_path, channels, top_channels=None):
                            f"{tuple(own[k].shape) if k in own else 'nothing'}")
     d.load_state_dict(shifted, strict=False)
     return d
+
+
+def _rescaled(old, cin_new):
+    """`old` (cout, cin, …) stored weights rescaled so that, behind the equalized learning-rate
+    scale 1/sqrt(cin·k·k) of the wider layer, they contribute what they did before."""
+    return old * math.sqrt(cin_new / old.shape[1])
+
+
+def widen_top(g, width, seed=0):
+    """A copy of generator `g` whose top block (the last two convs and ToRGB) is `width`
+    channels wide instead of `g.channels[-1]`, computing the same image: the new channels of
+    the first conv start random, the second conv's weights from them are zero (so its old
+    outputs and their demodulation are unchanged), its new output channels start random and
+    ToRGB's weights from them are zero. Same `seed`, same new weights (for G and G_ema)."""
+    old_w = g.channels[-1]
+    if width <= old_w:
+        raise ValueError(f"widening the top block from {old_w} to {width} channels: not wider")
+    wide = Generator(g.size, g.style_dim, g.n_mlp, g.channels[:-1] + [width], g.lr_mlp).to(
+        next(g.parameters()).device)
+    rng = torch.Generator().manual_seed(seed)
+    top = (f"convs.{len(g.convs) - 2}.", f"convs.{len(g.convs) - 1}.", f"to_rgbs.{len(g.to_rgbs) - 1}.")
+    up, conv, rgb = top
+    own = g.state_dict()
+    new = {}
+    with torch.no_grad():
+        for k, v in wide.state_dict().items():
+            o = own[k]
+            if not k.startswith(top) or o.shape == v.shape:
+                new[k] = o.clone()
+                continue
+            fresh = torch.randn(v.shape, generator=rng).to(v)
+            if k == up + "conv.weight":  # [1, width, cin, 3, 3]: old outputs kept, new random
+                fresh[:, :old_w] = o
+            elif k == conv + "conv.weight":  # [1, width, width, 3, 3]
+                fresh[:, :old_w] = 0.0
+                fresh[:, :old_w, :old_w] = _rescaled(o[0], width)[None]
+            elif k == conv + "conv.modulation.weight" or k == rgb + "conv.modulation.weight":
+                fresh[:old_w] = o  # [width, style_dim]: the new inputs' styles start random
+            elif k == conv + "conv.modulation.bias" or k == rgb + "conv.modulation.bias":
+                fresh = torch.ones_like(v)
+                fresh[:old_w] = o
+            elif k == rgb + "conv.weight":  # [1, 3, width, 1, 1]: the new inputs start at zero
+                fresh = torch.zeros_like(v)
+                fresh[:, :, :old_w] = _rescaled(o[0], width)[None]
+            elif k.endswith("activate.bias"):
+                fresh = torch.zeros_like(v)
+                fresh[:old_w] = o
+            else:
+                raise KeyError(f"widening the top block: no rule for {k} {tuple(o.shape)} → {tuple(v.shape)}")
+            new[k] = fresh
+    wide.load_state_dict(new)
+    wide.train(g.training).requires_grad_(any(p.requires_grad for p in g.parameters()))
+    return wide

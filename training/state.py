@@ -28,7 +28,8 @@ def save(checkpoint, out):
             if not k.endswith(".kernel"):  # blur kernels are constants the models rebuild
                 tensors[f"{net}.{k}"] = v.detach().to(torch.float16).contiguous()
     meta = {"generator_config": json.dumps(s["generator_config"]), "state": json.dumps(s["state"]),
-            "discriminator_channels": json.dumps(s["generator_config"]["channels"])}
+            "discriminator_channels": json.dumps(s["generator_config"]["channels"][:-1]
+                                                 + [s["d"]["from_rgb.weight"].shape[0]])}
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + ".tmp"
     save_file(tensors, tmp, metadata=meta)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from training.data import Sampler, load_faces
 from training.diffaug import diff_augment
 from training import state as saved_state
-from training.grow import grow_discriminator, grow_generator
+from training.grow import grow_discriminator, grow_generator, widen_top
 from training.stylegan2 import Discriminator, Generator
 from training.util import RunSchedule, atomic_save, device_and_threads, save_grid
 
@@ -62,6 +62,9 @@ def parse_args():
     p.add_argument("--top-channels", type=int, default=16, help="channels of the grown top block")
     p.add_argument("--d-top-channels", type=int, default=None,
                    help="channels of the grown discriminator's input block (default: the generator's)")
+    p.add_argument("--widen-top", type=int, default=None,
+                   help="with --resume-state: widen the generator's top block to this many channels, "
+                        "computing the same image at first (training/grow.py; the discriminator stays)")
     p.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
     p.add_argument("--train-top-only-kimg", type=float, default=0.0,
                    help="for this long (from where the run starts; kept across resumes) train only the generator's top block")
@@ -114,7 +117,7 @@ def build_models(a, ckpt):
     if os.path.exists(ckpt):
         s = torch.load(ckpt, map_location="cpu", weights_only=False)
         cfg = s["generator_config"]
-        g, d, g_ema = new_models(cfg, a.d_top_channels)
+        g, d, g_ema = new_models(cfg, stored_d_top(s["d"]))
         g.load_state_dict(s["g"]), d.load_state_dict(s["d"]), g_ema.load_state_dict(s["g_ema"])
         state = s["state"]
         if state.get("d_warmup_left", 0) > 0:  # the warm-up (from nimg 0) is --d-warmup-kimg long
@@ -123,7 +126,7 @@ def build_models(a, ckpt):
         return g, d, g_ema, state, "checkpoint"
     if a.resume_state and os.path.exists(a.resume_state):
         nets, cfg, state = saved_state.load(a.resume_state)
-        g, d, g_ema = new_models(cfg, a.d_top_channels)
+        g, d, g_ema = new_models(cfg, a.d_top_channels if a.regrow_d else stored_d_top(nets["d"]))
         loaded = (("g", g), ("g_ema", g_ema)) if a.regrow_d else (("g", g), ("d", d), ("g_ema", g_ema))
         if a.regrow_d:  # a fresh discriminator from the exported trunk, warmed up again
             d = grow_discriminator(a.grow_trunk, g.channels, a.d_top_channels)
@@ -134,6 +137,9 @@ def build_models(a, ckpt):
             if unexpected or any(not k.endswith(".kernel") for k in missing):
                 raise KeyError(f"{a.resume_state}: {net} missing {missing}, unexpected {unexpected}")
         state["fresh_optimizers_at"] = state["nimg"]
+        if a.widen_top and a.widen_top != g.channels[-1]:
+            g, g_ema = widen_top(g, a.widen_top, a.seed), widen_top(g_ema, a.widen_top, a.seed)
+            state["widened_at"] = state["nimg"]
         return g, d, g_ema, state, f"state {a.resume_state}"
     if a.grow_from:
         g, _ = grow_generator(a.grow_from, a.top_channels)
@@ -145,6 +151,12 @@ def build_models(a, ckpt):
     channels = [int(c) for c in a.channels.split(",")]
     g, d, g_ema = new_models(dict(size=a.res, style_dim=a.style_dim, n_mlp=a.n_mlp, channels=channels, lr_mlp=0.01))
     return g, d, g_ema, dict(step=0, nimg=0, seconds=0.0), "random weights"
+
+
+def stored_d_top(d_state):
+    """The input-block width of a stored discriminator (it may differ from the generator's top
+    block once that has been widened)."""
+    return d_state["from_rgb.weight"].shape[0]
 
 
 def d_channels(channels, top=None):

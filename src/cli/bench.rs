@@ -34,6 +34,9 @@ pub enum BenchTarget {
     /// `facestyle video` on a 48-frame 320×240 MP4 made from a sample photo (moving, turning,
     /// noisy), one slider on every frame: ms per frame by stage, for each --batch.
     Video,
+    /// LPIPS of one pair of images at the model's side (at most 256²), ms per pair: the
+    /// shipped LPIPS weights, else the test fixtures' random-weight AlexNet (same shapes).
+    Lpips,
     /// What a session stores per personalized photo: --iters steps of pivotal tuning (MSE,
     /// toward another seed's face), then the exact delta against the base generator.
     Delta,
@@ -257,12 +260,44 @@ pub fn run(a: BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
                 );
             }
         }
+        BenchTarget::Lpips => {
+            let l = lpips_for_bench(device)?.context("no LPIPS weights and no test fixture")?;
+            let side = g.config.size.min(256);
+            let a0 = inversion::resize_to_side(generate(&g, 1000, 1), side);
+            let b0 = inversion::resize_to_side(generate(&g, 5, 1), side);
+            println!("bench lpips: {} at {side}², on {dev}", l.trunk.kind.name());
+            let ms = time_per_image(1, iters, |_| {
+                l.distance(a0.clone(), b0.clone())
+                    .total
+                    .reshape([1, 1, 1, 1])
+            });
+            println!("  pair: {ms:8.2} ms");
+        }
         BenchTarget::Delta => bench_delta(&g, &label, iters)?,
         BenchTarget::All => bench_all(&a, &g, &label, &dev)?,
         BenchTarget::Slider => bench_slider(&a, choice, iters)?,
         BenchTarget::Video => bench_video(&a, choice)?,
     }
     Ok(())
+}
+
+/// Exact LPIPS from the weights folder, else the random-weight AlexNet of the test fixtures
+/// (same shapes, so the same cost), else none.
+fn lpips_for_bench(
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Option<crate::model::lpips::Lpips>> {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lpips_alex");
+    Ok(match crate::model_source::shipped_lpips(device) {
+        Some(l) => Some(l?),
+        None if fixture.exists() => Some(crate::model_source::load_lpips(
+            &fixture.join("alexnet_trunk.safetensors"),
+            Some(&fixture.join("lin_alex_v0.1.safetensors")),
+            crate::model::lpips::TrunkKind::Alex,
+            device,
+        )?),
+        None => None,
+    })
 }
 
 fn bench_all(a: &BenchArgs, g: &Generator, label: &str, dev: &ComputeDevice) -> anyhow::Result<()> {
@@ -273,20 +308,7 @@ fn bench_all(a: &BenchArgs, g: &Generator, label: &str, dev: &ComputeDevice) -> 
             FeatureStyleEncoder::load(&random_encoder_store(&released_encoder_config(), 0), device)?
         }
     };
-    // exact LPIPS from the weights folder, else the random-weight AlexNet of the test fixtures
-    // (same shapes, so the same cost)
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lpips_alex");
-    let lpips = match crate::model_source::shipped_lpips(device) {
-        Some(l) => Some(l?),
-        None if fixture.exists() => Some(crate::model_source::load_lpips(
-            &fixture.join("alexnet_trunk.safetensors"),
-            Some(&fixture.join("lin_alex_v0.1.safetensors")),
-            crate::model::lpips::TrunkKind::Alex,
-            device,
-        )?),
-        None => None,
-    };
+    let lpips = lpips_for_bench(device)?;
     let detector = crate::model_source::load_face_detector(device).ok();
     let photo = a.sample_photo();
     let model = format!(

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::cpu_few_columns as few_columns;
 use super::cpu_tensor::{
     MIN_PARALLEL, StorageKey, is_cpu_inference, matmul, matmul_single_thread,
     matmul_single_thread_into, unfilled, with_scratch, with_values,
@@ -372,21 +373,66 @@ impl Geometry {
     ) {
         let (k, n) = (filters.len() / cout, self.hout * self.wout);
         let cin = input.len() / (b * self.h * self.w);
-        // cols[k, image·n + p]: each image's im2col side by side
-        let mut cols = vec![0f32; k * b * n];
-        with_scratch(k * n, |one| {
-            for (i, image) in input.chunks_exact(cin * self.h * self.w).enumerate() {
-                self.im2col(image, 0..self.hout, one);
-                for (dst, src) in cols.chunks_exact_mut(b * n).zip(one.chunks_exact(n)) {
-                    dst[i * n..(i + 1) * n].copy_from_slice(src);
-                }
+        let mut all = unfilled(cout * b * n);
+        if b * n <= few_columns::MAX_COLUMNS && few_columns::available() {
+            // the im2col transposed ([image·n + p, k]: each position's window contiguous) for
+            // the product that reads the filters once, in place
+            let mut cols_t = unfilled(b * n * k);
+            for (image, dst) in input
+                .chunks_exact(cin * self.h * self.w)
+                .zip(cols_t.chunks_exact_mut(n * k))
+            {
+                self.windows(image, dst);
             }
-        });
-        let mut all = vec![0f32; cout * b * n];
-        product_by_channels(&mut all, &cols, filters, cout, b * n);
+            few_columns::matmul_few_columns(&mut all, filters, &cols_t, [cout, b * n, k]);
+        } else {
+            // cols[k, image·n + p]: each image's im2col side by side
+            let mut cols = vec![0f32; k * b * n];
+            with_scratch(k * n, |one| {
+                for (i, image) in input.chunks_exact(cin * self.h * self.w).enumerate() {
+                    self.im2col(image, 0..self.hout, one);
+                    for (dst, src) in cols.chunks_exact_mut(b * n).zip(one.chunks_exact(n)) {
+                        dst[i * n..(i + 1) * n].copy_from_slice(src);
+                    }
+                }
+            });
+            product_by_channels(&mut all, &cols, filters, cout, b * n);
+        }
         for (c, row) in all.chunks_exact(b * n).enumerate() {
             for (i, values) in row.chunks_exact(n).enumerate() {
                 out[(i * cout + c) * n..][..n].copy_from_slice(values);
+            }
+        }
+    }
+
+    /// The im2col of one `[cin, h, w]` image transposed: `dst[p, (c, ky, kx)]`, each output
+    /// position's window (zeros outside the image) as one contiguous row — for maps of a few
+    /// positions, where `im2col`'s per-row set-up would cost more than the copying.
+    fn windows(&self, image: &[f32], dst: &mut [f32]) {
+        let k = dst.len() / (self.hout * self.wout);
+        for (p, window) in dst.chunks_exact_mut(k).enumerate() {
+            let (oy, ox) = (p / self.wout, p % self.wout);
+            let x0 = (ox * self.sx) as isize - self.px as isize;
+            for (plane, taps) in image
+                .chunks_exact(self.h * self.w)
+                .zip(window.chunks_exact_mut(self.kh * self.kw))
+            {
+                for (ky, row) in taps.chunks_exact_mut(self.kw).enumerate() {
+                    let iy = (oy * self.sy + ky) as isize - self.py as isize;
+                    if iy < 0 || iy >= self.h as isize {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy as usize * self.w..][..self.w];
+                    for (kx, v) in row.iter_mut().enumerate() {
+                        let ix = x0 + kx as isize;
+                        *v = if ix < 0 || ix >= self.w as isize {
+                            0.0
+                        } else {
+                            src[ix as usize]
+                        };
+                    }
+                }
             }
         }
     }
@@ -664,6 +710,9 @@ mod tests {
             (1, 5, 7, 9, 3, 1, 2, 0, true),
             (3, 2, 6, 5, 4, 3, 1, 0, false),
             (1, 8, 11, 11, 8, 3, 2, 1, true),
+            // a pair of 3×3 maps (LPIPS's late layers): the few-column product, its sums in
+            // two chunks of the 432 filter taps, a partial block of rows
+            (2, 48, 3, 3, 10, 3, 1, 1, true),
             // large enough to run in bands of output rows (4 and 3 bands)
             (1, 16, 40, 40, 8, 3, 1, 1, true),
             (2, 64, 48, 47, 8, 3, 2, 1, false),

@@ -5,6 +5,7 @@ mod cpu_autodiff_demod;
 mod cpu_autodiff_epilogue;
 pub mod cpu_conv;
 mod cpu_f16_rows;
+mod cpu_few_columns;
 pub mod cpu_fir;
 pub mod cpu_modulated_conv;
 pub mod cpu_pool;

@@ -561,8 +561,8 @@ impl Geometry {
     /// `cols[(c·kh + ky)·kw + kx, (oy − rows.start)·wout + ox] = image[c, oy·sy + ky − py,
     /// ox·sx + kx − px]` for the output rows `rows` (0 outside the image).
     pub(super) fn im2col(&self, image: &[f32], rows: Range<usize>, cols: &mut [f32]) {
-        if self.sx == 2 {
-            return self.im2col_stride2(image, rows, cols);
+        if self.sx >= 2 {
+            return self.im2col_strided(image, rows, cols);
         }
         let n = rows.len() * self.wout;
         cols.par_chunks_exact_mut(n)
@@ -591,31 +591,26 @@ impl Geometry {
                     out_row[..lo].fill(0.0);
                     out_row[hi..].fill(0.0);
                     let ix0 = lo * self.sx + kx - self.px;
-                    if self.sx == 1 {
-                        out_row[lo..hi].copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
-                    } else {
-                        for (o, ox) in out_row[lo..hi].iter_mut().zip(0..) {
-                            *o = src[ix0 + ox * self.sx];
-                        }
-                    }
+                    out_row[lo..hi].copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
                 }
             });
     }
 
-    /// `im2col` at a column stride of 2: each input row it reads is split once into its even
-    /// and odd columns, and every tap's row is then a contiguous copy from one of the halves
-    /// (a gather with stride 2 per tap was most of a stride-2 convolution's time beside its
-    /// product). Channels in parallel.
-    fn im2col_stride2(&self, image: &[f32], rows: Range<usize>, cols: &mut [f32]) {
-        let n = rows.len() * self.wout;
+    /// `im2col` at a column stride `sx` ≥ 2: each input row it reads is split once into its
+    /// `sx` phases (columns `ix ≡ p mod sx`), and every tap's row is then a contiguous copy
+    /// from one phase (a gather with stride `sx` per tap was most of a strided convolution's
+    /// time beside its product: stride 2 in the encoder, AlexNet's 11×11 at stride 4).
+    /// Channels in parallel.
+    fn im2col_strided(&self, image: &[f32], rows: Range<usize>, cols: &mut [f32]) {
+        let (n, sx) = (rows.len() * self.wout, self.sx);
         let taps = self.kh * self.kw;
-        let evens = self.w.div_ceil(2);
+        let phase_len = self.w.div_ceil(sx);
         cols.par_chunks_exact_mut(taps * n)
             .enumerate()
             .with_min_len((MIN_PARALLEL / (taps * n).max(1)).max(1))
             .for_each(|(c, channel)| {
                 let plane = &image[c * self.h * self.w..(c + 1) * self.h * self.w];
-                let mut halves = vec![0f32; self.w];
+                let mut phases = vec![0f32; sx * phase_len];
                 for ky in 0..self.kh {
                     for (band_row, oy) in rows.clone().enumerate() {
                         let at = |kx: usize| (ky * self.kw + kx) * n + band_row * self.wout;
@@ -627,18 +622,27 @@ impl Geometry {
                             continue;
                         }
                         let src = &plane[iy as usize * self.w..(iy as usize + 1) * self.w];
-                        let (even, odd) = halves.split_at_mut(evens);
-                        for (pair, (e, o)) in src.chunks_exact(2).zip(even.iter_mut().zip(odd)) {
-                            (*e, *o) = (pair[0], pair[1]);
-                        }
-                        if self.w % 2 == 1 {
-                            even[evens - 1] = src[self.w - 1];
+                        if sx == 2 {
+                            let (even, odd) = phases.split_at_mut(phase_len);
+                            for (pair, (e, o)) in src.chunks_exact(2).zip(even.iter_mut().zip(odd))
+                            {
+                                (*e, *o) = (pair[0], pair[1]);
+                            }
+                            if self.w % 2 == 1 {
+                                even[phase_len - 1] = src[self.w - 1];
+                            }
+                        } else {
+                            for (i, group) in src.chunks(sx).enumerate() {
+                                for (p, &v) in group.iter().enumerate() {
+                                    phases[p * phase_len + i] = v;
+                                }
+                            }
                         }
                         for kx in 0..self.kw {
                             let out_row = &mut channel[at(kx)..at(kx) + self.wout];
-                            let lo = self.px.saturating_sub(kx).div_ceil(2);
+                            let lo = self.px.saturating_sub(kx).div_ceil(sx);
                             let hi = ((self.w + self.px).saturating_sub(kx))
-                                .div_ceil(2)
+                                .div_ceil(sx)
                                 .min(self.wout);
                             if lo >= hi {
                                 out_row.fill(0.0);
@@ -646,13 +650,9 @@ impl Geometry {
                             }
                             out_row[..lo].fill(0.0);
                             out_row[hi..].fill(0.0);
-                            let ix0 = lo * 2 + kx - self.px;
-                            let half = if ix0.is_multiple_of(2) {
-                                &halves[..evens]
-                            } else {
-                                &halves[evens..]
-                            };
-                            out_row[lo..hi].copy_from_slice(&half[ix0 / 2..ix0 / 2 + (hi - lo)]);
+                            let ix0 = lo * sx + kx - self.px;
+                            let phase = &phases[(ix0 % sx) * phase_len..][..phase_len];
+                            out_row[lo..hi].copy_from_slice(&phase[ix0 / sx..ix0 / sx + (hi - lo)]);
                         }
                     }
                 }
@@ -710,6 +710,9 @@ mod tests {
             (1, 5, 7, 9, 3, 1, 2, 0, true),
             (3, 2, 6, 5, 4, 3, 1, 0, false),
             (1, 8, 11, 11, 8, 3, 2, 1, true),
+            // column strides 3 and 4 (AlexNet's 11×11 at stride 4), odd widths
+            (1, 3, 23, 21, 4, 11, 4, 2, true),
+            (1, 2, 10, 13, 3, 5, 3, 1, false),
             // a pair of 3×3 maps (LPIPS's late layers): the few-column product, its sums in
             // two chunks of the 432 filter taps, a partial block of rows
             (2, 48, 3, 3, 10, 3, 1, 1, true),

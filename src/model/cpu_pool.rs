@@ -1,4 +1,4 @@
-//! Max pooling (no padding), as a plain loop over each plane on the CPU backend, planes in
+//! Max pooling (no padding), separably over each plane on the CPU backend, planes in
 //! parallel: burn's pooling also tracks the maxima's indices and costs more than the
 //! convolutions of the small networks that use it (MTCNN, the LPIPS trunks). Other backends
 //! use burn's.
@@ -34,26 +34,31 @@ pub fn max_pool2d(x: Tensor<4>, k: usize, s: usize, edge: PoolEdge) -> Tensor<4>
         PoolEdge::Ceil => n.saturating_sub(k).div_ceil(s) + 1,
     };
     let (ho, wo) = (out_side(h), out_side(w));
-    let mut out = vec![f32::NEG_INFINITY; b * c * ho * wo];
+    let mut out = vec![0f32; b * c * ho * wo];
     with_values(&x, |v| {
         v.par_chunks_exact(h * w)
             .zip(out.par_chunks_exact_mut(ho * wo))
             .with_min_len((MIN_PARALLEL / (h * w).max(1)).max(1))
-            .for_each(|(plane, dst)| {
-                for oy in 0..ho {
-                    let ys = oy * s..(oy * s + k).min(h);
-                    for ox in 0..wo {
-                        let xs = ox * s..(ox * s + k).min(w);
-                        let mut m = f32::NEG_INFINITY;
-                        for y in ys.clone() {
-                            for &p in &plane[y * w + xs.start..y * w + xs.end] {
-                                m = m.max(p);
-                            }
+            .for_each_init(
+                || vec![f32::NEG_INFINITY; w],
+                |columns, (plane, dst)| {
+                    // separably: the maximum of the window's rows for every column (a loop over
+                    // whole rows, which vectorizes), then of each window's columns of that
+                    for (oy, out_row) in dst.chunks_exact_mut(wo).enumerate() {
+                        columns.fill(f32::NEG_INFINITY);
+                        for row in plane.chunks_exact(w).take((oy * s + k).min(h)).skip(oy * s) {
+                            columns
+                                .iter_mut()
+                                .zip(row)
+                                .for_each(|(m, &v)| *m = m.max(v));
                         }
-                        dst[oy * wo + ox] = m;
+                        for (ox, m) in out_row.iter_mut().enumerate() {
+                            let xs = ox * s..(ox * s + k).min(w);
+                            *m = columns[xs].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                        }
                     }
-                }
-            })
+                },
+            )
     });
     tensor_from_vec(out, [b, c, ho, wo], &device)
 }

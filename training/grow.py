@@ -111,4 +111,10 @@ def widen_top(g, width, seed=0):
             new[k] = fresh
     wide.load_state_dict(new)
     wide.train(g.training).requires_grad_(any(p.requires_grad for p in g.parameters()))
+    with torch.no_grad():  # the promise: the same image as before, checked on two faces
+        z = torch.randn(2, g.style_dim, generator=rng).to(next(g.parameters()).device)
+        wplus = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
+        before, after = g.synthesis(wplus, g.stored_noise()), wide.synthesis(wplus, wide.stored_noise())
+        if not torch.allclose(before, after, atol=1e-4, rtol=1e-4):
+            raise AssertionError(f"widening the top block changed the image by {(before - after).abs().max():.2e}")
     return wide

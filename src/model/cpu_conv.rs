@@ -623,6 +623,7 @@ impl Geometry {
                         }
                         let src = &plane[iy as usize * self.w..(iy as usize + 1) * self.w];
                         if sx == 2 {
+                            // the encoder's common case in pairs (no inner loop per group)
                             let (even, odd) = phases.split_at_mut(phase_len);
                             for (pair, (e, o)) in src.chunks_exact(2).zip(even.iter_mut().zip(odd))
                             {

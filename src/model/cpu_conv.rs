@@ -44,10 +44,8 @@ pub fn conv2d(
             None => out,
         };
     }
-    let mut out = geometry.convolve_batch(&x, &weight);
-    if let Some(bias) = bias {
-        ChannelEpilogue::bias(&bias, false).apply(&mut out, cout, geometry.hout * geometry.wout);
-    }
+    let epilogue = bias.map(|bias| ChannelEpilogue::bias(&bias, false));
+    let out = geometry.convolve_batch(&x, &weight, epilogue.as_ref());
     let [b, ..] = x.dims();
     tensor_from_vec(out, [b, cout, geometry.hout, geometry.wout], &device)
 }
@@ -78,36 +76,50 @@ impl ChannelEpilogue<'_> {
     /// Applies it to `[B, channels, n]` values in place, rows in parallel.
     fn apply(&self, out: &mut [f32], channels: usize, n: usize) {
         let total = out.len();
-        let mut run = |residual: Option<&[f32]>| {
+        with_optional_values(self.residual, |residual| {
+            if let Some(r) = residual {
+                assert_eq!(r.len(), total, "the residual has the output's shape");
+            }
             out.par_chunks_exact_mut(n)
                 .enumerate()
                 .with_min_len((MIN_PARALLEL / n.max(1)).max(1))
                 .for_each(|(row, values)| {
-                    let c = row % channels;
-                    let (scale, shift) = (self.scale[c], self.shift[c]);
-                    let slope = self.prelu.as_ref().map(|p| p[c]);
                     let add = residual.map(|r| &r[row * n..(row + 1) * n]);
-                    for (p, v) in values.iter_mut().enumerate() {
-                        let mut y = *v * scale + shift;
-                        if let Some(a) = slope
-                            && y < 0.0
-                        {
-                            y *= a;
-                        }
-                        if let Some(add) = add {
-                            y += add[p];
-                        }
-                        *v = y;
-                    }
+                    self.finish_row(row % channels, values, add);
                 });
+        })
+    }
+
+    /// It on one run of output channel `c`'s values, `residual` the run's residual values.
+    #[inline(always)]
+    pub(super) fn finish_row(&self, c: usize, values: &mut [f32], residual: Option<&[f32]>) {
+        let (scale, shift) = (self.scale[c], self.shift[c]);
+        let slope = self.prelu.as_ref().map(|p| p[c]);
+        let affine = |v: f32| {
+            let y = v * scale + shift;
+            match slope {
+                Some(a) if y < 0.0 => y * a,
+                _ => y,
+            }
         };
-        match self.residual {
-            Some(r) => with_values(r, |r| {
-                assert_eq!(r.len(), total, "the residual has the output's shape");
-                run(Some(r))
-            }),
-            None => run(None),
+        match residual {
+            Some(add) => {
+                let add = &add[..values.len()];
+                values
+                    .iter_mut()
+                    .zip(add)
+                    .for_each(|(v, r)| *v = affine(*v) + r)
+            }
+            None => values.iter_mut().for_each(|v| *v = affine(*v)),
         }
+    }
+}
+
+/// `with_values` of a tensor that may be absent.
+fn with_optional_values<R>(t: Option<&Tensor<4>>, f: impl FnOnce(Option<&[f32]>) -> R) -> R {
+    match t {
+        Some(t) => with_values(t, |values| f(Some(values))),
+        None => f(None),
     }
 }
 
@@ -126,9 +138,7 @@ pub fn conv2d_then(
     let geometry = Geometry::of(x, weight, options)?;
     let [b, ..] = x.dims();
     let [cout, ..] = weight.dims();
-    let n = geometry.hout * geometry.wout;
-    let mut out = geometry.convolve_batch(x, weight);
-    epilogue.apply(&mut out, cout, n);
+    let out = geometry.convolve_batch(x, weight, Some(epilogue));
     Some(tensor_from_vec(
         out,
         [b, cout, geometry.hout, geometry.wout],
@@ -336,27 +346,57 @@ impl Geometry {
     }
 
     /// Every image of `x` convolved with `weight`: `[B, cout, hout·wout]` values.
-    fn convolve_batch(&self, x: &Tensor<4>, weight: &Tensor<4>) -> Vec<f32> {
+    fn convolve_batch(
+        &self,
+        x: &Tensor<4>,
+        weight: &Tensor<4>,
+        epilogue: Option<&ChannelEpilogue>,
+    ) -> Vec<f32> {
         let [b, cin, ..] = x.dims();
         let [cout, ..] = weight.dims();
         let n = self.hout * self.wout;
         // every value written: by each image's convolution, or by the few-position product
         let mut out = unfilled(b * cout * n);
-        with_values(x, |input| {
+        let fused = with_values(x, |input| {
             with_values(weight, |filters| {
                 let key = StorageKey::of(weight);
                 let convolver = Convolver::new(self, filters, cout, key.as_ref());
                 if b > 1 && n < MIN_BAND_COLUMNS && matches!(convolver, Convolver::Im2col { .. }) {
-                    return self.convolve_few_positions(input, b, filters, cout, &mut out);
+                    self.convolve_few_positions(input, b, filters, cout, &mut out);
+                    return false;
                 }
-                for (image, dst) in input
-                    .chunks_exact(cin * self.h * self.w)
-                    .zip(out.chunks_exact_mut(cout * n))
-                {
-                    convolver.run(image, dst);
+                let images = input.chunks_exact(cin * self.h * self.w);
+                match (&convolver, epilogue) {
+                    // the epilogue on each output row as the Winograd transform writes it
+                    (Convolver::Winograd { filters, h, w }, Some(epilogue)) => {
+                        with_optional_values(epilogue.residual, |residual| {
+                            for (i, (image, dst)) in
+                                images.zip(out.chunks_exact_mut(cout * n)).enumerate()
+                            {
+                                let residual = residual.map(|r| &r[i * cout * n..][..cout * n]);
+                                filters.convolve_then(
+                                    image,
+                                    *h,
+                                    *w,
+                                    dst,
+                                    Some((epilogue, residual)),
+                                );
+                            }
+                        });
+                        true
+                    }
+                    _ => {
+                        for (image, dst) in images.zip(out.chunks_exact_mut(cout * n)) {
+                            convolver.run(image, dst);
+                        }
+                        false
+                    }
                 }
             })
         });
+        if let (false, Some(epilogue)) = (fused, epilogue) {
+            epilogue.apply(&mut out, cout, n);
+        }
         out
     }
 
@@ -741,6 +781,62 @@ mod tests {
                     (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
                     "{a} vs {e} in {dims:?}"
                 );
+            }
+        }
+    }
+
+    /// `conv2d_then` against the steps one by one (burn's convolution, then the affine map,
+    /// PReLU and residual with burn's ops): where the epilogue runs inside the Winograd
+    /// output transform (several bands, odd sizes, two images with their own residuals) and
+    /// after an im2col product.
+    #[test]
+    fn the_epilogue_equals_the_steps_one_by_one() {
+        let device = Device::flex();
+        // (b, cin, h, w, cout, stride)
+        for (b, cin, h, w, cout, s) in [
+            (2, 64, 48, 45, 64, 1),
+            (1, 8, 33, 30, 12, 1),
+            (2, 4, 9, 8, 6, 2),
+        ] {
+            let x = tensor_from_vec(values(b * cin * h * w, 1), [b, cin, h, w], &device);
+            let weight = tensor_from_vec(values(cout * cin * 9, 2), [cout, cin, 3, 3], &device);
+            let options = ConvOptions::new([s, s], [1, 1], [1, 1], 1);
+            let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
+            let residual =
+                tensor_from_vec(values(b * cout * ho * wo, 3), [b, cout, ho, wo], &device);
+            let (scale, shift, slopes) = (values(cout, 4), values(cout, 5), values(cout, 6));
+            for (prelu, add) in [(false, false), (true, false), (true, true), (false, true)] {
+                let epilogue = ChannelEpilogue {
+                    scale: scale.clone(),
+                    shift: shift.clone(),
+                    prelu: prelu.then(|| slopes.clone()),
+                    residual: add.then_some(&residual),
+                };
+                let ours = tensor_to_vec(
+                    conv2d_then(&x, &weight, &options, &epilogue).expect("the CPU inference path"),
+                );
+                let per_channel = |v: &[f32]| {
+                    tensor_from_vec(v.to_vec(), [cout], &device).reshape([1, cout, 1, 1])
+                };
+                let mut steps = burn_conv2d(x.clone(), weight.clone(), None, options.clone())
+                    * per_channel(&scale)
+                    + per_channel(&shift);
+                if prelu {
+                    steps =
+                        steps.clone().clamp_min(0.0) + steps.clamp_max(0.0) * per_channel(&slopes);
+                }
+                if add {
+                    steps = steps + residual.clone();
+                }
+                let steps = tensor_to_vec(steps);
+                assert_eq!(ours.len(), steps.len());
+                // Winograd's rounding grows with the channels summed (`cpu_winograd`'s test)
+                for (a, e) in ours.iter().zip(&steps) {
+                    assert!(
+                        (a - e).abs() <= 1e-5 * (1.0 + e.abs()) * (cin as f32).sqrt(),
+                        "{a} vs {e} in ({b}, {cin}, {h}, {w}) → {cout}, stride {s}, prelu {prelu}, residual {add}"
+                    );
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::cpu_conv::scale_input_channels;
+use super::cpu_conv::{ChannelEpilogue, scale_input_channels};
 use super::cpu_tensor::{StorageKey, matmul_single_thread, with_scratch};
 use super::cpu_weight_cache::{self, Form};
 
@@ -118,6 +118,19 @@ impl Filters {
     /// thread); a single band runs its 16 products in parallel instead. Each band writes its
     /// own output rows of `dst` in place.
     pub fn convolve(&self, image: &[f32], h: usize, w: usize, dst: &mut [f32]) {
+        self.convolve_then(image, h, w, dst, None);
+    }
+
+    /// `convolve`, each output row finished by `finish` as it is written: a per-channel
+    /// epilogue and the image's residual values (`[cout, h·w]`) where it adds them.
+    pub fn convolve_then(
+        &self,
+        image: &[f32],
+        h: usize,
+        w: usize,
+        dst: &mut [f32],
+        finish: Option<Finish>,
+    ) {
         let (cin, cout) = (self.cin, self.cout);
         assert_eq!(image.len(), cin * h * w, "Winograd input size");
         assert_eq!(dst.len(), cout * h * w, "Winograd output size");
@@ -136,16 +149,17 @@ impl Filters {
             }
         }
         if let [(tiles, rows)] = &mut bands[..] {
-            self.band(image, h, w, tiles.clone(), rows, true);
+            self.band(image, h, w, tiles.clone(), rows, true, finish);
             return;
         }
         bands
             .par_iter_mut()
-            .for_each(|(tiles, rows)| self.band(image, h, w, tiles.clone(), rows, false));
+            .for_each(|(tiles, rows)| self.band(image, h, w, tiles.clone(), rows, false, finish));
     }
 
     /// The output rows of tile rows `tiles` into `out` (`[cout, rows]`: the band's image rows
     /// of every output channel); `parallel`: the 16 products on the pool's threads.
+    #[allow(clippy::too_many_arguments)]
     fn band(
         &self,
         image: &[f32],
@@ -154,6 +168,7 @@ impl Filters {
         tiles: std::ops::Range<usize>,
         out: &mut [&mut [f32]],
         parallel: bool,
+        finish: Option<Finish>,
     ) {
         let (cin, cout) = (self.cin, self.cout);
         let tw = w.div_ceil(2);
@@ -177,7 +192,13 @@ impl Filters {
             } else {
                 m.chunks_exact_mut(cout * t).enumerate().for_each(product);
             }
-            output_transform(m, cout, w, tiles.len(), out, parallel);
+            let finish = finish.map(|(epilogue, residual)| RowFinish {
+                epilogue,
+                residual,
+                first_row: 2 * tiles.start,
+                plane: h * w,
+            });
+            output_transform(m, cout, w, tiles.len(), out, parallel, finish);
         });
     }
 }
@@ -203,65 +224,160 @@ fn input_transform(
     // the patch rows (even halves, then odd), and Bᵀ·d as whole rows: one pair of buffers
     // per task of the pool, not per channel
     let buffers = || (vec![0f32; 4 * 2 * half], vec![0f32; 4 * 2 * half]);
+    let wide = wide_vectors();
     v[..cin * 16 * t]
         .par_chunks_exact_mut(16 * t)
         .enumerate()
         .for_each_init(buffers, |(d, bd), (c, out)| {
-            let plane = &image[c * h * w..(c + 1) * h * w];
-            for (band_ty, ty) in tiles.clone().enumerate() {
-                for (r, row) in d.chunks_exact_mut(2 * half).enumerate() {
-                    let iy = (2 * ty + r) as isize - 1;
-                    row.fill(0.0);
-                    if iy >= 0 && (iy as usize) < h {
-                        let y = iy as usize;
-                        let src = &plane[y * w..(y + 1) * w];
-                        let (e, o) = row.split_at_mut(half);
-                        // image column 2i → o[i], 2i+1 → e[i+1]
-                        for (pair, (o, e)) in src.chunks_exact(2).zip(o.iter_mut().zip(&mut e[1..]))
-                        {
-                            (*o, *e) = (pair[0], pair[1]);
-                        }
-                        if w % 2 == 1 {
-                            o[w / 2] = src[w - 1];
-                        }
-                    }
-                }
-                let n = 2 * half;
-                let (d0, rest) = d.split_at(n);
-                let (d1, rest) = rest.split_at(n);
-                let (d2, d3) = rest.split_at(n);
-                let (b0, rest) = bd.split_at_mut(n);
-                let (b1, rest) = rest.split_at_mut(n);
-                let (b2, b3) = rest.split_at_mut(n);
-                for x in 0..n {
-                    b0[x] = d0[x] - d2[x];
-                    b1[x] = d1[x] + d2[x];
-                    b2[x] = d2[x] - d1[x];
-                    b3[x] = d1[x] - d3[x];
-                }
-                // ·B along each row, into the 4 positions of that row
-                let at = band_ty * tw;
-                for (r, a) in bd.chunks_exact(n).enumerate() {
-                    let (e, o) = a.split_at(half);
-                    let (o0, rest) = out[(4 * r) * t..(4 * r + 4) * t].split_at_mut(t);
-                    let (o1, rest) = rest.split_at_mut(t);
-                    let (o2, o3) = rest.split_at_mut(t);
-                    let (o0, o1, o2, o3) = (
-                        &mut o0[at..at + tw],
-                        &mut o1[at..at + tw],
-                        &mut o2[at..at + tw],
-                        &mut o3[at..at + tw],
-                    );
-                    for tx in 0..tw {
-                        // the patch's columns 2tx … 2tx+3: e[tx], o[tx], e[tx+1], o[tx+1]
-                        o0[tx] = e[tx] - e[tx + 1];
-                        o1[tx] = o[tx] + e[tx + 1];
-                        o2[tx] = e[tx + 1] - o[tx];
-                        o3[tx] = o[tx] - o[tx + 1];
-                    }
-                }
+            let channel = InputChannel {
+                plane: &image[c * h * w..(c + 1) * h * w],
+                h,
+                w,
+                tiles: tiles.clone(),
+            };
+            match wide {
+                // SAFETY: `wide` says the CPU has AVX-512F.
+                #[cfg(target_arch = "x86_64")]
+                true => unsafe { channel.transform_avx512(d, bd, out) },
+                _ => channel.transform(d, bd, out),
             }
         });
+}
+
+/// Whether the transforms' loops can run at AVX-512's width on this CPU (the crate is
+/// compiled for the x86-64 baseline, where they run 4 values an instruction at best).
+fn wide_vectors() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One input channel's image plane and the band's tile rows.
+struct InputChannel<'a> {
+    plane: &'a [f32],
+    h: usize,
+    w: usize,
+    tiles: std::ops::Range<usize>,
+}
+
+impl InputChannel<'_> {
+    /// [`Self::transform`] compiled for AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn transform_avx512(&self, d: &mut [f32], bd: &mut [f32], out: &mut [f32]) {
+        self.transform(d, bd, out)
+    }
+
+    /// `out[pos, tile]` of this channel; `d`, `bd`: 4 rows of `2·(tw + 1)` values each.
+    #[inline(always)]
+    fn transform(&self, d: &mut [f32], bd: &mut [f32], out: &mut [f32]) {
+        let (h, w) = (self.h, self.w);
+        let tw = w.div_ceil(2);
+        let t = self.tiles.len() * tw;
+        let half = tw + 1;
+        let n = 2 * half;
+        for (band_ty, ty) in self.tiles.clone().enumerate() {
+            for (r, row) in d.chunks_exact_mut(n).enumerate() {
+                let iy = (2 * ty + r) as isize - 1;
+                let (e, o) = row.split_at_mut(half);
+                if iy >= 0 && (iy as usize) < h {
+                    let y = iy as usize;
+                    split_columns(&self.plane[y * w..(y + 1) * w], &mut e[1..], o);
+                    e[0] = 0.0;
+                    e[w / 2 + 1..].fill(0.0);
+                    o[w.div_ceil(2)..].fill(0.0);
+                } else {
+                    row.fill(0.0);
+                }
+            }
+            let (d0, rest) = d.split_at(n);
+            let (d1, rest) = rest.split_at(n);
+            let (d2, d3) = rest.split_at(n);
+            let (b0, rest) = bd.split_at_mut(n);
+            let (b1, rest) = rest.split_at_mut(n);
+            let (b2, b3) = rest.split_at_mut(n);
+            transform_rows(d0, d1, d2, d3, b0, b1, b2, b3);
+            // ·B along each row, into the 4 positions of that row
+            let at = band_ty * tw;
+            for (r, a) in bd.chunks_exact(n).enumerate() {
+                let (e, o) = a.split_at(half);
+                let (o0, rest) = out[(4 * r) * t..(4 * r + 4) * t].split_at_mut(t);
+                let (o1, rest) = rest.split_at_mut(t);
+                let (o2, o3) = rest.split_at_mut(t);
+                transform_columns(
+                    e,
+                    o,
+                    &mut o0[at..at + tw],
+                    &mut o1[at..at + tw],
+                    &mut o2[at..at + tw],
+                    &mut o3[at..at + tw],
+                );
+            }
+        }
+    }
+}
+
+/// Image column `2i` → `odd[i]`, column `2i + 1` → `even[i]` (the zero-padded row's columns
+/// `2i + 1` and `2i + 2`; `even` starts at the patch row's `e[1]`).
+#[inline(always)]
+fn split_columns(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    for (pair, (o, e)) in src.chunks_exact(2).zip(odd.iter_mut().zip(even.iter_mut())) {
+        (*o, *e) = (pair[0], pair[1]);
+    }
+    if src.len() % 2 == 1 {
+        odd[src.len() / 2] = src[src.len() - 1];
+    }
+}
+
+/// `Bᵀ·d` for whole rows.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn transform_rows(
+    d0: &[f32],
+    d1: &[f32],
+    d2: &[f32],
+    d3: &[f32],
+    b0: &mut [f32],
+    b1: &mut [f32],
+    b2: &mut [f32],
+    b3: &mut [f32],
+) {
+    let n = d0.len();
+    let (d1, d2, d3) = (&d1[..n], &d2[..n], &d3[..n]);
+    let (b0, b1, b2, b3) = (&mut b0[..n], &mut b1[..n], &mut b2[..n], &mut b3[..n]);
+    for x in 0..n {
+        b0[x] = d0[x] - d2[x];
+        b1[x] = d1[x] + d2[x];
+        b2[x] = d2[x] - d1[x];
+        b3[x] = d1[x] - d3[x];
+    }
+}
+
+/// `·B` of one row split into even (`e`) and odd (`o`) columns: the patch at `tx` has the
+/// columns `e[tx]`, `o[tx]`, `e[tx + 1]`, `o[tx + 1]`.
+#[inline(always)]
+fn transform_columns(
+    e: &[f32],
+    o: &[f32],
+    o0: &mut [f32],
+    o1: &mut [f32],
+    o2: &mut [f32],
+    o3: &mut [f32],
+) {
+    let tw = o0.len();
+    let (e0, e1, od0, od1) = (&e[..tw], &e[1..tw + 1], &o[..tw], &o[1..tw + 1]);
+    let (o1, o2, o3) = (&mut o1[..tw], &mut o2[..tw], &mut o3[..tw]);
+    for tx in 0..tw {
+        o0[tx] = e0[tx] - e1[tx];
+        o1[tx] = od0[tx] + e1[tx];
+        o2[tx] = e1[tx] - od0[tx];
+        o3[tx] = od0[tx] - od1[tx];
+    }
 }
 
 /// The band's output rows from `m[pos, o, tile]`: `Aᵀ·M·A` per tile, Aᵀ = [[1,1,1,0],
@@ -274,42 +390,27 @@ fn output_transform(
     tile_rows: usize,
     out: &mut [&mut [f32]],
     parallel: bool,
+    finish: Option<RowFinish>,
 ) {
     let tw = w.div_ceil(2);
-    let t = tile_rows * tw;
     let rows = out.len() / cout;
     // s = Aᵀ·M for one tile row: 2 rows × 4 columns of tw values
     let buffer = || vec![0f32; 8 * tw];
+    let wide = wide_vectors();
     let one = |s: &mut Vec<f32>, (o, plane): (usize, &mut [&mut [f32]])| {
-        for band_ty in 0..tile_rows {
-            let at = |pos: usize| &m[(pos * cout + o) * t + band_ty * tw..][..tw];
-            for q in 0..4 {
-                let (m0, m1, m2, m3) = (at(q), at(4 + q), at(8 + q), at(12 + q));
-                let (top, bottom) = s.split_at_mut(4 * tw);
-                let (top, bottom) = (&mut top[q * tw..][..tw], &mut bottom[q * tw..][..tw]);
-                for i in 0..tw {
-                    top[i] = m0[i] + m1[i] + m2[i];
-                    bottom[i] = m1[i] - m2[i] - m3[i];
-                }
-            }
-            for (r, a) in s.chunks_exact(4 * tw).enumerate() {
-                let y = 2 * band_ty + r;
-                if y >= rows {
-                    continue;
-                }
-                let (a0, rest) = a.split_at(tw);
-                let (a1, rest) = rest.split_at(tw);
-                let (a2, a3) = rest.split_at(tw);
-                let mut pairs = plane[y].chunks_exact_mut(2);
-                for (i, pair) in pairs.by_ref().enumerate() {
-                    pair[0] = a0[i] + a1[i] + a2[i];
-                    pair[1] = a1[i] - a2[i] - a3[i];
-                }
-                if let [last] = pairs.into_remainder() {
-                    let i = tw - 1;
-                    *last = a0[i] + a1[i] + a2[i];
-                }
-            }
+        let channel = OutputChannel {
+            m,
+            cout,
+            o,
+            tw,
+            tile_rows,
+            finish,
+        };
+        match wide {
+            // SAFETY: `wide` says the CPU has AVX-512F.
+            #[cfg(target_arch = "x86_64")]
+            true => unsafe { channel.transform_avx512(s, plane) },
+            _ => channel.transform(s, plane),
         }
     };
     if parallel {
@@ -321,6 +422,103 @@ fn output_transform(
         out.chunks_exact_mut(rows)
             .enumerate()
             .for_each(|item| one(&mut s, item));
+    }
+}
+
+/// A convolution's epilogue (`cpu_conv`) and the image's residual values (`[cout, h·w]`)
+/// where it adds them.
+pub type Finish<'a> = (&'a ChannelEpilogue<'a>, Option<&'a [f32]>);
+
+/// [`Finish`] in a band: its first image row, and the image's values per channel.
+#[derive(Clone, Copy)]
+struct RowFinish<'a> {
+    epilogue: &'a ChannelEpilogue<'a>,
+    residual: Option<&'a [f32]>,
+    first_row: usize,
+    plane: usize,
+}
+
+/// One output channel's products in a band.
+struct OutputChannel<'a> {
+    m: &'a [f32],
+    cout: usize,
+    o: usize,
+    tw: usize,
+    tile_rows: usize,
+    finish: Option<RowFinish<'a>>,
+}
+
+impl OutputChannel<'_> {
+    /// [`Self::transform`] compiled for AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn transform_avx512(&self, s: &mut [f32], plane: &mut [&mut [f32]]) {
+        self.transform(s, plane)
+    }
+
+    /// The channel's band rows `plane`; `s`: 8 rows of `tw` values.
+    #[inline(always)]
+    fn transform(&self, s: &mut [f32], plane: &mut [&mut [f32]]) {
+        let (tw, rows) = (self.tw, plane.len());
+        let t = self.tile_rows * tw;
+        for band_ty in 0..self.tile_rows {
+            let at = |pos: usize| &self.m[(pos * self.cout + self.o) * t + band_ty * tw..][..tw];
+            for q in 0..4 {
+                let (top, bottom) = s.split_at_mut(4 * tw);
+                rows_of_a(
+                    at(q),
+                    at(4 + q),
+                    at(8 + q),
+                    at(12 + q),
+                    &mut top[q * tw..][..tw],
+                    &mut bottom[q * tw..][..tw],
+                );
+            }
+            for (r, a) in s.chunks_exact(4 * tw).enumerate() {
+                let y = 2 * band_ty + r;
+                if y >= rows {
+                    continue;
+                }
+                let (a0, rest) = a.split_at(tw);
+                let (a1, rest) = rest.split_at(tw);
+                let (a2, a3) = rest.split_at(tw);
+                let row = &mut *plane[y];
+                columns_of_a(a0, a1, a2, a3, row);
+                if let Some(f) = self.finish {
+                    let n = row.len();
+                    let residual = f
+                        .residual
+                        .map(|r| &r[self.o * f.plane + (f.first_row + y) * n..][..n]);
+                    f.epilogue.finish_row(self.o, row, residual);
+                }
+            }
+        }
+    }
+}
+
+/// `Aᵀ·M` for a run of tiles: `top = m0 + m1 + m2`, `bottom = m1 − m2 − m3`.
+#[inline(always)]
+fn rows_of_a(m0: &[f32], m1: &[f32], m2: &[f32], m3: &[f32], top: &mut [f32], bottom: &mut [f32]) {
+    let n = top.len();
+    let (m0, m1, m2, m3, bottom) = (&m0[..n], &m1[..n], &m2[..n], &m3[..n], &mut bottom[..n]);
+    for i in 0..n {
+        top[i] = m0[i] + m1[i] + m2[i];
+        bottom[i] = m1[i] - m2[i] - m3[i];
+    }
+}
+
+/// `·A` for a run of tiles into one output row: columns `2i` and `2i + 1` of tile `i` (the
+/// second absent where the row's length is odd).
+#[inline(always)]
+fn columns_of_a(a0: &[f32], a1: &[f32], a2: &[f32], a3: &[f32], row: &mut [f32]) {
+    let mut pairs = row.chunks_exact_mut(2);
+    for (i, pair) in pairs.by_ref().enumerate() {
+        pair[0] = a0[i] + a1[i] + a2[i];
+        pair[1] = a1[i] - a2[i] - a3[i];
+    }
+    if let [last] = pairs.into_remainder() {
+        let i = a0.len() - 1;
+        *last = a0[i] + a1[i] + a2[i];
     }
 }
 

@@ -45,9 +45,33 @@ pub fn conv2d(
         };
     }
     let epilogue = bias.map(|bias| ChannelEpilogue::bias(&bias, false));
-    let out = geometry.convolve_batch(&x, &weight, epilogue.as_ref());
+    let out = geometry.convolve_batch(&x, None, &weight, epilogue.as_ref());
     let [b, ..] = x.dims();
     tensor_from_vec(out, [b, cout, geometry.hout, geometry.wout], &device)
+}
+
+/// `x·scale + shift` per input channel, applied to a convolution's input before its zero
+/// padding (an inference BatchNorm in front of it).
+pub struct ChannelAffine {
+    pub scale: Vec<f32>,
+    pub shift: Vec<f32>,
+}
+
+impl ChannelAffine {
+    /// It on `[B, channels, n]` values, into a new buffer.
+    fn applied(&self, x: &[f32], channels: usize, n: usize) -> Vec<f32> {
+        // every value written below
+        let mut out = unfilled(x.len());
+        out.par_chunks_exact_mut(n)
+            .zip(x.par_chunks_exact(n))
+            .enumerate()
+            .with_min_len((MIN_PARALLEL / n.max(1)).max(1))
+            .for_each(|(row, (y, x))| {
+                let (a, t) = (self.scale[row % channels], self.shift[row % channels]);
+                y.iter_mut().zip(x).for_each(|(y, x)| *y = x * a + t);
+            });
+        out
+    }
 }
 
 /// Per-output-channel work after a convolution: `y·scale + shift` (e.g. an inference
@@ -132,13 +156,25 @@ pub fn conv2d_then(
     options: &ConvOptions<2>,
     epilogue: &ChannelEpilogue,
 ) -> Option<Tensor<4>> {
+    conv2d_between(x, None, weight, options, epilogue)
+}
+
+/// `conv2d_then` of `x·scale + shift` per input channel (`input`), the affine map applied as
+/// the Winograd input transform reads the image, else in a pass of its own.
+pub fn conv2d_between(
+    x: &Tensor<4>,
+    input: Option<&ChannelAffine>,
+    weight: &Tensor<4>,
+    options: &ConvOptions<2>,
+    epilogue: &ChannelEpilogue,
+) -> Option<Tensor<4>> {
     if !is_cpu_inference(&x.device()) {
         return None;
     }
     let geometry = Geometry::of(x, weight, options)?;
     let [b, ..] = x.dims();
     let [cout, ..] = weight.dims();
-    let out = geometry.convolve_batch(x, weight, Some(epilogue));
+    let out = geometry.convolve_batch(x, input, weight, Some(epilogue));
     Some(tensor_from_vec(
         out,
         [b, cout, geometry.hout, geometry.wout],
@@ -349,6 +385,7 @@ impl Geometry {
     fn convolve_batch(
         &self,
         x: &Tensor<4>,
+        affine: Option<&ChannelAffine>,
         weight: &Tensor<4>,
         epilogue: Option<&ChannelEpilogue>,
     ) -> Vec<f32> {
@@ -361,6 +398,15 @@ impl Geometry {
             with_values(weight, |filters| {
                 let key = StorageKey::of(weight);
                 let convolver = Convolver::new(self, filters, cout, key.as_ref());
+                let mapped;
+                let input = match (affine, &convolver) {
+                    (Some(affine), Convolver::Im2col { .. }) => {
+                        mapped = affine.applied(input, cin, self.h * self.w);
+                        &mapped[..]
+                    }
+                    _ => input,
+                };
+                let affine = affine.map(|a| (&a.scale[..], &a.shift[..]));
                 if b > 1 && n < MIN_BAND_COLUMNS && matches!(convolver, Convolver::Im2col { .. }) {
                     self.convolve_few_positions(input, b, filters, cout, &mut out);
                     return false;
@@ -374,18 +420,19 @@ impl Geometry {
                                 images.zip(out.chunks_exact_mut(cout * n)).enumerate()
                             {
                                 let residual = residual.map(|r| &r[i * cout * n..][..cout * n]);
-                                filters.convolve_then(
-                                    image,
-                                    *h,
-                                    *w,
-                                    dst,
-                                    Some((epilogue, residual)),
-                                );
+                                let finish = Some((epilogue, residual));
+                                filters.convolve_then(image, *h, *w, dst, affine, finish);
                             }
                         });
                         true
                     }
-                    _ => {
+                    (Convolver::Winograd { filters, h, w }, None) => {
+                        for (image, dst) in images.zip(out.chunks_exact_mut(cout * n)) {
+                            filters.convolve_then(image, *h, *w, dst, affine, None);
+                        }
+                        false
+                    }
+                    (Convolver::Im2col { .. }, _) => {
                         for (image, dst) in images.zip(out.chunks_exact_mut(cout * n)) {
                             convolver.run(image, dst);
                         }
@@ -785,12 +832,12 @@ mod tests {
         }
     }
 
-    /// `conv2d_then` against the steps one by one (burn's convolution, then the affine map,
-    /// PReLU and residual with burn's ops): where the epilogue runs inside the Winograd
-    /// output transform (several bands, odd sizes, two images with their own residuals) and
-    /// after an im2col product.
+    /// `conv2d_between` against the steps one by one (an affine map of the input, burn's
+    /// convolution, then the affine map, PReLU and residual with burn's ops): where input map
+    /// and epilogue run inside the Winograd transforms (several bands, odd sizes, two images
+    /// with their own residuals) and around an im2col product.
     #[test]
-    fn the_epilogue_equals_the_steps_one_by_one() {
+    fn input_map_and_epilogue_equal_the_steps_one_by_one() {
         let device = Device::flex();
         // (b, cin, h, w, cout, stride)
         for (b, cin, h, w, cout, s) in [
@@ -805,7 +852,17 @@ mod tests {
             let residual =
                 tensor_from_vec(values(b * cout * ho * wo, 3), [b, cout, ho, wo], &device);
             let (scale, shift, slopes) = (values(cout, 4), values(cout, 5), values(cout, 6));
-            for (prelu, add) in [(false, false), (true, false), (true, true), (false, true)] {
+            let input = ChannelAffine {
+                scale: values(cin, 7),
+                shift: values(cin, 8),
+            };
+            for (mapped, prelu, add) in [
+                (false, false, false),
+                (false, true, false),
+                (true, true, true),
+                (true, false, true),
+                (true, false, false),
+            ] {
                 let epilogue = ChannelEpilogue {
                     scale: scale.clone(),
                     shift: shift.clone(),
@@ -813,12 +870,18 @@ mod tests {
                     residual: add.then_some(&residual),
                 };
                 let ours = tensor_to_vec(
-                    conv2d_then(&x, &weight, &options, &epilogue).expect("the CPU inference path"),
+                    conv2d_between(&x, mapped.then_some(&input), &weight, &options, &epilogue)
+                        .expect("the CPU inference path"),
                 );
                 let per_channel = |v: &[f32]| {
-                    tensor_from_vec(v.to_vec(), [cout], &device).reshape([1, cout, 1, 1])
+                    let c = v.len();
+                    tensor_from_vec(v.to_vec(), [c], &device).reshape([1, c, 1, 1])
                 };
-                let mut steps = burn_conv2d(x.clone(), weight.clone(), None, options.clone())
+                let x = match mapped {
+                    true => x.clone() * per_channel(&input.scale) + per_channel(&input.shift),
+                    false => x.clone(),
+                };
+                let mut steps = burn_conv2d(x, weight.clone(), None, options.clone())
                     * per_channel(&scale)
                     + per_channel(&shift);
                 if prelu {
@@ -834,7 +897,7 @@ mod tests {
                 for (a, e) in ours.iter().zip(&steps) {
                     assert!(
                         (a - e).abs() <= 1e-5 * (1.0 + e.abs()) * (cin as f32).sqrt(),
-                        "{a} vs {e} in ({b}, {cin}, {h}, {w}) → {cout}, stride {s}, prelu {prelu}, residual {add}"
+                        "{a} vs {e} in ({b}, {cin}, {h}, {w}) → {cout}, stride {s}, mapped {mapped}, prelu {prelu}, residual {add}"
                     );
                 }
             }

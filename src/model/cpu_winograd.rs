@@ -118,17 +118,20 @@ impl Filters {
     /// thread); a single band runs its 16 products in parallel instead. Each band writes its
     /// own output rows of `dst` in place.
     pub fn convolve(&self, image: &[f32], h: usize, w: usize, dst: &mut [f32]) {
-        self.convolve_then(image, h, w, dst, None);
+        self.convolve_then(image, h, w, dst, None, None);
     }
 
-    /// `convolve`, each output row finished by `finish` as it is written: a per-channel
-    /// epilogue and the image's residual values (`[cout, h·w]`) where it adds them.
+    /// `convolve` of the image mapped by `affine` (`x·scale + shift` per input channel,
+    /// before the zero padding) as the input transform reads it, each output row finished
+    /// by `finish` as it is written: a per-channel epilogue and the image's residual values
+    /// (`[cout, h·w]`) where it adds them.
     pub fn convolve_then(
         &self,
         image: &[f32],
         h: usize,
         w: usize,
         dst: &mut [f32],
+        affine: Option<(&[f32], &[f32])>,
         finish: Option<Finish>,
     ) {
         let (cin, cout) = (self.cin, self.cout);
@@ -149,33 +152,46 @@ impl Filters {
             }
         }
         if let [(tiles, rows)] = &mut bands[..] {
-            self.band(image, h, w, tiles.clone(), rows, true, finish);
+            let (tiles, image) = (
+                tiles.clone(),
+                Image {
+                    values: image,
+                    h,
+                    w,
+                    affine,
+                },
+            );
+            self.band(image, tiles, rows, true, finish);
             return;
         }
-        bands
-            .par_iter_mut()
-            .for_each(|(tiles, rows)| self.band(image, h, w, tiles.clone(), rows, false, finish));
+        bands.par_iter_mut().for_each(|(tiles, rows)| {
+            let image = Image {
+                values: image,
+                h,
+                w,
+                affine,
+            };
+            self.band(image, tiles.clone(), rows, false, finish)
+        });
     }
 
     /// The output rows of tile rows `tiles` into `out` (`[cout, rows]`: the band's image rows
     /// of every output channel); `parallel`: the 16 products on the pool's threads.
-    #[allow(clippy::too_many_arguments)]
     fn band(
         &self,
-        image: &[f32],
-        h: usize,
-        w: usize,
+        image: Image,
         tiles: std::ops::Range<usize>,
         out: &mut [&mut [f32]],
         parallel: bool,
         finish: Option<Finish>,
     ) {
         let (cin, cout) = (self.cin, self.cout);
+        let (h, w) = (image.h, image.w);
         let tw = w.div_ceil(2);
         let t = tiles.len() * tw;
         with_scratch(16 * (cin + cout) * t, |scratch| {
             let (v, m) = scratch.split_at_mut(16 * cin * t);
-            input_transform(image, cin, h, w, tiles.clone(), v);
+            input_transform(image, cin, tiles.clone(), v);
             // M[pos] (cout × t) = U[·, ·, pos] (cout × cin) · V[·, pos, ·] (cin × t)
             let product = |(pos, m): (usize, &mut [f32])| {
                 matmul_single_thread(
@@ -210,14 +226,8 @@ impl Filters {
 /// Each patch row is kept split into its even and odd columns of the zero-padded row
 /// (`e[j]` = column 2j, `o[j]` = column 2j+1, i.e. image columns 2j−1 and 2j), so that the
 /// transform along the rows reads and writes contiguous runs.
-fn input_transform(
-    image: &[f32],
-    cin: usize,
-    h: usize,
-    w: usize,
-    tiles: std::ops::Range<usize>,
-    v: &mut [f32],
-) {
+fn input_transform(image: Image, cin: usize, tiles: std::ops::Range<usize>, v: &mut [f32]) {
+    let (h, w) = (image.h, image.w);
     let tw = w.div_ceil(2);
     let t = tiles.len() * tw;
     let half = tw + 1;
@@ -230,10 +240,11 @@ fn input_transform(
         .enumerate()
         .for_each_init(buffers, |(d, bd), (c, out)| {
             let channel = InputChannel {
-                plane: &image[c * h * w..(c + 1) * h * w],
+                plane: &image.values[c * h * w..(c + 1) * h * w],
                 h,
                 w,
                 tiles: tiles.clone(),
+                affine: image.affine.map(|(scale, shift)| (scale[c], shift[c])),
             };
             match wide {
                 // SAFETY: `wide` says the CPU has AVX-512F.
@@ -257,12 +268,23 @@ fn wide_vectors() -> bool {
     }
 }
 
-/// One input channel's image plane and the band's tile rows.
+/// A convolution's input image `[cin, h, w]`, and the per-channel `x·scale + shift` applied
+/// to its values where there is one.
+#[derive(Clone, Copy)]
+struct Image<'a> {
+    values: &'a [f32],
+    h: usize,
+    w: usize,
+    affine: Option<(&'a [f32], &'a [f32])>,
+}
+
+/// One input channel's image plane, its `(scale, shift)` if any, and the band's tile rows.
 struct InputChannel<'a> {
     plane: &'a [f32],
     h: usize,
     w: usize,
     tiles: std::ops::Range<usize>,
+    affine: Option<(f32, f32)>,
 }
 
 impl InputChannel<'_> {
@@ -287,7 +309,11 @@ impl InputChannel<'_> {
                 let (e, o) = row.split_at_mut(half);
                 if iy >= 0 && (iy as usize) < h {
                     let y = iy as usize;
-                    split_columns(&self.plane[y * w..(y + 1) * w], &mut e[1..], o);
+                    let src = &self.plane[y * w..(y + 1) * w];
+                    match self.affine {
+                        Some((a, t)) => split_columns(src, &mut e[1..], o, |x| x * a + t),
+                        None => split_columns(src, &mut e[1..], o, |x| x),
+                    }
                     e[0] = 0.0;
                     e[w / 2 + 1..].fill(0.0);
                     o[w.div_ceil(2)..].fill(0.0);
@@ -324,13 +350,14 @@ impl InputChannel<'_> {
 
 /// Image column `2i` → `odd[i]`, column `2i + 1` → `even[i]` (the zero-padded row's columns
 /// `2i + 1` and `2i + 2`; `even` starts at the patch row's `e[1]`).
+/// Each value mapped by `f` on the way.
 #[inline(always)]
-fn split_columns(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+fn split_columns(src: &[f32], even: &mut [f32], odd: &mut [f32], f: impl Fn(f32) -> f32) {
     for (pair, (o, e)) in src.chunks_exact(2).zip(odd.iter_mut().zip(even.iter_mut())) {
-        (*o, *e) = (pair[0], pair[1]);
+        (*o, *e) = (f(pair[0]), f(pair[1]));
     }
     if src.len() % 2 == 1 {
-        odd[src.len() / 2] = src[src.len() - 1];
+        odd[src.len() / 2] = f(src[src.len() - 1]);
     }
 }
 

@@ -2,7 +2,7 @@
 //! `BN → conv3×3 → BN → PReLU → conv3×3 (stride) → BN`, plus the (downsampled) shortcut,
 //! with no activation after the sum.
 
-use crate::model::cpu_conv::{ChannelEpilogue, conv2d, conv2d_then};
+use crate::model::cpu_conv::{ChannelAffine, ChannelEpilogue, conv2d, conv2d_between};
 use crate::model::cpu_tensor::is_cpu_inference;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
@@ -44,7 +44,24 @@ impl PlainConv {
     /// The convolution followed by `epilogue` in one pass on the CPU backend; `None`
     /// elsewhere.
     pub fn forward_then(&self, x: &Tensor<4>, epilogue: &ChannelEpilogue) -> Option<Tensor<4>> {
-        conv2d_then(x, &self.weight.val(), &self.options(), epilogue)
+        conv2d_between(x, None, &self.weight.val(), &self.options(), epilogue)
+    }
+
+    /// `forward_then` of `x` mapped by `input` per channel (a BatchNorm before it), the map
+    /// applied as the convolution reads `x` where it can.
+    pub fn forward_between(
+        &self,
+        x: &Tensor<4>,
+        input: &ChannelAffine,
+        epilogue: &ChannelEpilogue,
+    ) -> Option<Tensor<4>> {
+        conv2d_between(
+            x,
+            Some(input),
+            &self.weight.val(),
+            &self.options(),
+            epilogue,
+        )
     }
 
     fn options(&self) -> ConvOptions<2> {
@@ -121,8 +138,9 @@ impl IrBlock {
             Some(d) => d.conv.forward_then(x, &d.bn.then(None, None))?,
             None => x.clone(),
         };
-        let y = self.conv1.forward_then(
-            &self.bn1.forward(x.clone()),
+        let y = self.conv1.forward_between(
+            x,
+            &self.bn1.as_input(),
             &self.bn2.then(Some(&self.prelu), None),
         )?;
         self.conv2

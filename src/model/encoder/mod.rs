@@ -55,17 +55,20 @@ pub struct ContentLayer {
 
 impl ContentLayer {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.bn0.forward(x);
-        // on the CPU backend each BatchNorm and the PReLU run in their convolution's epilogue
+        // on the CPU backend each BatchNorm and the PReLU run inside a convolution
         if is_cpu_inference(&x.device())
             && let Some(y) = self
                 .conv1
-                .forward_then(&x, &self.bn2.then(Some(&self.prelu3), None))
+                .forward_between(
+                    &x,
+                    &self.bn0.as_input(),
+                    &self.bn2.then(Some(&self.prelu3), None),
+                )
                 .and_then(|y| self.conv4.forward_then(&y, &self.bn5.then(None, None)))
         {
             return y;
         }
-        let y = self.conv1.forward(x);
+        let y = self.conv1.forward(self.bn0.forward(x));
         let y = self.conv4.forward(self.prelu3.forward(self.bn2.forward(y)));
         self.bn5.forward(y)
     }

@@ -3,7 +3,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 
-use crate::model::cpu_conv::ChannelEpilogue;
+use crate::model::cpu_conv::{ChannelAffine, ChannelEpilogue};
 use crate::model::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, unfilled, with_values};
 use crate::model::loader::{Loader, tensor_from_vec, tensor_to_vec};
 use crate::weights::WeightsError;
@@ -83,6 +83,12 @@ impl BatchNorm {
             })
         });
         (scale, shift)
+    }
+
+    /// This BatchNorm as the input map of the CPU convolution after it.
+    pub fn as_input(&self) -> ChannelAffine {
+        let (scale, shift) = self.affine_values();
+        ChannelAffine { scale, shift }
     }
 
     /// This BatchNorm, then `prelu`, then `+ residual`, as the epilogue of the CPU convolution

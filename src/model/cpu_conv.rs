@@ -337,6 +337,24 @@ fn product_by_channels(dst: &mut [f32], cols: &[f32], filters: &[f32], cout: usi
         });
 }
 
+/// `bands` (consecutive ranges covering `0..len`) evened out for `threads` workers: their
+/// count rounded up to a multiple of `threads`, the rows shared out as equally as can be (4
+/// bands of 9, 9, 9 and 4 rows on 2 threads leave one thread idle a quarter of the time; 8,
+/// 8, 8, 7 do not).
+fn balanced(bands: &[Range<usize>], len: usize, threads: usize) -> Vec<Range<usize>> {
+    let count = bands.len().div_ceil(threads.max(1)) * threads.max(1);
+    let count = count.min(len).max(1);
+    let (each, extra) = (len / count, len % count);
+    let mut start = 0;
+    (0..count)
+        .map(|i| {
+            let rows = start..start + each + usize::from(i < extra);
+            start = rows.end;
+            rows
+        })
+        .collect()
+}
+
 /// Shapes of one convolution.
 #[derive(Debug, Clone)]
 pub(super) struct Geometry {
@@ -568,6 +586,7 @@ impl Geometry {
         }
         assert!(dst.len() >= cout * n, "convolution output size");
         let out = BandedOutput(dst.as_mut_ptr());
+        let bands = balanced(&bands, self.hout, rayon::current_num_threads());
         bands.par_iter().for_each(|rows| {
             let (start, n_band) = (rows.start * self.wout, rows.len() * self.wout);
             with_scratch(k * n_band, |cols| {
@@ -786,6 +805,33 @@ mod tests {
     use super::*;
     use crate::model::cpu_autodiff::tests::values;
     use crate::model::loader::tensor_to_vec;
+
+    /// Balanced bands cover every row once, in order, as many per thread, none more than one
+    /// row longer than another.
+    #[test]
+    fn balanced_bands_share_the_rows_evenly() {
+        let bands = |sizes: &[usize]| {
+            let mut start = 0;
+            sizes
+                .iter()
+                .map(|&n| {
+                    start += n;
+                    start - n..start
+                })
+                .collect::<Vec<_>>()
+        };
+        for (sizes, len, threads, want) in [
+            (&[9, 9, 9, 4][..], 31, 2, vec![8, 8, 8, 7]),
+            (&[5; 13][..], 63, 2, [vec![5; 7], vec![4; 7]].concat()),
+            (&[31][..], 31, 2, vec![16, 15]),
+            (&[3, 3, 1][..], 7, 4, vec![2, 2, 2, 1]),
+            (&[2, 1][..], 3, 8, vec![1, 1, 1]),
+            (&[4, 4][..], 8, 1, vec![4, 4]),
+        ] {
+            let got = balanced(&bands(sizes), len, threads);
+            assert_eq!(got, bands(&want), "{sizes:?} over {threads} threads");
+        }
+    }
 
     /// burn's own convolution on the same inputs (and on odd sizes, strides and padding).
     #[test]

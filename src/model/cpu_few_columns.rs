@@ -6,6 +6,7 @@
 //! (the columns are passed transposed, `[n, k]`, so that both sides run along `k`).
 //! AVX-512 kernel, used where the CPU has it (the callers keep gemm elsewhere).
 
+use super::cpu_tensor::wide_vectors;
 use rayon::prelude::*;
 
 /// Columns of the right side up to which [`matmul_few_columns`] is used.
@@ -13,14 +14,7 @@ pub const MAX_COLUMNS: usize = 48;
 
 /// Whether this CPU has the kernel (AVX-512); without it the callers keep gemm.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    wide_vectors()
 }
 
 /// `dst[r, c] = Σ_j a[r, j] · bt[c, j]` for `a: [m, k]`, `bt: [n, k]` and `dst: [m, n]`, all

@@ -9,7 +9,7 @@ use burn::tensor::ops::MaxPoolOptions;
 
 use rayon::prelude::*;
 
-use super::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, with_values};
+use super::cpu_tensor::{MIN_PARALLEL, is_cpu_inference, wide_vectors, with_values};
 use super::loader::tensor_from_vec;
 
 /// What happens to a last window that does not fit.
@@ -51,19 +51,6 @@ pub fn max_pool2d(x: Tensor<4>, k: usize, s: usize, edge: PoolEdge) -> Tensor<4>
             )
     });
     tensor_from_vec(out, [b, c, ho, wo], &device)
-}
-
-/// Whether the loops can run at AVX-512's width on this CPU (the crate is compiled for the
-/// x86-64 baseline).
-fn wide_vectors() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// One task's buffers for pooling planes separably: the maxima of a window's rows for every

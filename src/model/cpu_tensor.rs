@@ -36,6 +36,20 @@ pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
+/// Whether this CPU has AVX-512F: loops compiled for it in a `#[target_feature]` copy run
+/// 16 values an instruction (the crate is built for the x86-64 baseline, where they run 4 at
+/// best).
+pub fn wide_vectors() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// `len` values for a kernel that writes every one of them before anything reads one (a
 /// convolution's output, a scaled copy): not zeroed first, so a large buffer is neither
 /// cleared twice nor, when the allocator hands back a kept block (`huge_pages`), touched

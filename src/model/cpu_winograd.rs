@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::cpu_conv::{ChannelEpilogue, scale_input_channels};
-use super::cpu_tensor::{StorageKey, matmul_single_thread, with_scratch};
+use super::cpu_tensor::{StorageKey, matmul_single_thread, wide_vectors, with_scratch};
 use super::cpu_weight_cache::{self, Form};
 
 /// Values of one band's transformed patches and products (1 MB: this CPU's per-core L2).
@@ -253,19 +253,6 @@ fn input_transform(image: Image, cin: usize, tiles: std::ops::Range<usize>, v: &
                 _ => channel.transform(d, bd, out),
             }
         });
-}
-
-/// Whether the transforms' loops can run at AVX-512's width on this CPU (the crate is
-/// compiled for the x86-64 baseline, where they run 4 values an instruction at best).
-fn wide_vectors() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// A convolution's input image `[cin, h, w]`, and the per-channel `x·scale + shift` applied

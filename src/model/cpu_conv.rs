@@ -337,13 +337,12 @@ fn product_by_channels(dst: &mut [f32], cols: &[f32], filters: &[f32], cout: usi
         });
 }
 
-/// `bands` (consecutive ranges covering `0..len`) evened out for `threads` workers: their
-/// count rounded up to a multiple of `threads`, the rows shared out as equally as can be (4
-/// bands of 9, 9, 9 and 4 rows on 2 threads leave one thread idle a quarter of the time; 8,
-/// 8, 8, 7 do not).
-fn balanced(bands: &[Range<usize>], len: usize, threads: usize) -> Vec<Range<usize>> {
-    let count = bands.len().div_ceil(threads.max(1)) * threads.max(1);
-    let count = count.min(len).max(1);
+/// `len` rows in about `bands` bands, evened out for `threads` workers: the count rounded up
+/// to a multiple of `threads`, the rows shared out as equally as can be (bands of 9, 9, 9
+/// and 4 rows on 2 threads leave one thread idle a quarter of the time; 8, 8, 8, 7 do not).
+fn balanced(bands: usize, len: usize, threads: usize) -> Vec<Range<usize>> {
+    let threads = threads.max(1);
+    let count = (bands.div_ceil(threads) * threads).min(len).max(1);
     let (each, extra) = (len / count, len % count);
     let mut start = 0;
     (0..count)
@@ -586,7 +585,7 @@ impl Geometry {
         }
         assert!(dst.len() >= cout * n, "convolution output size");
         let out = BandedOutput(dst.as_mut_ptr());
-        let bands = balanced(&bands, self.hout, rayon::current_num_threads());
+        let bands = balanced(bands.len(), self.hout, rayon::current_num_threads());
         bands.par_iter().for_each(|rows| {
             let (start, n_band) = (rows.start * self.wout, rows.len() * self.wout);
             with_scratch(k * n_band, |cols| {
@@ -820,16 +819,20 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         };
-        for (sizes, len, threads, want) in [
-            (&[9, 9, 9, 4][..], 31, 2, vec![8, 8, 8, 7]),
-            (&[5; 13][..], 63, 2, [vec![5; 7], vec![4; 7]].concat()),
-            (&[31][..], 31, 2, vec![16, 15]),
-            (&[3, 3, 1][..], 7, 4, vec![2, 2, 2, 1]),
-            (&[2, 1][..], 3, 8, vec![1, 1, 1]),
-            (&[4, 4][..], 8, 1, vec![4, 4]),
+        for (count, len, threads, want) in [
+            (4, 31, 2, vec![8, 8, 8, 7]),
+            (13, 63, 2, [vec![5; 7], vec![4; 7]].concat()),
+            (1, 31, 2, vec![16, 15]),
+            (3, 7, 4, vec![2, 2, 2, 1]),
+            (2, 3, 8, vec![1, 1, 1]),
+            (2, 8, 1, vec![4, 4]),
         ] {
-            let got = balanced(&bands(sizes), len, threads);
-            assert_eq!(got, bands(&want), "{sizes:?} over {threads} threads");
+            let got = balanced(count, len, threads);
+            assert_eq!(
+                got,
+                bands(&want),
+                "{count} bands of {len} rows, {threads} threads"
+            );
         }
     }
 

@@ -7,10 +7,12 @@ the device tool brings files back — the one call of a session's device time, p
         --run fresh "--res 128 --channels 256,256,256,128,64,32 --batch 32"
 
 Each run is a `train_generator` process in `runs/NAME` (checkpoints every `--ckpt-minutes`).
-`--out` receives `sweep.log` (every score, and each trainer's last lines), and for the best
-two runs their best state (`training/state.py`'s format, in parts under 15 MiB, since a file
-brought back may not exceed 16 MiB: `cat best1.safetensors.part-* > state.safetensors`) and
-its sample grid. A starting state given with `--baseline` is scored first, for reference.
+`--out` receives `sweep.log` (every score, and each trainer's last lines) and two states
+(`training/state.py`'s format, in parts under 15 MiB, since a file brought back may not exceed
+16 MiB: `cat best.safetensors.part-* > state.safetensors`) with their sample grids: `best`, the
+lowest score of any checkpoint, and `latest`, the newest checkpoint of the run whose newest
+score is lowest — the one to continue when scores were still falling at the end. A starting
+state given with `--baseline` is scored first, for reference.
 """
 
 import argparse
@@ -74,7 +76,7 @@ def main():
     if a.baseline:
         g, nimg = load_generator_ema(a.baseline, dev)
         log(f"baseline {a.baseline}: {nimg / 1000:.1f} kimg, FD {score(g):.4f}")
-    procs, seen, best = {}, {}, {}
+    procs, seen, best, latest = {}, {}, {}, {}
     deadline = time.time() + a.minutes * 60
     for name, args in a.run:
         run = os.path.join(a.runs, name)
@@ -86,16 +88,24 @@ def main():
                                        stderr=subprocess.STDOUT, env=env)
         log(f"started {name}: {' '.join(cmd[3:])}")
 
-    def publish():
-        """The best two runs' best states and samples into --out."""
-        ranked = sorted(best.items(), key=lambda kv: kv[1][0])[:2]
-        for i, (name, (fd, kimg, state_file, samples)) in enumerate(ranked, 1):
-            write_parts(state_file, os.path.join(a.out, f"best{i}.safetensors"))
-            shutil.copy(samples, os.path.join(a.out, f"best{i}_samples.png"))
-            log(f"published best{i}: {name} at {kimg:.1f} kimg, FD {fd:.4f}")
+    def publish(kind, entry):
+        """One state and its samples into --out as `kind`."""
+        name, (fd, kimg, state_file, samples) = entry
+        write_parts(state_file, os.path.join(a.out, f"{kind}.safetensors"))
+        shutil.copy(samples, os.path.join(a.out, f"{kind}_samples.png"))
+        log(f"published {kind}: {name} at {kimg:.1f} kimg, FD {fd:.4f}")
+
+    def keep(name, ckpt, fd, nimg, kind):
+        """The checkpoint as the run's `kind` state (f16), with the samples written beside it."""
+        state_file = os.path.join(a.runs, name, f"{kind}.safetensors")
+        saved_state.save(ckpt, state_file)
+        samples = os.path.join(a.runs, name, f"{kind}_samples.png")
+        shutil.copy(os.path.join(a.runs, name, "samples.png"), samples)
+        return fd, nimg / 1000, state_file, samples
 
     def poll():
-        changed = False
+        published = dict(best=min(best.items(), key=lambda kv: kv[1][0], default=None),
+                         latest=min(latest.items(), key=lambda kv: kv[1][0], default=None))
         for name in procs:
             ckpt = os.path.join(a.runs, name, "checkpoint.pt")
             if not os.path.exists(ckpt) or os.path.getmtime(ckpt) == seen.get(name):
@@ -109,15 +119,13 @@ def main():
                 continue
             fd = score(g)
             log(f"{name}: {nimg / 1000:.1f} kimg, FD {fd:.4f}")
+            latest[name] = keep(name, ckpt, fd, nimg, "latest")
             if name not in best or fd < best[name][0]:
-                state_file = os.path.join(a.runs, name, "best.safetensors")
-                saved_state.save(ckpt, state_file)
-                samples = os.path.join(a.runs, name, "best_samples.png")
-                shutil.copy(os.path.join(a.runs, name, "samples.png"), samples)
-                best[name] = (fd, nimg / 1000, state_file, samples)
-                changed = True
-        if changed:
-            publish()
+                best[name] = keep(name, ckpt, fd, nimg, "best")
+        for kind, runs in (("best", best), ("latest", latest)):
+            top = min(runs.items(), key=lambda kv: kv[1][0], default=None)
+            if top is not None and top != published[kind]:
+                publish(kind, top)
 
     while any(pr.poll() is None for pr in procs.values()):
         poll()

@@ -29,7 +29,7 @@ case "${1:-status}" in
       --grow-trunk weights/perceptual.safetensors --top-channels 16 \
       --d-warmup-kimg "${D_WARMUP_KIMG:-8}" --precision "${PRECISION:-auto}" \
       --minutes "${MINUTES:-100000}" --ckpt-minutes "${CKPT_MINUTES:-5}" \
-      ${LR:+--lr "$LR"} ${G_LR:+--g-lr "$G_LR"} ${R1_GAMMA:+--r1-gamma "$R1_GAMMA"} ${MIXING:+--mixing "$MIXING"} ${EMA_KIMG:+--ema-kimg "$EMA_KIMG"} ${LR_WARMUP_KIMG:+--lr-warmup-kimg "$LR_WARMUP_KIMG"} ${TOP_ONLY_KIMG:+--train-top-only-kimg "$TOP_ONLY_KIMG"} \
+      ${LR:+--lr "$LR"} ${G_LR:+--g-lr "$G_LR"} ${R1_GAMMA:+--r1-gamma "$R1_GAMMA"} ${MIXING:+--mixing "$MIXING"} ${BATCH:+--batch "$BATCH"} ${EMA_KIMG:+--ema-kimg "$EMA_KIMG"} ${LR_WARMUP_KIMG:+--lr-warmup-kimg "$LR_WARMUP_KIMG"} ${TOP_ONLY_KIMG:+--train-top-only-kimg "$TOP_ONLY_KIMG"} \
       ${TOP_ONLY_UNTIL_KIMG:+--top-only-until-kimg "$TOP_ONLY_UNTIL_KIMG"} \
       ${JOIN_RAMP_KIMG:+--join-ramp-kimg "$JOIN_RAMP_KIMG"} \
       ${OLD_LR_SCALE:+--old-lr-scale "$OLD_LR_SCALE"} ${FREEZE_MAPPING:+--freeze-mapping} ${WIDEN_TOP:+--widen-top "$WIDEN_TOP"} ${REGROW_D:+--regrow-d} >>"$RUN/trainer.out" 2>&1 &

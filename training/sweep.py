@@ -92,7 +92,8 @@ def main():
         """One state and its samples into --out as `kind`."""
         name, (fd, kimg, state_file, samples) = entry
         write_parts(state_file, os.path.join(a.out, f"{kind}.safetensors"))
-        shutil.copy(samples, os.path.join(a.out, f"{kind}_samples.png"))
+        if os.path.exists(samples):
+            shutil.copy(samples, os.path.join(a.out, f"{kind}_samples.png"))
         log(f"published {kind}: {name} at {kimg:.1f} kimg, FD {fd:.4f}")
 
     def keep(name, ckpt, fd, nimg, kind):
@@ -100,7 +101,13 @@ def main():
         state_file = os.path.join(a.runs, name, f"{kind}.safetensors")
         saved_state.save(ckpt, state_file)
         samples = os.path.join(a.runs, name, f"{kind}_samples.png")
-        shutil.copy(os.path.join(a.runs, name, "samples.png"), samples)
+        grid = os.path.join(a.runs, name, "samples.png")  # written just after the checkpoint
+        for _ in range(60):
+            if os.path.exists(grid) and os.path.getmtime(grid) >= os.path.getmtime(ckpt):
+                break
+            time.sleep(1)
+        if os.path.exists(grid):
+            shutil.copy(grid, samples)
         return fd, nimg / 1000, state_file, samples
 
     def poll():

@@ -1,5 +1,5 @@
 """Identity-space Fréchet distance in PyTorch: the figure of the app's `facestyle evaluate fid`
-(generated faces at ψ 1 with the stored noise, quantized to 8 bits, against real faces brought
+(generated faces at ψ 1 with zero noise, as the app's exports store it, quantized to 8 bits, against real faces brought
 to the generator's size with Lanczos), for ranking checkpoints where the app does not run — on
 a lent GPU machine, beside the trainers (`training/sweep.py`). The latent samples come from
 PyTorch's generator rather than the app's seeded one, so the two figures agree to the sampling
@@ -51,9 +51,10 @@ def real_embeddings(net, tar_path, side, dev):
 
 @torch.no_grad()
 def generated_embeddings(net, g, count, dev, seed=0):
-    """Embeddings of `count` faces of `g` at ψ 1 with its stored noise, quantized as a PNG is."""
+    """Embeddings of `count` faces of `g` at ψ 1, quantized as a PNG is, with zero noise: the
+    stored noise the app's files carry (`state.py export`, the shipped `--stored-noise zero`)."""
     torch.manual_seed(seed)
-    noise = g.stored_noise()
+    noise = [torch.zeros_like(n) for n in g.stored_noise()]
     out = []
     for start in range(0, count, 50):
         z = torch.randn(min(50, count - start), g.style_dim, device=dev)

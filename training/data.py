@@ -17,16 +17,22 @@ HELD_OUT = 100
 SETS = ("ffhq256-real-1000.tar", "ffhq128-real-3900.tar", "stylegan256-fake-1100.tar")
 
 
-def _decode_tar(path, res):
-    out = []
+def tar_images(path):
+    """(name, RGB image) of every JPEG/PNG in a tar archive, sorted by name."""
     with tarfile.open(path) as tar:
         members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.lower().endswith((".jpg", ".jpeg", ".png"))),
                          key=lambda m: m.name)
         for m in members:
-            im = Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB")
-            if im.size != (res, res):
-                im = im.resize((res, res), Image.LANCZOS)
-            out.append(np.asarray(im, dtype=np.uint8))
+            yield m.name, Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB")
+
+
+def decode_tar(path, res):
+    """Every image of a tar archive (sorted by name) at res×res (Lanczos), uint8 [N, res, res, 3]."""
+    out = []
+    for _, im in tar_images(path):
+        if im.size != (res, res):
+            im = im.resize((res, res), Image.LANCZOS)
+        out.append(np.asarray(im, dtype=np.uint8))
     return np.stack(out)
 
 
@@ -35,7 +41,7 @@ def load_faces(data_dir, res, cache_dir):
     os.makedirs(cache_dir, exist_ok=True)
     cache = os.path.join(cache_dir, f"faces{res}.npz")
     if not os.path.exists(cache):
-        parts = {name: _decode_tar(os.path.join(data_dir, name), res) for name in SETS}
+        parts = {name: decode_tar(os.path.join(data_dir, name), res) for name in SETS}
         real256 = parts[SETS[0]]
         held = real256[-HELD_OUT:]
         train = np.concatenate([real256[:-HELD_OUT], parts[SETS[1]], parts[SETS[2]]])

@@ -10,16 +10,13 @@ noise of 1,000 faces, not to the digit; the app's figure is the one the model ca
 """
 
 import argparse
-import io
-import tarfile
 
 import numpy as np
 import torch
-from PIL import Image
 
 from training import state as saved_state
+from training.data import decode_tar, to_tensor
 from training.face_id import FaceIdNet, face_region
-from training.stylegan2 import Generator
 from training.util import device_and_threads
 
 FACE_ID = "weights/face_id/face_recognition.safetensors"
@@ -33,19 +30,10 @@ def embed(net, images):
 
 def real_embeddings(net, tar_path, side, dev):
     """Embeddings of every face in a tar archive (sorted by name), resized to `side`."""
-    faces = []
-    with tarfile.open(tar_path) as tar:
-        members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.lower().endswith((".jpg", ".png"))),
-                         key=lambda m: m.name)
-        for m in members:
-            im = Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB")
-            if im.size != (side, side):
-                im = im.resize((side, side), Image.LANCZOS)
-            faces.append(np.asarray(im, dtype=np.uint8))
+    faces = decode_tar(tar_path, side)
     out = []
     for i in range(0, len(faces), 64):
-        x = torch.from_numpy(np.stack(faces[i:i + 64])).permute(0, 3, 1, 2).float().to(dev) / 127.5 - 1
-        out.append(embed(net, x))
+        out.append(embed(net, to_tensor(faces[i:i + 64]).to(dev)))
     return torch.cat(out)
 
 
@@ -85,10 +73,7 @@ def load_generator_ema(path, dev):
     else:
         nets, cfg, counters = saved_state.load(path)
         weights, nimg = nets["g_ema"], counters["nimg"]
-    g = Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channels"], cfg["lr_mlp"])
-    missing, unexpected = g.load_state_dict(weights, strict=False)
-    if unexpected or any(not k.endswith(".kernel") for k in missing):
-        raise KeyError(f"{path}: g_ema missing {missing}, unexpected {unexpected}")
+    g = saved_state.ema_generator(cfg, weights, path)
     return g.to(dev).eval(), nimg
 
 

@@ -14,22 +14,19 @@ import tarfile
 
 from PIL import Image
 
-from training.data import SETS
+from training.data import SETS, tar_images
 from training.fd import FACE_ID
 
 
 def shrink_tar(src, out, side, quality):
-    """Every image of `src` at `side` px as JPEG, same names and order."""
-    with tarfile.open(src) as tar, tarfile.open(out + ".tmp", "w") as packed:
-        for m in tar.getmembers():
-            if not (m.isfile() and m.name.lower().endswith((".jpg", ".jpeg", ".png"))):
-                continue
-            im = Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB")
+    """Every image of `src` at `side` px as JPEG, same names, sorted by name."""
+    with tarfile.open(out + ".tmp", "w") as packed:
+        for name, im in tar_images(src):
             if im.size != (side, side):
                 im = im.resize((side, side), Image.LANCZOS)
             buf = io.BytesIO()
             im.save(buf, "JPEG", quality=quality)
-            info = tarfile.TarInfo(m.name)
+            info = tarfile.TarInfo(name)
             info.size = buf.tell()
             buf.seek(0)
             packed.addfile(info, buf)

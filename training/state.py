@@ -17,6 +17,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from training.stylegan2 import Generator
+
 NETS = ("g", "g_ema", "d")
 
 
@@ -48,6 +50,16 @@ def load(path):
     return nets, json.loads(meta["generator_config"]), json.loads(meta["state"])
 
 
+def ema_generator(cfg, weights, source):
+    """The generator of `cfg` holding `weights` (G_ema's state dict; the blur kernels, which
+    states leave out, are rebuilt); `source` names the file in the error."""
+    g = Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channels"], cfg["lr_mlp"])
+    missing, unexpected = g.load_state_dict(weights, strict=False)
+    if unexpected or any(not k.endswith(".kernel") for k in missing):
+        raise KeyError(f"{source}: g_ema missing {missing}, unexpected {unexpected}")
+    return g
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -66,11 +78,8 @@ def main():
         print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB) at {st['nimg'] / 1000:.1f} kimg")
     elif a.cmd == "export":
         from training.export import generator_tensors
-        from training.stylegan2 import Generator
         nets, cfg, st = load(a.state)
-        g = Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channels"], cfg["lr_mlp"])
-        missing, unexpected = g.load_state_dict(nets["g_ema"], strict=False)
-        assert not unexpected and all(k.endswith(".kernel") for k in missing), (missing, unexpected)
+        g = ema_generator(cfg, nets["g_ema"], a.state)
         meta = {"config": json.dumps(g.config()), "interim": a.interim, "stored_noise": "zero",
                 "training": json.dumps({"kimg": st["nimg"] / 1000, "steps": st["step"]})}
         save_file(generator_tensors(g.eval().requires_grad_(False), "zero"), a.out, metadata=meta)

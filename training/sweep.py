@@ -96,11 +96,14 @@ def main():
             shutil.copy(samples, os.path.join(a.out, f"{kind}_samples.png"))
         log(f"published {kind}: {name} at {kimg:.1f} kimg, FD {fd:.4f}")
 
+    def kept_files(name, kind):
+        return (os.path.join(a.runs, name, f"{kind}.safetensors"),
+                os.path.join(a.runs, name, f"{kind}_samples.png"))
+
     def keep(name, ckpt, fd, nimg, kind):
         """The checkpoint as the run's `kind` state (f16), with the samples written beside it."""
-        state_file = os.path.join(a.runs, name, f"{kind}.safetensors")
+        state_file, samples = kept_files(name, kind)
         saved_state.save(ckpt, state_file)
-        samples = os.path.join(a.runs, name, f"{kind}_samples.png")
         grid = os.path.join(a.runs, name, "samples.png")  # written just after the checkpoint
         for _ in range(60):
             if os.path.exists(grid) and os.path.getmtime(grid) >= os.path.getmtime(ckpt):
@@ -109,6 +112,15 @@ def main():
         if os.path.exists(grid):
             shutil.copy(grid, samples)
         return fd, nimg / 1000, state_file, samples
+
+    def copied(name, entry, kind):
+        """A kept state and its samples copied under `kind`'s names (saved once, kept twice)."""
+        fd, kimg, *files = entry
+        targets = kept_files(name, kind)
+        for src, dst in zip(files, targets):
+            if os.path.exists(src):
+                shutil.copy(src, dst)
+        return (fd, kimg, *targets)
 
     def poll():
         published = dict(best=min(best.items(), key=lambda kv: kv[1][0], default=None),
@@ -128,7 +140,7 @@ def main():
             log(f"{name}: {nimg / 1000:.1f} kimg, FD {fd:.4f}")
             latest[name] = keep(name, ckpt, fd, nimg, "latest")
             if name not in best or fd < best[name][0]:
-                best[name] = keep(name, ckpt, fd, nimg, "best")
+                best[name] = copied(name, latest[name], "best")
         for kind, runs in (("best", best), ("latest", latest)):
             top = min(runs.items(), key=lambda kv: kv[1][0], default=None)
             if top is not None and top != published[kind]:

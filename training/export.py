@@ -51,10 +51,13 @@ def generator_tensors(g, stored_noise="keep"):
     return t
 
 
-def perceptual_tensors(checkpoint):
-    s = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    return {k: v.float().contiguous().clone() for k, v in s["d"].items()
+def perceptual_tensors(d):
+    """The discriminator state dict `d`'s feature trunk, as the app's perceptual file holds it."""
+    return {k: v.float().contiguous().clone() for k, v in d.items()
             if (k.startswith("from_rgb.") or k.startswith("blocks.")) and not k.endswith(".kernel")}
+
+
+PERCEPTUAL_META = {"kind": "discriminator trunk, LPIPS-style unit-normalized features"}
 
 
 def encoder_tensors(e):
@@ -88,10 +91,11 @@ def main():
         meta["stored_noise"] = a.stored_noise
         store(generator_tensors(g, a.stored_noise), a.out, metadata=meta)
     elif a.kind == "perceptual":
-        meta = {"kind": "discriminator trunk, LPIPS-style unit-normalized features"}
+        meta = dict(PERCEPTUAL_META)
         if a.interim:
             meta["interim"] = a.interim
-        store(perceptual_tensors(a.checkpoint), a.out, metadata=meta)
+        d = torch.load(a.checkpoint, map_location="cpu", weights_only=False)["d"]
+        store(perceptual_tensors(d), a.out, metadata=meta)
     else:
         e, s = encoder_from_checkpoint(a.checkpoint)
         meta = {"config": json.dumps(e.cfg), "training": json.dumps({"steps": s["state"]["step"]})}

@@ -7,6 +7,7 @@ from it with fresh optimizers and a short learning-rate warm-up (`train_generato
   python -m training.state save RUN/checkpoint.pt training/state/g128.safetensors
   python -m training.state show training/state/g128.safetensors
   python -m training.state export training/state/g128.safetensors /tmp/g128.safetensors  # G_ema for the app
+  python -m training.state export training/state/g128.safetensors /tmp/p128.safetensors --perceptual  # D's trunk
 """
 
 import argparse
@@ -71,17 +72,28 @@ def main():
     ex = sub.add_parser("export", help="G_ema as the app's generator file (f32, zero stored noise)")
     ex.add_argument("state")
     ex.add_argument("out")
-    ex.add_argument("--interim", default="128-px generator in training (not the shipped model)")
+    ex.add_argument("--interim", default="128-px generator in training (not the shipped model)",
+                    help="the note that marks the file as a stand-in (the app shows it); '' for a release")
+    ex.add_argument("--perceptual", action="store_true",
+                    help="the discriminator's feature trunk instead (the app's perceptual file, f16)")
     a = p.parse_args()
     if a.cmd == "save":
         st = save(a.checkpoint, a.out)
         print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB) at {st['nimg'] / 1000:.1f} kimg")
+    elif a.cmd == "export" and a.perceptual:
+        from training.export import PERCEPTUAL_META, perceptual_tensors
+        nets, _, st = load(a.state)
+        tensors = {k: v.half() for k, v in perceptual_tensors(nets["d"]).items()}
+        save_file(tensors, a.out, metadata=dict(PERCEPTUAL_META, **({"interim": a.interim} if a.interim else {})))
+        print(f"wrote {a.out} at {st['nimg'] / 1000:.1f} kimg")
     elif a.cmd == "export":
         from training.export import generator_tensors
         nets, cfg, st = load(a.state)
         g = ema_generator(cfg, nets["g_ema"], a.state)
-        meta = {"config": json.dumps(g.config()), "interim": a.interim, "stored_noise": "zero",
+        meta = {"config": json.dumps(g.config()), "stored_noise": "zero",
                 "training": json.dumps({"kimg": st["nimg"] / 1000, "steps": st["step"]})}
+        if a.interim:
+            meta["interim"] = a.interim
         save_file(generator_tensors(g.eval().requires_grad_(False), "zero"), a.out, metadata=meta)
         print(f"wrote {a.out} at {st['nimg'] / 1000:.1f} kimg")
     else:

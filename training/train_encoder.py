@@ -35,7 +35,7 @@ from training.face_id import FaceIdNet, IdentityLoss
 from training.fse import FeatureStyleEncoder
 from training.perceptual import DiscriminatorFeatures
 from training.stylegan2 import Discriminator
-from training.util import RunSchedule, atomic_save, device_and_threads, save_grid
+from training.util import RunSchedule, atomic_save, device_and_threads, save_grid, use_bf16
 
 
 def parse_args():
@@ -71,6 +71,9 @@ def parse_args():
                    help="paper: true noise for generated faces, random for real ones; zero: no noise "
                         "anywhere (for a generator exported with --stored-noise zero)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="bf16 autocast for the forward passes (losses and weights stay fp32); auto = "
+                        "bf16 on CUDA or on a CPU with native bf16, as in train_generator")
     return p.parse_args()
 
 
@@ -147,6 +150,9 @@ def main():
     held_in = torch.from_numpy(held[:16]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
     held_x = to_generator_side(held_in, res)
     half = a.batch // 2
+    bf16 = use_bf16(a.precision, dev)
+    print(f"precision: {'bf16 autocast' if bf16 else 'fp32'}", flush=True)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
 
     def invert(x, noise):
@@ -176,7 +182,7 @@ def main():
             group["lr"] = lr
         real_in = sample(half).to(dev)
         real = to_generator_side(real_in, res)
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             z = torch.randn(half, gcfg["style_dim"], device=dev)
             w = g.mapping(z)[:, None].repeat(1, g.n_latent, 1)
             noise = zero_noise or [torch.randn_like(n.expand(half, -1, -1, -1)) for n in g.stored_noise()]
@@ -185,18 +191,21 @@ def main():
                                                                align_corners=False)
             if identity:
                 fake_id, real_id = identity.layers(fake), identity.layers(real)
-        # generated half: true noise, MSE on the latent-only inversion
-        f1, f2, ffeat, fgk = invert(fake_in, noise)
-        # real half: random noise, MSE on the inversion with the feature code
-        r1, r2, rfeat, rgk = invert(real_in, zero_noise)
+        fake = fake.float()
+        with autocast:
+            # generated half: true noise, MSE on the latent-only inversion
+            f1, f2, ffeat, fgk = invert(fake_in, noise)
+            # real half: random noise, MSE on the inversion with the feature code
+            r1, r2, rfeat, rgk = invert(real_in, zero_noise)
+            perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
+                    + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).float().mean()
+            ident = torch.zeros((), device=dev)
+            if identity:
+                ident = (identity(f1, fake_id) + identity(f2, fake_id) + identity(r1, real_id)
+                         + identity(r2, real_id)).float().mean()
+        f1, r2, ffeat, fgk, rfeat, rgk = (t.float() for t in (f1, r2, ffeat, fgk, rfeat, rgk))
         mse = F.mse_loss(f1, fake) + F.mse_loss(r2, real)
-        perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
-                + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).mean()
         frec = F.mse_loss(ffeat, fgk) + F.mse_loss(rfeat, rgk)
-        ident = torch.zeros((), device=dev)
-        if identity:
-            ident = (identity(f1, fake_id) + identity(f2, fake_id) + identity(r1, real_id)
-                     + identity(r2, real_id)).mean()
         loss = mse + a.lambda_perceptual * perc + a.lambda_feature * frec + a.lambda_id * ident
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -31,7 +31,7 @@ from training.diffaug import diff_augment
 from training import state as saved_state
 from training.grow import grow_discriminator, grow_generator, widen_top
 from training.stylegan2 import Discriminator, Generator
-from training.util import RunSchedule, atomic_save, device_and_threads, save_grid
+from training.util import RunSchedule, atomic_save, device_and_threads, save_grid, use_bf16
 
 
 def parse_args():
@@ -167,19 +167,6 @@ def stored_d_top(d_state):
 def d_channels(channels, top=None):
     """The discriminator's channel table: the generator's, with a wider input block if asked."""
     return list(channels[:-1]) + [top or channels[-1]]
-
-
-def use_bf16(precision, dev):
-    """Whether to autocast to bf16: asked for, or `auto` on hardware with native bf16."""
-    if precision != "auto":
-        return precision == "bf16"
-    if dev.type == "cuda":
-        return True
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def new_models(cfg, d_top_channels=None):

@@ -69,3 +69,16 @@ class RunSchedule:
             checkpoint()
             self.last_ckpt = now
         return done
+
+
+def use_bf16(precision, dev):
+    """Whether to autocast to bf16: asked for, or `auto` on hardware with native bf16."""
+    if precision != "auto":
+        return precision == "bf16"
+    if dev.type == "cuda":
+        return True
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

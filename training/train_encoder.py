@@ -67,6 +67,10 @@ def parse_args():
                         "the per-channel mean and spread of G^K over generated faces; keep: as "
                         "initialized (or as in --init-encoder)")
     p.add_argument("--lambda-id", type=float, default=0.1, help="0 leaves the identity network out")
+    p.add_argument("--lambda-latent", type=float, default=0.0,
+                   help="weight of ‖w+ − w‖² on the generated half, whose w is known (ours, not the "
+                        "paper's; 0 leaves it out): keeps w+ near the generator's W, where edits act "
+                        "in full")
     p.add_argument("--noise", choices=["paper", "zero"], default="paper",
                    help="paper: true noise for generated faces, random for real ones; zero: no noise "
                         "anywhere (for a generator exported with --stored-noise zero)")
@@ -156,12 +160,12 @@ def main():
     schedule = RunSchedule(a.run, a.minutes, a.ckpt_minutes)
 
     def invert(x, noise):
-        """x at the encoder's input side → (x1, x2, F, G^K(w+))."""
+        """x at the encoder's input side → (x1, x2, F, G^K(w+), w+)."""
         delta, feat = e(x)
         wplus = delta + latent_avg
         x1, gk = g.synthesis(wplus, noise, return_feature=a.k)
         x2 = g.synthesis(wplus, noise, inject=(a.k, feat))
-        return x1, x2, feat, gk
+        return x1, x2, feat, gk, wplus
 
     def checkpoint():
         atomic_save(dict(encoder=e.state_dict(), opt=opt.state_dict(), state=state,
@@ -169,7 +173,7 @@ def main():
         e.eval()
         with torch.no_grad():
             eval_noise = zero_noise or g.stored_noise()
-            _, x2, _, _ = invert(held_in, eval_noise)
+            x2 = invert(held_in, eval_noise)[1]
         e.train()
         save_grid(torch.cat([held_x, x2]), os.path.join(a.run, "held_out.png"), cols=16)
         mse = F.mse_loss(x2, held_x).item()
@@ -194,9 +198,9 @@ def main():
         fake = fake.float()
         with autocast:
             # generated half: true noise, MSE on the latent-only inversion
-            f1, f2, ffeat, fgk = invert(fake_in, noise)
+            f1, f2, ffeat, fgk, fwplus = invert(fake_in, noise)
             # real half: random noise, MSE on the inversion with the feature code
-            r1, r2, rfeat, rgk = invert(real_in, zero_noise)
+            r1, r2, rfeat, rgk, _ = invert(real_in, zero_noise)
             perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
                     + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).float().mean()
             ident = torch.zeros((), device=dev)
@@ -206,13 +210,16 @@ def main():
         f1, r2, ffeat, fgk, rfeat, rgk = (t.float() for t in (f1, r2, ffeat, fgk, rfeat, rgk))
         mse = F.mse_loss(f1, fake) + F.mse_loss(r2, real)
         frec = F.mse_loss(ffeat, fgk) + F.mse_loss(rfeat, rgk)
-        loss = mse + a.lambda_perceptual * perc + a.lambda_feature * frec + a.lambda_id * ident
+        latent = F.mse_loss(fwplus.float(), w.float())
+        loss = (mse + a.lambda_perceptual * perc + a.lambda_feature * frec + a.lambda_id * ident
+                + a.lambda_latent * latent)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if schedule.tick(state, step_start,
                          lambda: f"loss {loss.item():.4f} mse {mse.item():.4f} perc {perc.item():.4f} "
-                                 f"frec {frec.item():.4f} id {ident.item():.4f} lr {lr:g}",
+                                 f"frec {frec.item():.4f} id {ident.item():.4f} latent {latent.item():.4f} "
+                                 f"lr {lr:g}",
                          state["step"] + 1 >= a.steps, checkpoint):
             break
 

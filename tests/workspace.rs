@@ -501,7 +501,7 @@ fn interfacegan_trains_an_age_slider_that_ages_faces_and_joins_the_set() {
         attributes: vec![Attribute::Age],
         orthogonal_to: vec![Attribute::Smile, Attribute::Age],
         faces: FaceSource::Samples {
-            count: 160,
+            count: 320,
             truncation: 0.7,
         },
         ratio: 0.25,
@@ -528,7 +528,7 @@ fn interfacegan_trains_an_age_slider_that_ages_faces_and_joins_the_set() {
     for line in &computed.report {
         println!("{line}");
     }
-    // 40 faces each side, 56 fit and 24 held out: age separates well above chance
+    // 80 faces each side, 112 fit and 48 held out: age separates well above chance
     assert!(computed.strengths[0] > 0.7, "{:?}", computed.strengths);
     assert!(computed.report.iter().any(|l| l.contains("vs Smile")));
     ws.use_computed_directions(computed).unwrap();
@@ -546,7 +546,7 @@ fn interfacegan_trains_an_age_slider_that_ages_faces_and_joins_the_set() {
         set.directions[age]
             .info
             .source
-            .contains("InterFaceGAN on 160")
+            .contains("InterFaceGAN on 320")
     );
 
     // the new slider ages four fresh faces by the attribute network's reading

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bundled-model trainer as a background job at idle priority (see training/README.md).
 #
-#   bash training/background.sh start    # resume the 128-px run (checkpoint → training/state → grow 64 px)
+#   bash training/background.sh start    # resume the 128-px run (its checkpoint, else training/state)
 #   bash training/background.sh pause    # SIGSTOP, e.g. while benchmarking or building
 #   bash training/background.sh resume   # SIGCONT
 #   bash training/background.sh stop     # checkpoint, then exit (waits for it)
@@ -25,8 +25,7 @@ case "${1:-status}" in
     # passive OpenMP waiting: idle worker threads sleep instead of spinning, so the trainer
     # takes only the CPU time nothing else wants
     OMP_WAIT_POLICY=PASSIVE nohup nice -n 19 python3 -m training.train_generator \
-      --run "$RUN" --resume-state "$STATE" --grow-from weights/generator.safetensors \
-      --grow-trunk weights/perceptual.safetensors --top-channels 16 \
+      --run "$RUN" --resume-state "$STATE" \
       --d-warmup-kimg "${D_WARMUP_KIMG:-8}" --precision "${PRECISION:-auto}" \
       --minutes "${MINUTES:-100000}" --ckpt-minutes "${CKPT_MINUTES:-5}" \
       ${LR:+--lr "$LR"} ${G_LR:+--g-lr "$G_LR"} ${R1_GAMMA:+--r1-gamma "$R1_GAMMA"} ${MIXING:+--mixing "$MIXING"} ${BATCH:+--batch "$BATCH"} ${EMA_KIMG:+--ema-kimg "$EMA_KIMG"} ${LR_WARMUP_KIMG:+--lr-warmup-kimg "$LR_WARMUP_KIMG"} ${TOP_ONLY_KIMG:+--train-top-only-kimg "$TOP_ONLY_KIMG"} \

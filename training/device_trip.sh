@@ -22,6 +22,7 @@ case "${1:-}" in
     printf '%s\n/tests/fixtures/\n/weights/\n/runs/\n*.png\n*.gif\n' "$MARK" >>"$EXCLUDE.tmp"
     mv "$EXCLUDE.tmp" "$EXCLUDE"
     [[ -f .data/face_recognition.safetensors ]] || python3 -m training.pack .data
+    cp weights/directions.safetensors .data/  # the sliders, for device_encoder.sh's editability
     size=$( (git ls-files; git ls-files --others --exclude-standard) | sort -u | tr '\n' '\0' \
       | xargs -0 du -cb 2>/dev/null | tail -n 1 | cut -f 1)
     echo "the call carries $((size / 1048576)) MiB of 64"

@@ -57,7 +57,12 @@ def perceptual_tensors(d):
             if (k.startswith("from_rgb.") or k.startswith("blocks.")) and not k.endswith(".kernel")}
 
 
-PERCEPTUAL_META = {"kind": "discriminator trunk, LPIPS-style unit-normalized features"}
+def perceptual_metadata(interim=None):
+    """The perceptual file's metadata; `interim` marks a stand-in (the app shows the note)."""
+    meta = {"kind": "discriminator trunk, LPIPS-style unit-normalized features"}
+    if interim:
+        meta["interim"] = interim
+    return meta
 
 
 def encoder_tensors(e):
@@ -91,11 +96,8 @@ def main():
         meta["stored_noise"] = a.stored_noise
         store(generator_tensors(g, a.stored_noise), a.out, metadata=meta)
     elif a.kind == "perceptual":
-        meta = dict(PERCEPTUAL_META)
-        if a.interim:
-            meta["interim"] = a.interim
         d = torch.load(a.checkpoint, map_location="cpu", weights_only=False)["d"]
-        store(perceptual_tensors(d), a.out, metadata=meta)
+        store(perceptual_tensors(d), a.out, metadata=perceptual_metadata(a.interim))
     else:
         e, s = encoder_from_checkpoint(a.checkpoint)
         meta = {"config": json.dumps(e.cfg), "training": json.dumps({"steps": s["state"]["step"]})}

@@ -81,10 +81,10 @@ def main():
         st = save(a.checkpoint, a.out)
         print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB) at {st['nimg'] / 1000:.1f} kimg")
     elif a.cmd == "export" and a.perceptual:
-        from training.export import PERCEPTUAL_META, perceptual_tensors
+        from training.export import perceptual_metadata, perceptual_tensors
         nets, _, st = load(a.state)
         tensors = {k: v.half() for k, v in perceptual_tensors(nets["d"]).items()}
-        save_file(tensors, a.out, metadata=dict(PERCEPTUAL_META, **({"interim": a.interim} if a.interim else {})))
+        save_file(tensors, a.out, metadata=perceptual_metadata(a.interim))
         print(f"wrote {a.out} at {st['nimg'] / 1000:.1f} kimg")
     elif a.cmd == "export":
         from training.export import generator_tensors

@@ -38,9 +38,11 @@ def real_embeddings(net, tar_path, side, dev):
 
 
 @torch.no_grad()
-def generated_embeddings(net, g, count, dev, seed=0):
+def generated_embeddings(net, g, count, dev, seed=1):
     """Embeddings of `count` faces of `g` at ψ 1, quantized as a PNG is, with zero noise: the
-    stored noise the app's files carry (`state.py export`, the shipped `--stored-noise zero`)."""
+    stored noise the app's files carry (`state.py export`, the shipped `--stored-noise zero`).
+    Not seed 0: the generator's trainer drew seed 0's first latents again at every resume (until
+    fixed), and the shipped generator learned those z's apart (broken faces)."""
     torch.manual_seed(seed)
     noise = [torch.zeros_like(n) for n in g.stored_noise()]
     out = []

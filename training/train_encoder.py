@@ -8,6 +8,8 @@ are made, x1 = G(w+) and x2 = G(w+, F at K). Losses (paper Eq. 5 / 8):
   + 0.01 · ||F − G^K(w+)||²  (feature reconstruction, keeps Eq. 1 edits valid)
   + 0.1 · multi-layer identity loss on x1 and x2 (Eq. 6, with the app's identity network,
     training/face_id.py, in place of ArcFace)
+Two terms of ours (off by default): λ_w · ‖w+ − w‖² on the generated half and λ_s · the spread
+of w+'s entries about their mean on both halves (e4e's idea): a w+ near W edits in full.
 The face-parsing term needs a parsing model, which is not available, so it is left out (the
 model card says so). The perceptual trunk is the trained discriminator (training/perceptual.py).
 Adam, lr 1e-4, divided by ten for the last 1/6 of the steps (the paper's 10 + 2 epochs).
@@ -71,6 +73,10 @@ def parse_args():
                    help="weight of ‖w+ − w‖² on the generated half, whose w is known (ours, not the "
                         "paper's; 0 leaves it out): keeps w+ near the generator's W, where edits act "
                         "in full")
+    p.add_argument("--lambda-spread", type=float, default=0.0,
+                   help="weight of the w+ entries' spread about their own mean, ‖w+ − mean(w+)‖², on "
+                        "both halves (ours, e4e's idea; 0 leaves it out): a w+ whose layers agree "
+                        "edits like a point of W")
     p.add_argument("--noise", choices=["paper", "zero"], default="paper",
                    help="paper: true noise for generated faces, random for real ones; zero: no noise "
                         "anywhere (for a generator exported with --stored-noise zero)")
@@ -144,6 +150,7 @@ def main():
         s = torch.load(ckpt, map_location=dev, weights_only=False)
         e.load_state_dict(s["encoder"]), opt.load_state_dict(s["opt"])
         state = s["state"]
+        torch.manual_seed(a.seed + state["step"])  # new latents after a resume, not the first ones again
         print(f"resumed at step {state['step']}")
     # --noise zero: the same zero maps everywhere; else random noise (true noise for generated faces)
     zero_noise = [torch.zeros_like(n) for n in g.stored_noise()] if a.noise == "zero" else None
@@ -200,7 +207,7 @@ def main():
             # generated half: true noise, MSE on the latent-only inversion
             f1, f2, ffeat, fgk, fwplus = invert(fake_in, noise)
             # real half: random noise, MSE on the inversion with the feature code
-            r1, r2, rfeat, rgk, _ = invert(real_in, zero_noise)
+            r1, r2, rfeat, rgk, rwplus = invert(real_in, zero_noise)
             perc = (perceptual.multiscale(f1, fake) + perceptual.multiscale(f2, fake)
                     + perceptual.multiscale(r1, real) + perceptual.multiscale(r2, real)).float().mean()
             ident = torch.zeros((), device=dev)
@@ -211,14 +218,17 @@ def main():
         mse = F.mse_loss(f1, fake) + F.mse_loss(r2, real)
         frec = F.mse_loss(ffeat, fgk) + F.mse_loss(rfeat, rgk)
         latent = F.mse_loss(fwplus.float(), w.float())
+        both = torch.cat([fwplus, rwplus]).float()
+        spread = (both - both.mean(1, keepdim=True)).square().mean()
         loss = (mse + a.lambda_perceptual * perc + a.lambda_feature * frec + a.lambda_id * ident
-                + a.lambda_latent * latent)
+                + a.lambda_latent * latent + a.lambda_spread * spread)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if schedule.tick(state, step_start,
                          lambda: f"loss {loss.item():.4f} mse {mse.item():.4f} perc {perc.item():.4f} "
                                  f"frec {frec.item():.4f} id {ident.item():.4f} latent {latent.item():.4f} "
+                                 f"spread {spread.item():.4f} "
                                  f"lr {lr:g}",
                          state["step"] + 1 >= a.steps, checkpoint):
             break

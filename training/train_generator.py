@@ -184,6 +184,11 @@ def main():
     ckpt = os.path.join(a.run, "checkpoint.pt")
     g, d, g_ema, state, source = build_models(a, ckpt)
     g, d, g_ema = g.to(dev), d.to(dev), g_ema.to(dev)
+    if state["step"] > 0:
+        # a resumed run draws new latents: seeded by `--seed` alone, every resume replayed the
+        # same first batches, and the generator learned those few z's apart (their w's sat 2x
+        # farther from the mean than any of 4,096 fresh ones)
+        torch.manual_seed(a.seed + state["step"])
     train, _ = load_faces(a.data, g.size, a.cache)
     sample = Sampler(train, a.seed + state["step"])
     c = a.r1_every / (a.r1_every + 1)

@@ -154,6 +154,16 @@ fn the_editor_edits_mixes_undoes_personalizes_exports_and_keeps_sessions() {
     wait(&mut again, "the session's photos", |a| {
         a.state.photos.len() == 2
     });
+    wait(&mut again, "the session opened", |a| {
+        a.state
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("opened"))
+    });
+    assert!(
+        !again.state().state.unsaved,
+        "a session just opened is saved"
+    );
     let restored = again
         .state()
         .state

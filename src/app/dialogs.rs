@@ -25,6 +25,11 @@ fn dialog() -> rfd::FileDialog {
 const IMAGES: [&str; 7] = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"];
 pub const SESSION_EXTENSION: &str = "facestyle";
 
+/// Whether `path` names a session file (by its extension), not a photo.
+pub fn is_session(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e == SESSION_EXTENSION)
+}
+
 pub fn pick_photos() -> Option<Vec<PathBuf>> {
     dialog().add_filter("Images", &IMAGES).pick_files()
 }

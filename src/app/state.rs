@@ -6,6 +6,7 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
+use super::dialogs::is_session;
 use super::undo::{Change, SetValues, UndoStack};
 use crate::edit::directions::DirectionInfo;
 use crate::engine::{Event, ExportKind, Frame, MixFrames, PhotoView, Request, SeedFace};
@@ -250,6 +251,8 @@ pub struct EditorState {
     pub task: Option<(String, f32, CancelToken)>,
     /// Photos waiting for the engine to start, and how many are being opened.
     pending_photos: Vec<PathBuf>,
+    /// Session files named on the command line, opened once the engine is up.
+    pending_sessions: Vec<PathBuf>,
     /// Photos the user opened (absolute paths) whose arrival is an undo step.
     opened_by_hand: Vec<PathBuf>,
     pub opening: usize,
@@ -278,17 +281,24 @@ pub struct EditorState {
 }
 
 impl EditorState {
-    pub fn new(photos: Vec<PathBuf>) -> Self {
+    /// The editor opening `paths`: photos, and session files (`.facestyle`) as File > Open
+    /// session would.
+    pub fn new(paths: Vec<PathBuf>) -> Self {
+        let (sessions, photos): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.into_iter().partition(|p| is_session(p));
         let mut recent = Recent::default();
         for p in &photos {
             Recent::add(&mut recent.photos, p);
+        }
+        for p in &sessions {
+            Recent::add(&mut recent.sessions, p);
         }
         Self {
             status: EngineStatus::Starting,
             device: String::new(),
             origin: None,
             config: None,
-            view: if photos.is_empty() {
+            view: if photos.is_empty() && sessions.is_empty() {
                 View::Random
             } else {
                 View::Edit
@@ -313,6 +323,7 @@ impl EditorState {
             tuning: None,
             task: None,
             pending_photos: photos,
+            pending_sessions: sessions,
             opened_by_hand: Vec::new(),
             opening: 0,
             undo: UndoStack::default(),
@@ -696,6 +707,7 @@ impl EditorState {
                 &mut self.pending_photos,
             )));
         }
+        out.extend(self.pending_sessions.drain(..).map(Request::OpenSession));
         if self.view == View::Random && self.requested_render != Some(self.params) {
             self.requested_render = Some(self.params);
             self.next_render_id += 1;
@@ -873,6 +885,13 @@ impl EditorState {
                 };
             }
             Event::Notice(text) => self.notice = Some(text),
+            Event::SessionOpened { path, photos } => {
+                self.notice = Some(format!("opened {} ({photos} photos)", path.display()));
+                // only the session's own photos are open: the file holds all there is
+                if self.photos.len() == photos {
+                    self.unsaved = false;
+                }
+            }
             Event::VideoSaved(_) => {}
             Event::Directions { infos, label, set } => self.directions_arrived(infos, label, set),
             Event::PhotoFailed(e) => {
@@ -1089,6 +1108,54 @@ mod tests {
             "nothing to draw while sliders are at 0"
         );
         s
+    }
+
+    #[test]
+    fn a_session_named_on_the_command_line_is_opened_as_a_session() {
+        let mut s = EditorState::new(vec!["a.jpg".into(), "work/s.facestyle".into()]);
+        assert_eq!(s.view, View::Edit);
+        assert!(
+            s.requests().is_empty(),
+            "nothing before the engine is ready"
+        );
+        s.apply(Event::Ready {
+            device: "cpu".into(),
+            origin: ModelOrigin::File("g.safetensors".into()),
+            config: GeneratorConfig::stylegan2(64, 64, 2, 1),
+        });
+        let r = s.requests();
+        assert!(matches!(&r[0], Request::OpenPhotos(p) if p == &[PathBuf::from("a.jpg")]));
+        assert!(
+            matches!(&r[1], Request::OpenSession(p) if p == &PathBuf::from("work/s.facestyle"))
+        );
+        assert_eq!(r.len(), 2);
+        assert_eq!(s.recent.sessions, vec![PathBuf::from("work/s.facestyle")]);
+        assert!(
+            !s.requests()
+                .iter()
+                .any(|r| matches!(r, Request::OpenSession(_))),
+            "opened once"
+        );
+    }
+
+    #[test]
+    fn a_session_just_opened_has_nothing_unsaved_unless_other_photos_were_open() {
+        let mut s = EditorState::new(Vec::new());
+        s.apply(Event::Photo(Box::new(view(1, "a.jpg"))));
+        assert!(s.unsaved);
+        s.apply(Event::SessionOpened {
+            path: "s.facestyle".into(),
+            photos: 1,
+        });
+        assert!(!s.unsaved, "the session's own photo");
+        assert_eq!(s.notice.as_deref(), Some("opened s.facestyle (1 photos)"));
+        s.apply(Event::Photo(Box::new(view(2, "b.jpg"))));
+        s.apply(Event::Photo(Box::new(view(3, "c.jpg"))));
+        s.apply(Event::SessionOpened {
+            path: "t.facestyle".into(),
+            photos: 1,
+        });
+        assert!(s.unsaved, "two more photos than the second session holds");
     }
 
     fn edits(requests: &[Request]) -> Vec<(PhotoId, Vec<f32>, u64)> {

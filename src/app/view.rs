@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use egui::{Color32, RichText};
 
-use super::dialogs::SESSION_EXTENSION;
+use super::dialogs::is_session;
 use super::edit_view::EditView;
 use super::library::Library;
 use super::menu::MenuBar;
@@ -281,9 +281,8 @@ impl eframe::App for EditorApp {
                 .map(|f| f.path().to_path_buf())
                 .collect()
         });
-        let (sessions, photos): (Vec<PathBuf>, Vec<PathBuf>) = dropped
-            .into_iter()
-            .partition(|p| p.extension().is_some_and(|e| e == SESSION_EXTENSION));
+        let (sessions, photos): (Vec<PathBuf>, Vec<PathBuf>) =
+            dropped.into_iter().partition(|p| is_session(p));
         actions.extend(sessions.into_iter().map(Action::OpenSession));
         if !photos.is_empty() {
             actions.push(Action::OpenPhotos(photos));

@@ -36,7 +36,7 @@ pub struct Cli {
     /// Replace output files that exist already (without it, an existing output is an error).
     #[arg(long, global = true)]
     pub force: bool,
-    /// Photos to open in the editor (when no subcommand is given).
+    /// Photos, or session files (`.facestyle`), to open in the editor (when no subcommand is given).
     pub photos: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -284,6 +284,11 @@ pub enum Event {
     },
     /// Something done that the status bar should tell (a file saved, a model loaded).
     Notice(String),
+    /// A session file was opened: its `photos` (those restored) were sent before this.
+    SessionOpened {
+        path: PathBuf,
+        photos: usize,
+    },
     /// An edited video was written here (the editor shows its folder).
     VideoSaved(PathBuf),
     /// The sliders available for the loaded generator: the active set, where it came from,

@@ -930,11 +930,10 @@ impl Worker {
         for w in &loaded.warnings {
             self.events.send(Event::Error(format!("not restored: {w}")));
         }
-        self.events.send(Event::Notice(format!(
-            "opened {} ({} photos)",
-            path.display(),
-            loaded.photos.len()
-        )));
+        self.events.send(Event::SessionOpened {
+            path: path.to_path_buf(),
+            photos: loaded.photos.len(),
+        });
         Ok(())
     }
 }

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from training.exported import load_encoder, load_generator, read
+from training.util import MEASURE_SEED
 
 
 def psnr(x, y):
@@ -47,9 +48,7 @@ def main():
     p.add_argument("--directions", default="weights/directions.safetensors")
     p.add_argument("--faces", type=int, default=64)
     p.add_argument("--amount", type=float, default=2.0)
-    # not 0: the shipped generator's trainer replayed seed 0's first latents at every resume
-    # (fixed in train_generator.py), and it draws those 256 z's as broken faces far from W's mean
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=MEASURE_SEED)
     a = p.parse_args()
     torch.set_grad_enabled(False)
     g, avg = load_generator(a.generator)

@@ -17,7 +17,7 @@ import torch
 from training import state as saved_state
 from training.data import decode_tar, to_tensor
 from training.face_id import FaceIdNet, face_region
-from training.util import device_and_threads
+from training.util import MEASURE_SEED, device_and_threads
 
 FACE_ID = "weights/face_id/face_recognition.safetensors"
 
@@ -38,11 +38,9 @@ def real_embeddings(net, tar_path, side, dev):
 
 
 @torch.no_grad()
-def generated_embeddings(net, g, count, dev, seed=1):
+def generated_embeddings(net, g, count, dev, seed=MEASURE_SEED):
     """Embeddings of `count` faces of `g` at ψ 1, quantized as a PNG is, with zero noise: the
-    stored noise the app's files carry (`state.py export`, the shipped `--stored-noise zero`).
-    Not seed 0: the generator's trainer drew seed 0's first latents again at every resume (until
-    fixed), and the shipped generator learned those z's apart (broken faces)."""
+    stored noise the app's files carry (`state.py export`, the shipped `--stored-noise zero`)."""
     torch.manual_seed(seed)
     noise = [torch.zeros_like(n) for n in g.stored_noise()]
     out = []

@@ -186,8 +186,8 @@ def main():
     g, d, g_ema = g.to(dev), d.to(dev), g_ema.to(dev)
     if state["step"] > 0:
         # a resumed run draws new latents: seeded by `--seed` alone, every resume replayed the
-        # same first batches, and the generator learned those few z's apart (their w's sat 2x
-        # farther from the mean than any of 4,096 fresh ones)
+        # same first batches, and the generator learned those few z's apart (their w's sit a
+        # median 2x farther from the mean than fresh ones)
         torch.manual_seed(a.seed + state["step"])
     train, _ = load_faces(a.data, g.size, a.cache)
     sample = Sampler(train, a.seed + state["step"])

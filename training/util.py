@@ -7,6 +7,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+# The seed the measuring scripts draw generated faces from. Not 0: until train_generator.py
+# reseeded resumed runs, every resume replayed seed 0's first latents, and the shipped generator
+# draws those 256 z's as broken faces far from W's mean (weights/MODEL_CARD.md).
+MEASURE_SEED = 1
+
 
 def device_and_threads():
     if torch.cuda.is_available():
